@@ -1,0 +1,73 @@
+package bff
+
+import (
+	"context"
+	"crypto/subtle"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// adminRoutes registers the admin listener's routes: probes and metrics
+// without authentication (the listener is loopback by default), operator
+// calls under /v1 behind the admin bearer token.
+func (s *Server) adminRoutes() {
+	s.admin.Get("/healthz", func(c *fiber.Ctx) error {
+		return c.JSON(fiber.Map{"status": "ok"})
+	})
+	s.admin.Get("/readyz", s.readyz)
+	s.admin.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
+
+	ops := s.admin.Group("/v1", s.requireAdmin)
+	ops.Get("/status", s.status)
+}
+
+// readyz answers 200 only after a real write/read/delete round trip to
+// Redis, so a load balancer takes a replica out while its Redis is down.
+func (s *Server) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Check(ctx); err != nil {
+		s.metrics.ready.Set(0)
+		p := toProblem(err)
+		if p.Status != fiber.StatusServiceUnavailable {
+			p = newProblem(fiber.StatusServiceUnavailable, codeUnavailable, "The store failed its round trip.")
+			p.Err = err
+		}
+		return p
+	}
+	s.metrics.ready.Set(1)
+	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+// requireAdmin checks the admin bearer token in constant time. Without a
+// configured token (dev only) operator calls are refused.
+func (s *Server) requireAdmin(c *fiber.Ctx) error {
+	if s.cfg.AdminToken == "" {
+		return newProblem(fiber.StatusForbidden, "admin_disabled", "Set PAYCODE_ADMIN_TOKEN to enable operator calls.")
+	}
+	token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) != 1 {
+		p := newProblem(fiber.StatusUnauthorized, codeUnauthorized, "Admin calls need Authorization: Bearer with the admin token.")
+		p.Headers = map[string]string{fiber.HeaderWWWAuthenticate: `Bearer realm="paycode-admin"`}
+		return p
+	}
+	return c.Next()
+}
+
+// status tells an operator what this replica runs on.
+func (s *Server) status(c *fiber.Ctx) error {
+	kind := "redis"
+	switch {
+	case s.store.Embedded():
+		kind = "embedded"
+	case s.cfg.RedisSentinelMaster != "":
+		kind = "sentinel"
+	case len(s.cfg.RedisAddrs) > 0:
+		kind = "cluster"
+	}
+	return c.JSON(fiber.Map{"env": s.cfg.Env, "store": kind, "public_url": s.cfg.PublicURL.String()})
+}

@@ -1,0 +1,37 @@
+package bff
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the server's Prometheus collectors, on a registry of its own
+// so that several servers (tests, replicas in one process) never collide.
+type metrics struct {
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	ready    prometheus.Gauge
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paycode_http_requests_total",
+			Help: "HTTP requests by listener, route pattern, method and status.",
+		}, []string{"listener", "route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "paycode_http_request_duration_seconds",
+			Help:    "HTTP request latency by listener, route pattern and method.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"listener", "route", "method"}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "paycode_store_ready",
+			Help: "1 when the last readiness round trip to Redis succeeded, else 0.",
+		}),
+	}
+	m.registry.MustRegister(m.requests, m.latency, m.ready,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

@@ -1,0 +1,172 @@
+package bff
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/paycode/paycode/store"
+)
+
+// Problem is an error the client sees as an RFC 9457 problem document. What
+// it carries in Err is the cause, for the log only; the client sees Code,
+// Title and Detail.
+type Problem struct {
+	Status int
+	// Code is the stable, machine-readable reason ("malformed_request",
+	// "code_used", ...). Clients branch on it; never rename one.
+	Code string
+	// Title is the short summary fixed for the code.
+	Title string
+	// Detail explains this occurrence; it must never carry a secret.
+	Detail string
+	// Headers are added to the response (WWW-Authenticate, Retry-After).
+	Headers map[string]string
+	// Err is the cause, logged but never sent.
+	Err error
+}
+
+func (p *Problem) Error() string {
+	if p.Err != nil {
+		return fmt.Sprintf("%s (%d): %s: %v", p.Code, p.Status, p.Detail, p.Err)
+	}
+	return fmt.Sprintf("%s (%d): %s", p.Code, p.Status, p.Detail)
+}
+
+func (p *Problem) Unwrap() error { return p.Err }
+
+// problemBody is the JSON the client receives.
+type problemBody struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail,omitempty"`
+	Code      string `json:"code"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// problemTypeBase prefixes a code to make the problem's type URI. The URN is
+// stable and not meant to be dereferenced; the codes are listed in the
+// OpenAPI document.
+const problemTypeBase = "urn:paycode:problem:"
+
+// newProblem builds a problem with the fixed title of its code.
+func newProblem(status int, code, detail string) *Problem {
+	return &Problem{Status: status, Code: code, Title: titleOf(code, status), Detail: detail}
+}
+
+// Stable codes of the generic problems. Feature codes live with their
+// handlers and are listed in the OpenAPI document.
+const (
+	codeMalformed        = "malformed_request"
+	codeUnauthorized     = "unauthorized"
+	codeForbidden        = "forbidden"
+	codeNotFound         = "not_found"
+	codeMethodNotAllowed = "method_not_allowed"
+	codeBodyTooLarge     = "body_too_large"
+	codeUnsupportedType  = "unsupported_media_type"
+	codeRateLimited      = "rate_limited"
+	codeInternal         = "internal"
+	codeUnavailable      = "unavailable"
+	codeTimeout          = "request_timeout"
+)
+
+var titles = map[string]string{
+	codeMalformed:        "The request is malformed",
+	codeUnauthorized:     "Authentication is required",
+	codeForbidden:        "This action is not allowed",
+	codeNotFound:         "No such resource",
+	codeMethodNotAllowed: "Method not allowed on this resource",
+	codeBodyTooLarge:     "The request body is too large",
+	codeUnsupportedType:  "Unsupported content type",
+	codeRateLimited:      "Too many requests",
+	codeInternal:         "Internal error",
+	codeUnavailable:      "Service temporarily unavailable",
+	codeTimeout:          "The request took too long",
+}
+
+func titleOf(code string, status int) string {
+	if t, ok := titles[code]; ok {
+		return t
+	}
+	return http.StatusText(status)
+}
+
+// fiberCodes maps the errors Fiber itself returns (routing, body limits).
+var fiberCodes = map[int]string{
+	fiber.StatusBadRequest:            codeMalformed,
+	fiber.StatusNotFound:              codeNotFound,
+	fiber.StatusMethodNotAllowed:      codeMethodNotAllowed,
+	fiber.StatusRequestEntityTooLarge: codeBodyTooLarge,
+	fiber.StatusUnsupportedMediaType:  codeUnsupportedType,
+	fiber.StatusRequestTimeout:        codeTimeout,
+	fiber.StatusTooManyRequests:       codeRateLimited,
+	fiber.StatusUnauthorized:          codeUnauthorized,
+	fiber.StatusForbidden:             codeForbidden,
+	fiber.StatusServiceUnavailable:    codeUnavailable,
+}
+
+// toProblem is the one table from errors to what the client sees.
+func toProblem(err error) *Problem {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		if code, ok := fiberCodes[fe.Code]; ok {
+			// Fiber's messages can echo the raw path ("Cannot GET /..."),
+			// which may carry anything: neither sent nor logged.
+			return &Problem{Status: fe.Code, Code: code, Title: titleOf(code, fe.Code)}
+		}
+		if fe.Code >= 400 && fe.Code < 500 {
+			return &Problem{Status: fe.Code, Code: codeMalformed, Title: titleOf(codeMalformed, fe.Code)}
+		}
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		return &Problem{Status: fiber.StatusServiceUnavailable, Code: codeUnavailable, Title: titleOf(codeUnavailable, 503),
+			Detail: "A dependency is unavailable; nothing was changed. Retry shortly.", Headers: map[string]string{"Retry-After": "1"}, Err: err}
+	}
+	return &Problem{Status: fiber.StatusInternalServerError, Code: codeInternal, Title: titleOf(codeInternal, 500),
+		Detail: "The request failed; nothing was changed. If it persists, quote the request id.", Err: err}
+}
+
+// handleError writes err as a problem document. It is Fiber's ErrorHandler,
+// and the access-log middleware calls it for errors from the handler chain.
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	p := toProblem(err)
+	rid := requestID(c)
+	if rid == "" {
+		// Errors raised before any middleware ran (a body over the limit,
+		// a malformed request line) still get an id and a log line.
+		rid = s.assignRequestID(c)
+		defer s.logRequest(c, 0, p)
+	}
+	c.Locals(localProblem, p)
+	for k, v := range p.Headers {
+		c.Set(k, v)
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Status(p.Status)
+	return c.JSON(problemBody{
+		Type:      problemTypeBase + p.Code,
+		Title:     p.Title,
+		Status:    p.Status,
+		Detail:    p.Detail,
+		Code:      p.Code,
+		RequestID: rid,
+	}, "application/problem+json")
+}
+
+// logAttrs are what the access log says of a problem: the code always, the
+// cause for server errors (4xx causes are the client's and stay at info).
+func (p *Problem) logAttrs() []slog.Attr {
+	attrs := []slog.Attr{slog.String("problem", p.Code)}
+	if p.Err != nil {
+		attrs = append(attrs, slog.String("error", p.Err.Error()))
+	}
+	return attrs
+}

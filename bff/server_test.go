@@ -1,0 +1,460 @@
+package bff
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/paycode/paycode/api"
+	"github.com/paycode/paycode/config"
+	"github.com/paycode/paycode/store"
+	"github.com/paycode/paycode/store/storetest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const testAdminToken = "test-admin-token-0123456789abcdef0123"
+
+// logBuffer collects the server's JSON log lines for assertions.
+type logBuffer struct{ bytes.Buffer }
+
+func newTestServer(t *testing.T, st *store.Store, env map[string]string) (*Server, *logBuffer) {
+	t.Helper()
+	if env == nil {
+		env = map[string]string{}
+	}
+	if _, ok := env["PAYCODE_ADMIN_TOKEN"]; !ok {
+		env["PAYCODE_ADMIN_TOKEN"] = testAdminToken
+	}
+	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st == nil {
+		st = storetest.Open(t)
+	}
+	logs := &logBuffer{}
+	return New(cfg, st, slog.New(slog.NewJSONHandler(logs, nil))), logs
+}
+
+func do(t *testing.T, app *fiber.App, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := app.Test(req, 10_000)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, body
+}
+
+// TestProblemGolden pins the exact problem documents clients receive.
+func TestProblemGolden(t *testing.T) {
+	s, _ := newTestServer(t, nil, nil)
+	// Routes that fail in each way a handler can.
+	s.app.Get("/test/problem", func(c *fiber.Ctx) error {
+		p := newProblem(fiber.StatusPaymentRequired, "code_used", "This code was already used.")
+		p.Err = errors.New("cause that must not be sent")
+		return p
+	})
+	s.app.Get("/test/panic", func(c *fiber.Ctx) error { panic("boom: secret-should-not-leak") })
+	s.app.Get("/test/internal", func(c *fiber.Ctx) error { return errors.New("db password=hunter2 failed") })
+	s.app.Get("/test/unavailable", func(c *fiber.Ctx) error {
+		return fmt.Errorf("reading: %w: dial tcp: refused", store.ErrUnavailable)
+	})
+
+	for _, tc := range []struct {
+		name, method, path, body string
+		status                   int
+	}{
+		{"not_found", "GET", "/no/such/thing", "", 404},
+		{"problem", "GET", "/test/problem", "", 402},
+		{"panic", "GET", "/test/panic", "", 500},
+		{"internal", "GET", "/test/internal", "", 500},
+		{"unavailable", "GET", "/test/unavailable", "", 503},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+			req.Header.Set("X-Request-Id", "golden-request-0001")
+			resp, body := do(t, s.app, req)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status = %d; want %d; body %s", resp.StatusCode, tc.status, body)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+				t.Errorf("Content-Type = %q; want application/problem+json", ct)
+			}
+			for _, secret := range []string{"hunter2", "secret-should-not-leak", "must not be sent"} {
+				if bytes.Contains(body, []byte(secret)) {
+					t.Errorf("body leaks %q: %s", secret, body)
+				}
+			}
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, body, "", "  "); err != nil {
+				t.Fatalf("body is not JSON: %v: %s", err, body)
+			}
+			pretty.WriteByte('\n')
+			golden := filepath.Join("testdata", "problem_"+tc.name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./bff -update to create it)", err)
+			}
+			if !bytes.Equal(pretty.Bytes(), want) {
+				t.Errorf("problem body differs from %s:\n got: %s\nwant: %s", golden, pretty.Bytes(), want)
+			}
+		})
+	}
+	if got := resp503RetryAfter(t, s); got != "1" {
+		t.Errorf("503 Retry-After = %q; want 1", got)
+	}
+}
+
+func resp503RetryAfter(t *testing.T, s *Server) string {
+	resp, _ := do(t, s.app, httptest.NewRequest("GET", "/test/unavailable", nil))
+	return resp.Header.Get("Retry-After")
+}
+
+// Attack: log injection and log forging through the request id header. A
+// well-formed client id is kept (so a POS vendor can correlate), anything
+// else is replaced by a fresh one.
+func TestRequestID(t *testing.T) {
+	s, logs := newTestServer(t, nil, nil)
+	hexID := regexp.MustCompile(`^[0-9a-f]{24}$`)
+	for _, tc := range []struct {
+		name, in string
+		keep     bool
+	}{
+		{"absent", "", false},
+		{"valid", "pos-4711.req_0001", true},
+		{"newline", "abcdefgh\n{\"level\":\"ERROR\"}", false},
+		{"too short", "abc", false},
+		{"too long", strings.Repeat("a", 65), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/", nil)
+			if tc.in != "" {
+				req.Header.Set("X-Request-Id", tc.in)
+			}
+			resp, _ := do(t, s.app, req)
+			got := resp.Header.Get("X-Request-Id")
+			if tc.keep && got != tc.in {
+				t.Errorf("X-Request-Id = %q; want the client's %q", got, tc.in)
+			}
+			if !tc.keep && !hexID.MatchString(got) {
+				t.Errorf("X-Request-Id = %q; want a fresh 24-hex id", got)
+			}
+			if !strings.Contains(logs.String(), `"request_id":"`+got+`"`) {
+				t.Errorf("no access-log line carries request id %q", got)
+			}
+		})
+	}
+	// Two requests without an id get different ids.
+	r1, _ := do(t, s.app, httptest.NewRequest("GET", "/", nil))
+	r2, _ := do(t, s.app, httptest.NewRequest("GET", "/", nil))
+	if r1.Header.Get("X-Request-Id") == r2.Header.Get("X-Request-Id") {
+		t.Error("two requests got the same request id")
+	}
+}
+
+// One access-log line per request, JSON, with route pattern and status, and
+// never the query string or body (where codes and OTPs would travel).
+func TestAccessLog(t *testing.T) {
+	s, logs := newTestServer(t, nil, nil)
+	req := httptest.NewRequest("POST", "/nothing-here?otp=123456", strings.NewReader(`{"code":"991234567890123456789012"}`))
+	do(t, s.app, req)
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("got %d log lines; want 1:\n%s", len(lines), logs)
+	}
+	var line map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
+		t.Fatalf("log line is not JSON: %v", err)
+	}
+	if line["status"] != float64(404) || line["route"] != routeUnmatched || line["problem"] != codeNotFound {
+		t.Errorf("log line = %v; want status 404, route %q, problem not_found", line, routeUnmatched)
+	}
+	for _, secret := range []string{"123456", "991234567890123456789012", "nothing-here"} {
+		if strings.Contains(lines[0], secret) {
+			t.Errorf("log line carries %q: %s", secret, lines[0])
+		}
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		name, publicURL string
+		hsts            bool
+	}{{"http dev", "", false}, {"https", "https://pay.example.com", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{}
+			if tc.publicURL != "" {
+				env["PAYCODE_PUBLIC_URL"] = tc.publicURL
+			}
+			s, _ := newTestServer(t, nil, env)
+			for _, path := range []string{"/", "/missing"} {
+				resp, _ := do(t, s.app, httptest.NewRequest("GET", path, nil))
+				for h, want := range map[string]string{
+					"X-Content-Type-Options": "nosniff",
+					"X-Frame-Options":        "DENY",
+					"Referrer-Policy":        "no-referrer",
+				} {
+					if got := resp.Header.Get(h); got != want {
+						t.Errorf("%s: %s = %q; want %q", path, h, got, want)
+					}
+				}
+				if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "default-src 'self'") {
+					t.Errorf("%s: CSP = %q", path, csp)
+				}
+				if hsts := resp.Header.Get("Strict-Transport-Security"); (hsts != "") != tc.hsts {
+					t.Errorf("%s: HSTS = %q; want present=%v", path, hsts, tc.hsts)
+				}
+			}
+		})
+	}
+}
+
+func TestLandingAndOpenAPI(t *testing.T) {
+	s, _ := newTestServer(t, nil, nil)
+	resp, body := do(t, s.app, httptest.NewRequest("GET", "/", nil))
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("<h1>paycode</h1>")) {
+		t.Errorf("GET / = %d %q; want the landing page", resp.StatusCode, body)
+	}
+	resp, body = do(t, s.app, httptest.NewRequest("GET", "/openapi.yaml", nil))
+	if resp.StatusCode != 200 || !bytes.Equal(body, api.OpenAPI) || resp.Header.Get("Content-Type") != "application/yaml" {
+		t.Errorf("GET /openapi.yaml = %d %s; want the embedded document", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+// Every route either app serves is described in the OpenAPI document, so
+// the document cannot silently fall behind the code.
+func TestOpenAPICoversRoutes(t *testing.T) {
+	s, _ := newTestServer(t, nil, nil)
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^  (/[^:]*):$`).FindAllStringSubmatch(string(api.OpenAPI), -1) {
+		documented[m[1]] = true
+	}
+	fiberParam := regexp.MustCompile(`:([a-z_]+)`)
+	for _, app := range []*fiber.App{s.app, s.admin} {
+		for _, r := range app.GetRoutes(true) {
+			if r.Method == "USE" || r.Method == "HEAD" || r.Path == "/" && r.Method != "GET" {
+				continue
+			}
+			path := fiberParam.ReplaceAllString(r.Path, "{$1}")
+			if !documented[path] {
+				t.Errorf("route %s %s is not in api/openapi.yaml", r.Method, path)
+			}
+		}
+	}
+}
+
+func TestAdminAuth(t *testing.T) {
+	s, _ := newTestServer(t, nil, nil)
+	for _, tc := range []struct {
+		name, auth string
+		status     int
+	}{
+		{"none", "", 401},
+		{"wrong", "Bearer " + strings.Repeat("z", len(testAdminToken)), 401},
+		{"basic", "Basic " + testAdminToken, 401},
+		{"right", "Bearer " + testAdminToken, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/v1/status", nil)
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			resp, body := do(t, s.admin, req)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status = %d; want %d: %s", resp.StatusCode, tc.status, body)
+			}
+			if tc.status == 401 && resp.Header.Get("WWW-Authenticate") == "" {
+				t.Error("401 without WWW-Authenticate")
+			}
+		})
+	}
+	// The admin API is not on the public listener.
+	req := httptest.NewRequest("GET", "/v1/status", nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	if resp, _ := do(t, s.app, req); resp.StatusCode != 404 {
+		t.Errorf("public GET /v1/status = %d; want 404", resp.StatusCode)
+	}
+	// Without a configured token, operator calls are refused outright.
+	s2, _ := newTestServer(t, nil, map[string]string{"PAYCODE_ADMIN_TOKEN": ""})
+	req = httptest.NewRequest("GET", "/v1/status", nil)
+	req.Header.Set("Authorization", "Bearer ")
+	if resp, body := do(t, s2.admin, req); resp.StatusCode != 403 || !bytes.Contains(body, []byte("admin_disabled")) {
+		t.Errorf("status without admin token = %d %s; want 403 admin_disabled", resp.StatusCode, body)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	s, _ := newTestServer(t, nil, nil)
+	do(t, s.app, httptest.NewRequest("GET", "/", nil))
+	do(t, s.app, httptest.NewRequest("GET", "/missing/abc123", nil))
+	_, body := do(t, s.admin, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{
+		`paycode_http_requests_total{listener="public",method="GET",route="/",status="200"} 1`,
+		`paycode_http_requests_total{listener="public",method="GET",route="unmatched",status="404"} 1`,
+		`paycode_http_request_duration_seconds_count{listener="public",method="GET",route="/"} 1`,
+	} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if bytes.Contains(body, []byte("abc123")) {
+		t.Error("metrics carry a raw path")
+	}
+}
+
+// Fault: Redis stops. /readyz must turn 503 while it is down (so the load
+// balancer drains this replica) and 200 once it is back, without a restart.
+func TestReadyzFollowsRedis(t *testing.T) {
+	srv := storetest.StartServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, store.Options{URL: srv.URL, Prefix: "readyz:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s, _ := newTestServer(t, st, nil)
+	ready := func() int {
+		resp, _ := do(t, s.admin, httptest.NewRequest("GET", "/readyz", nil))
+		return resp.StatusCode
+	}
+	if got := ready(); got != 200 {
+		t.Fatalf("readyz with Redis up = %d; want 200", got)
+	}
+	srv.Stop()
+	if got := ready(); got != 503 {
+		t.Fatalf("readyz with Redis stopped = %d; want 503", got)
+	}
+	if resp, _ := do(t, s.admin, httptest.NewRequest("GET", "/healthz", nil)); resp.StatusCode != 200 {
+		t.Errorf("healthz with Redis stopped = %d; want 200 (liveness does not depend on Redis)", resp.StatusCode)
+	}
+	srv.Start()
+	// The pool reconnects on the next command; the first probe after the
+	// restart may still hold a dead connection, so allow a few probes.
+	got := 0
+	for range 5 {
+		if got = ready(); got == 200 {
+			break
+		}
+	}
+	if got != 200 {
+		t.Fatalf("readyz after Redis came back = %d; want 200 (real server: %v)", got, srv.Real)
+	}
+}
+
+// Graceful shutdown: a request in flight when shutdown begins completes
+// with its response, and Shutdown returns only after it.
+func TestGracefulShutdown(t *testing.T) {
+	s, _ := newTestServer(t, nil, nil)
+	entered, release := make(chan struct{}), make(chan struct{})
+	s.app.Get("/test/slow", func(c *fiber.Ctx) error {
+		close(entered)
+		<-release
+		return c.SendString("finished")
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	got := make(chan result, 1)
+	go func() {
+		resp, err := http.Get("http://" + ln.Addr().String() + "/test/slow")
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- result{resp.StatusCode, string(b), err}
+	}()
+	<-entered
+
+	shutdownDone := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shutdownDone <- s.Shutdown(ctx)
+	}()
+	select {
+	case err := <-shutdownDone:
+		t.Fatalf("Shutdown returned (%v) while a request was in flight", err)
+	case r := <-got:
+		t.Fatalf("request finished (%+v) before it was released", r)
+	default:
+	}
+	close(release)
+	r := <-got
+	if r.err != nil || r.status != 200 || r.body != "finished" {
+		t.Fatalf("in-flight request = %+v; want 200 finished", r)
+	}
+	if err := <-shutdownDone; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve after shutdown: %v", err)
+	}
+}
+
+// A body over the limit is refused by the server before any handler reads
+// it, still as a problem document with a request id (over a real listener:
+// the limit is enforced while reading the request).
+func TestBodyLimit(t *testing.T) {
+	s, logs := newTestServer(t, nil, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	big := strings.Repeat("x", s.cfg.BodyLimit+1)
+	resp, err := http.Post("http://"+ln.Addr().String()+"/v1/anything", "application/json", strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var p problemBody
+	if err := json.Unmarshal(body, &p); err != nil {
+		t.Fatalf("413 body is not a problem: %v: %s", err, body)
+	}
+	if resp.StatusCode != 413 || p.Code != codeBodyTooLarge || p.RequestID == "" || resp.Header.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("oversized body = %d %+v; want 413 body_too_large with a request id", resp.StatusCode, p)
+	}
+	if !strings.Contains(logs.String(), `"problem":"body_too_large"`) {
+		t.Errorf("no access-log line for the refused request:\n%s", logs)
+	}
+}

@@ -1,0 +1,190 @@
+// Command paycode is the paycode server.
+//
+//	paycode [serve]      run the public and admin listeners (the default)
+//	paycode healthcheck  exit 0 when the local admin listener answers /healthz (for container HEALTHCHECK)
+//
+// Configuration comes from PAYCODE_* environment variables; see the README.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/paycode/paycode/bff"
+	"github.com/paycode/paycode/config"
+	"github.com/paycode/paycode/store"
+)
+
+func main() {
+	cmd := "serve"
+	if len(os.Args) > 1 {
+		cmd = os.Args[1]
+	}
+	switch cmd {
+	case "serve":
+		os.Exit(serve())
+	case "healthcheck":
+		os.Exit(healthcheck())
+	default:
+		fmt.Fprintf(os.Stderr, "usage: paycode [serve|healthcheck]\n")
+		os.Exit(2)
+	}
+}
+
+func serve() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	m := NewMain(os.Stdout)
+	if err := m.Run(ctx, os.LookupEnv); err != nil {
+		m.Log.Error("paycode did not start", "error", err.Error())
+		m.Close()
+		return 1
+	}
+	<-ctx.Done()
+	m.Log.Info("shutting down: draining in-flight requests")
+	if err := m.Close(); err != nil {
+		m.Log.Error("shutdown", "error", err.Error())
+		return 1
+	}
+	return 0
+}
+
+// Main is the running program: configuration, store and server. main()
+// only delegates to it, so tests can run it whole.
+type Main struct {
+	Log    *slog.Logger
+	Config *config.Config
+	Store  *store.Store
+	Server *bff.Server
+
+	logOut    io.Writer
+	level     *slog.LevelVar
+	served    chan error
+	publicLn  net.Listener
+	adminLn   net.Listener
+	listening bool
+}
+
+// NewMain returns a Main logging JSON to out.
+func NewMain(out io.Writer) *Main {
+	level := new(slog.LevelVar)
+	return &Main{
+		logOut: out,
+		level:  level,
+		Log:    slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level})),
+		served: make(chan error, 2),
+	}
+}
+
+// Run loads the configuration, opens the store and starts both listeners.
+// It returns once they are listening, or with the first start-up error.
+func (m *Main) Run(ctx context.Context, getenv config.Getenv) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	m.Config = cfg
+	_ = m.level.UnmarshalText([]byte(cfg.LogLevel))
+
+	openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	m.Store, err = store.Open(openCtx, store.Options{
+		URL:            cfg.RedisURL,
+		Addrs:          cfg.RedisAddrs,
+		SentinelMaster: cfg.RedisSentinelMaster,
+		Username:       cfg.RedisUsername,
+		Password:       cfg.RedisPassword,
+		TLS:            cfg.RedisTLS,
+		Prefix:         cfg.RedisPrefix,
+		Embedded:       cfg.Env == config.Dev && !cfg.HasRedis(),
+		Logger:         m.Log,
+	})
+	if err != nil {
+		return err
+	}
+	m.Server = bff.New(cfg, m.Store, m.Log)
+
+	if m.publicLn, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return fmt.Errorf("listening on PAYCODE_ADDR: %w", err)
+	}
+	if m.adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+		return fmt.Errorf("listening on PAYCODE_ADMIN_ADDR: %w", err)
+	}
+	m.listening = true
+	go func() { m.served <- m.Server.Serve(m.publicLn) }()
+	go func() { m.served <- m.Server.ServeAdmin(m.adminLn) }()
+	m.Log.Info("paycode listening", "env", cfg.Env, "public", m.publicLn.Addr().String(),
+		"admin", m.adminLn.Addr().String(), "public_url", cfg.PublicURL.String(), "embedded_store", m.Store.Embedded())
+	return nil
+}
+
+// PublicAddr and AdminAddr are where the listeners are bound.
+func (m *Main) PublicAddr() string { return m.publicLn.Addr().String() }
+
+// AdminAddr is where the admin listener is bound.
+func (m *Main) AdminAddr() string { return m.adminLn.Addr().String() }
+
+// Close drains in-flight requests (up to the shutdown timeout), then closes
+// the store. It is safe to call after a failed Run.
+func (m *Main) Close() error {
+	var errs []error
+	if m.Server != nil && m.listening {
+		ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+		defer cancel()
+		errs = append(errs, m.Server.Shutdown(ctx))
+		for range 2 {
+			if err := <-m.served; err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, err)
+			}
+		}
+	} else {
+		for _, ln := range []net.Listener{m.publicLn, m.adminLn} {
+			if ln != nil {
+				ln.Close()
+			}
+		}
+	}
+	if m.Store != nil {
+		errs = append(errs, m.Store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// healthcheck asks the local admin listener for /healthz; distroless images
+// have no curl, so the binary checks itself.
+func healthcheck() int {
+	addr := os.Getenv("PAYCODE_ADMIN_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:9090"
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck: PAYCODE_ADMIN_ADDR is not host:port")
+		return 1
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get("http://" + net.JoinHostPort(host, port) + "/healthz")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck:", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, "healthcheck: status", resp.StatusCode)
+		return 1
+	}
+	return 0
+}

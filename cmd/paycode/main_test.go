@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// The fresh-machine promise: with no configuration at all (no Redis), the
+// server starts on the embedded store, says so loudly, and answers /healthz
+// and the landing page.
+func TestRunDevEmbedded(t *testing.T) {
+	logs := &syncBuffer{}
+	m := NewMain(logs)
+	env := map[string]string{"PAYCODE_ADDR": "127.0.0.1:0", "PAYCODE_ADMIN_ADDR": "127.0.0.1:0"}
+	if err := m.Run(context.Background(), func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := m.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}()
+	for _, tc := range []struct{ url, want string }{
+		{"http://" + m.AdminAddr() + "/healthz", `"ok"`},
+		{"http://" + m.AdminAddr() + "/readyz", `"ready"`},
+		{"http://" + m.PublicAddr() + "/", "<h1>paycode</h1>"},
+	} {
+		resp, err := http.Get(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), tc.want) {
+			t.Errorf("GET %s = %d %q; want 200 containing %q", tc.url, resp.StatusCode, body, tc.want)
+		}
+	}
+	if !strings.Contains(logs.String(), "EMBEDDED STORE") {
+		t.Errorf("the embedded store was not announced:\n%s", logs)
+	}
+}
+
+// Production never falls back to the embedded store.
+func TestRunProductionWithoutRedis(t *testing.T) {
+	m := NewMain(io.Discard)
+	env := map[string]string{
+		"PAYCODE_ENV": "production", "PAYCODE_ADMIN_TOKEN": strings.Repeat("t", 32), "PAYCODE_PUBLIC_URL": "https://pay.example.com",
+		"PAYCODE_ADDR": "127.0.0.1:0", "PAYCODE_ADMIN_ADDR": "127.0.0.1:0",
+	}
+	err := m.Run(context.Background(), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err == nil || !strings.Contains(err.Error(), "required in production") {
+		t.Fatalf("Run error = %v; want a fatal missing-Redis error", err)
+	}
+	if m.Store != nil {
+		t.Error("a store was opened in production without a Redis address")
+	}
+	m.Close()
+}
+
+// Production with an unreachable Redis fails at start-up, not at the first
+// payment.
+func TestRunUnreachableRedis(t *testing.T) {
+	m := NewMain(io.Discard)
+	env := map[string]string{"PAYCODE_REDIS_URL": "redis://127.0.0.1:1/0", "PAYCODE_ADDR": "127.0.0.1:0", "PAYCODE_ADMIN_ADDR": "127.0.0.1:0"}
+	if err := m.Run(context.Background(), func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err == nil {
+		t.Fatal("Run succeeded with an unreachable Redis")
+	}
+	m.Close()
+}

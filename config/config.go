@@ -1,0 +1,246 @@
+// Package config reads paycode's configuration from environment variables
+// into one struct and validates it, reporting every problem at once.
+//
+// Every field says its environment variable, its default and what it
+// protects. The README's configuration table is written from this file: keep
+// the two in step.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environment names the deployment mode.
+type Environment string
+
+// The two modes. Dev allows the embedded store and generated keys; production
+// refuses to start without a real Redis and an admin token.
+const (
+	Dev        Environment = "dev"
+	Production Environment = "production"
+)
+
+// Config is the whole configuration of a paycode server.
+type Config struct {
+	// Env is PAYCODE_ENV, "dev" (default) or "production". Production makes a
+	// missing Redis address or admin token a fatal error instead of a dev default.
+	Env Environment
+
+	// Addr is PAYCODE_ADDR, the public listener (default ":8080").
+	Addr string
+	// AdminAddr is PAYCODE_ADMIN_ADDR, the admin listener for /healthz, /readyz,
+	// /metrics and operator calls (default "127.0.0.1:9090": loopback only, so
+	// the operator surface is not reachable from outside by default).
+	AdminAddr string
+	// AdminToken is PAYCODE_ADMIN_TOKEN, the bearer token admin calls need
+	// (/healthz, /readyz and /metrics excepted). Required in production, at
+	// least 32 characters. In dev an empty token disables operator calls.
+	AdminToken string
+
+	// PublicURL is PAYCODE_PUBLIC_URL, the external base URL clients use
+	// (default "http://localhost:8080" in dev). DPoP htu checks and WebAuthn
+	// origins are derived from it so that a proxy in front cannot confuse them.
+	// Required in production, and must be https there.
+	PublicURL *url.URL
+
+	// RedisURL is PAYCODE_REDIS_URL: a redis:// or rediss:// URL of a single
+	// node. RedisAddrs is PAYCODE_REDIS_ADDRS: comma-separated host:port seeds
+	// of a Redis Cluster, or of Sentinels when RedisSentinelMaster is set
+	// (PAYCODE_REDIS_SENTINEL_MASTER). Set one of URL or ADDRS, not both.
+	// With neither, dev starts the embedded store and production refuses.
+	RedisURL            string
+	RedisAddrs          []string
+	RedisSentinelMaster string
+	// RedisUsername, RedisPassword (PAYCODE_REDIS_USERNAME,
+	// PAYCODE_REDIS_PASSWORD) and RedisTLS (PAYCODE_REDIS_TLS=true)
+	// authenticate and encrypt Cluster/Sentinel connections; a URL carries its own.
+	RedisUsername string
+	RedisPassword string
+	RedisTLS      bool
+	// RedisPrefix is PAYCODE_REDIS_PREFIX (default "pc:"), the first part of
+	// every key name, so that several deployments (or test runs) can share a
+	// Redis without touching each other's keys.
+	RedisPrefix string
+
+	// BodyLimit is PAYCODE_BODY_LIMIT in bytes (default 65536): larger request
+	// bodies are refused with 413 before a handler reads them.
+	BodyLimit int
+	// ReadTimeout, WriteTimeout and IdleTimeout (PAYCODE_READ_TIMEOUT,
+	// PAYCODE_WRITE_TIMEOUT, PAYCODE_IDLE_TIMEOUT; defaults 10s, 15s, 60s)
+	// bound slow clients so they cannot hold connections open.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
+	// ShutdownTimeout is PAYCODE_SHUTDOWN_TIMEOUT (default 20s): how long a
+	// SIGTERM waits for in-flight requests before closing connections.
+	ShutdownTimeout time.Duration
+
+	// LogLevel is PAYCODE_LOG_LEVEL: debug, info (default), warn or error.
+	LogLevel string
+}
+
+// Getenv looks up one variable; os.LookupEnv fits, and tests pass a map.
+type Getenv func(key string) (string, bool)
+
+// Load reads the configuration through getenv, applies defaults and validates
+// it. The error lists every problem found, one per line.
+func Load(getenv Getenv) (*Config, error) {
+	var problems []error
+	get := func(key, def string) string {
+		if v, ok := getenv(key); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		return def
+	}
+	duration := func(key string, def time.Duration) time.Duration {
+		s := get(key, "")
+		if s == "" {
+			return def
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			problems = append(problems, fmt.Errorf("%s: %q is not a positive duration such as 10s", key, s))
+			return def
+		}
+		return d
+	}
+
+	c := &Config{
+		Env:                 Environment(strings.ToLower(get("PAYCODE_ENV", string(Dev)))),
+		Addr:                get("PAYCODE_ADDR", ":8080"),
+		AdminAddr:           get("PAYCODE_ADMIN_ADDR", "127.0.0.1:9090"),
+		AdminToken:          get("PAYCODE_ADMIN_TOKEN", ""),
+		RedisURL:            get("PAYCODE_REDIS_URL", ""),
+		RedisSentinelMaster: get("PAYCODE_REDIS_SENTINEL_MASTER", ""),
+		RedisUsername:       get("PAYCODE_REDIS_USERNAME", ""),
+		RedisPassword:       get("PAYCODE_REDIS_PASSWORD", ""),
+		RedisPrefix:         get("PAYCODE_REDIS_PREFIX", "pc:"),
+		LogLevel:            strings.ToLower(get("PAYCODE_LOG_LEVEL", "info")),
+		ReadTimeout:         duration("PAYCODE_READ_TIMEOUT", 10*time.Second),
+		WriteTimeout:        duration("PAYCODE_WRITE_TIMEOUT", 15*time.Second),
+		IdleTimeout:         duration("PAYCODE_IDLE_TIMEOUT", 60*time.Second),
+		ShutdownTimeout:     duration("PAYCODE_SHUTDOWN_TIMEOUT", 20*time.Second),
+	}
+
+	switch c.Env {
+	case Dev, Production:
+	default:
+		problems = append(problems, fmt.Errorf("PAYCODE_ENV: %q is neither dev nor production", c.Env))
+	}
+
+	for _, l := range []struct{ key, addr string }{{"PAYCODE_ADDR", c.Addr}, {"PAYCODE_ADMIN_ADDR", c.AdminAddr}} {
+		if _, port, err := net.SplitHostPort(l.addr); err != nil || !validPort(port) {
+			problems = append(problems, fmt.Errorf("%s: %q is not host:port", l.key, l.addr))
+		}
+	}
+	if c.Addr == c.AdminAddr && portSuffix(c.Addr) != ":0" {
+		problems = append(problems, errors.New("PAYCODE_ADMIN_ADDR: must differ from PAYCODE_ADDR; the admin API has its own listener"))
+	}
+
+	if c.AdminToken != "" && len(c.AdminToken) < 32 {
+		problems = append(problems, errors.New("PAYCODE_ADMIN_TOKEN: must be at least 32 characters"))
+	}
+	if c.AdminToken == "" && c.Env == Production {
+		problems = append(problems, errors.New("PAYCODE_ADMIN_TOKEN: required in production"))
+	}
+
+	publicURL := get("PAYCODE_PUBLIC_URL", "")
+	if publicURL == "" {
+		if c.Env == Production {
+			problems = append(problems, errors.New("PAYCODE_PUBLIC_URL: required in production"))
+		}
+		publicURL = "http://localhost" + portSuffix(c.Addr)
+	}
+	u, err := url.Parse(publicURL)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
+		problems = append(problems, fmt.Errorf("PAYCODE_PUBLIC_URL: %q is not an absolute http(s) URL", publicURL))
+	case u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/"):
+		problems = append(problems, fmt.Errorf("PAYCODE_PUBLIC_URL: %q must be a bare origin without path, query or fragment", publicURL))
+	case c.Env == Production && u.Scheme != "https":
+		problems = append(problems, fmt.Errorf("PAYCODE_PUBLIC_URL: %q must be https in production", publicURL))
+	default:
+		u.Path = ""
+		c.PublicURL = u
+	}
+
+	if addrs := get("PAYCODE_REDIS_ADDRS", ""); addrs != "" {
+		for _, a := range strings.Split(addrs, ",") {
+			a = strings.TrimSpace(a)
+			if _, port, err := net.SplitHostPort(a); err != nil || !validPort(port) {
+				problems = append(problems, fmt.Errorf("PAYCODE_REDIS_ADDRS: %q is not host:port", a))
+				continue
+			}
+			c.RedisAddrs = append(c.RedisAddrs, a)
+		}
+	}
+	if c.RedisURL != "" {
+		if len(c.RedisAddrs) > 0 {
+			problems = append(problems, errors.New("PAYCODE_REDIS_URL and PAYCODE_REDIS_ADDRS: set one, not both"))
+		}
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			// The URL may carry a password: never echo it.
+			problems = append(problems, errors.New("PAYCODE_REDIS_URL: not a redis://, rediss:// or unix:// URL"))
+		}
+	}
+	if c.RedisSentinelMaster != "" && len(c.RedisAddrs) == 0 {
+		problems = append(problems, errors.New("PAYCODE_REDIS_SENTINEL_MASTER: needs the Sentinel addresses in PAYCODE_REDIS_ADDRS"))
+	}
+	if tls := get("PAYCODE_REDIS_TLS", "false"); tls != "" {
+		b, err := strconv.ParseBool(tls)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("PAYCODE_REDIS_TLS: %q is not true or false", tls))
+		}
+		c.RedisTLS = b
+	}
+	if c.Env == Production && !c.HasRedis() {
+		problems = append(problems, errors.New("PAYCODE_REDIS_URL or PAYCODE_REDIS_ADDRS: required in production; the embedded store is for development only"))
+	}
+	if strings.ContainsAny(c.RedisPrefix, "{} \t\r\n") {
+		problems = append(problems, fmt.Errorf("PAYCODE_REDIS_PREFIX: %q must not contain braces or white space", c.RedisPrefix))
+	}
+
+	c.BodyLimit = 64 << 10
+	if s := get("PAYCODE_BODY_LIMIT", ""); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1024 || n > 16<<20 {
+			problems = append(problems, fmt.Errorf("PAYCODE_BODY_LIMIT: %q is not a byte count between 1024 and 16777216", s))
+		} else {
+			c.BodyLimit = n
+		}
+	}
+
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		problems = append(problems, fmt.Errorf("PAYCODE_LOG_LEVEL: %q is not debug, info, warn or error", c.LogLevel))
+	}
+
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("invalid configuration:\n%w", errors.Join(problems...))
+	}
+	return c, nil
+}
+
+// HasRedis reports whether a real Redis is configured; without one the server
+// runs on the embedded store (dev only).
+func (c *Config) HasRedis() bool { return c.RedisURL != "" || len(c.RedisAddrs) > 0 }
+
+func validPort(p string) bool {
+	n, err := strconv.Atoi(p)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+func portSuffix(addr string) string {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || port == "80" {
+		return ""
+	}
+	return ":" + port
+}

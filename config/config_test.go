@@ -1,0 +1,103 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) Getenv {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Env != Dev || c.Addr != ":8080" || c.AdminAddr != "127.0.0.1:9090" || c.PublicURL.String() != "http://localhost:8080" ||
+		c.HasRedis() || c.RedisPrefix != "pc:" || c.BodyLimit != 65536 || c.ReadTimeout != 10*time.Second || c.ShutdownTimeout != 20*time.Second {
+		t.Errorf("defaults = %+v", c)
+	}
+}
+
+func TestValid(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"PAYCODE_ENV":         "production",
+		"PAYCODE_ADMIN_TOKEN": strings.Repeat("a", 32),
+		"PAYCODE_PUBLIC_URL":  "https://pay.example.com/",
+		"PAYCODE_REDIS_ADDRS": "10.0.0.1:7000, 10.0.0.2:7000",
+		"PAYCODE_BODY_LIMIT":  "2048",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PublicURL.String() != "https://pay.example.com" || len(c.RedisAddrs) != 2 || c.RedisAddrs[1] != "10.0.0.2:7000" || c.BodyLimit != 2048 {
+		t.Errorf("config = %+v", c)
+	}
+}
+
+// Every problem is reported at once, each naming its variable.
+func TestEveryProblemNamed(t *testing.T) {
+	_, err := Load(env(map[string]string{
+		"PAYCODE_ENV":              "staging",
+		"PAYCODE_ADDR":             "8080",
+		"PAYCODE_ADMIN_ADDR":       "localhost:99999",
+		"PAYCODE_ADMIN_TOKEN":      "short",
+		"PAYCODE_PUBLIC_URL":       "ftp://x",
+		"PAYCODE_REDIS_URL":        "http://user:hunter2@redis:6379",
+		"PAYCODE_REDIS_ADDRS":      "a:1,nonsense",
+		"PAYCODE_REDIS_TLS":        "maybe",
+		"PAYCODE_REDIS_PREFIX":     "{x}",
+		"PAYCODE_BODY_LIMIT":       "12",
+		"PAYCODE_READ_TIMEOUT":     "soon",
+		"PAYCODE_WRITE_TIMEOUT":    "-1s",
+		"PAYCODE_IDLE_TIMEOUT":     "0s",
+		"PAYCODE_SHUTDOWN_TIMEOUT": "x",
+		"PAYCODE_LOG_LEVEL":        "loud",
+	}))
+	if err == nil {
+		t.Fatal("Load accepted a bad configuration")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"PAYCODE_ENV:", "PAYCODE_ADDR:", "PAYCODE_ADMIN_ADDR:", "PAYCODE_ADMIN_TOKEN:", "PAYCODE_PUBLIC_URL:",
+		"PAYCODE_REDIS_URL:", "PAYCODE_REDIS_URL and PAYCODE_REDIS_ADDRS", "PAYCODE_REDIS_ADDRS: \"nonsense\"",
+		"PAYCODE_REDIS_TLS:", "PAYCODE_REDIS_PREFIX:", "PAYCODE_BODY_LIMIT:", "PAYCODE_READ_TIMEOUT:",
+		"PAYCODE_WRITE_TIMEOUT:", "PAYCODE_IDLE_TIMEOUT:", "PAYCODE_SHUTDOWN_TIMEOUT:", "PAYCODE_LOG_LEVEL:",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error does not name %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "hunter2") {
+		t.Errorf("error echoes the Redis password:\n%s", msg)
+	}
+}
+
+// Production refuses every dev default that would be unsafe there.
+func TestProductionRequirements(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no redis", map[string]string{"PAYCODE_ADMIN_TOKEN": strings.Repeat("a", 32), "PAYCODE_PUBLIC_URL": "https://p.example"}, "PAYCODE_REDIS_URL or PAYCODE_REDIS_ADDRS: required in production"},
+		{"no admin token", map[string]string{"PAYCODE_REDIS_URL": "redis://r:6379", "PAYCODE_PUBLIC_URL": "https://p.example"}, "PAYCODE_ADMIN_TOKEN: required"},
+		{"no public url", map[string]string{"PAYCODE_REDIS_URL": "redis://r:6379", "PAYCODE_ADMIN_TOKEN": strings.Repeat("a", 32)}, "PAYCODE_PUBLIC_URL: required"},
+		{"http public url", map[string]string{"PAYCODE_REDIS_URL": "redis://r:6379", "PAYCODE_ADMIN_TOKEN": strings.Repeat("a", 32), "PAYCODE_PUBLIC_URL": "http://p.example"}, "must be https in production"},
+		{"sentinel without addrs", map[string]string{"PAYCODE_ENV": "dev", "PAYCODE_REDIS_SENTINEL_MASTER": "mymaster"}, "PAYCODE_REDIS_SENTINEL_MASTER"},
+		{"public url with path", map[string]string{"PAYCODE_ENV": "dev", "PAYCODE_PUBLIC_URL": "http://x/api"}, "bare origin"},
+		{"same listeners", map[string]string{"PAYCODE_ENV": "dev", "PAYCODE_ADDR": ":9000", "PAYCODE_ADMIN_ADDR": ":9000"}, "must differ"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, ok := tc.env["PAYCODE_ENV"]; !ok {
+				tc.env["PAYCODE_ENV"] = "production"
+			}
+			_, err := Load(env(tc.env))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load error = %v; want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,248 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// Errors callers compare with errors.Is.
+var (
+	// ErrNotFound means the key does not exist (or has expired, or was taken).
+	ErrNotFound = errors.New("not found")
+	// ErrUnavailable means Redis could not be reached or could not serve the
+	// command; the operation did not happen and may be retried.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// Options says which Redis to use. Set URL (one node), or Addrs (Cluster
+// seeds, or Sentinels when SentinelMaster is set), or Embedded.
+type Options struct {
+	URL            string
+	Addrs          []string
+	SentinelMaster string
+	Username       string
+	Password       string
+	TLS            bool
+	// Prefix begins every key name; it must not contain braces.
+	Prefix string
+	// Embedded starts an in-process miniredis when no address is set. It is a
+	// development default, never a fallback after a failed connection.
+	Embedded bool
+	// Logger receives the start-up announcement of the embedded store.
+	Logger *slog.Logger
+}
+
+// Store is the Redis layer. It is safe for concurrent use and keeps no state
+// of its own besides the connection pool.
+type Store struct {
+	rdb  redis.UniversalClient
+	keys Keys
+
+	embedded *miniredis.Miniredis
+	stop     chan struct{}
+	stopped  sync.WaitGroup
+}
+
+// Open connects to Redis as opts says, checks it with a write/read/delete
+// round trip, and returns the Store. It returns ErrUnavailable (wrapped) when
+// Redis cannot be reached.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if strings.ContainsAny(opts.Prefix, "{}") {
+		return nil, fmt.Errorf("opening store: key prefix %q contains a brace", opts.Prefix)
+	}
+	s := &Store{keys: Keys{prefix: opts.Prefix}}
+	var tlsConfig *tls.Config
+	if opts.TLS {
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	switch {
+	case opts.URL != "":
+		o, err := redis.ParseURL(opts.URL)
+		if err != nil {
+			// The URL may hold a password: do not repeat it.
+			return nil, errors.New("opening store: PAYCODE_REDIS_URL does not parse")
+		}
+		s.rdb = redis.NewClient(o)
+	case len(opts.Addrs) > 0 && opts.SentinelMaster != "":
+		s.rdb = redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName:    opts.SentinelMaster,
+			SentinelAddrs: opts.Addrs,
+			Username:      opts.Username,
+			Password:      opts.Password,
+			TLSConfig:     tlsConfig,
+		})
+	case len(opts.Addrs) > 0:
+		s.rdb = redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs:     opts.Addrs,
+			Username:  opts.Username,
+			Password:  opts.Password,
+			TLSConfig: tlsConfig,
+		})
+	case opts.Embedded:
+		mr := miniredis.NewMiniRedis()
+		if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("starting the embedded store: %w", err)
+		}
+		s.embedded = mr
+		s.rdb = redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		s.stop = make(chan struct{})
+		s.stopped.Add(1)
+		go s.runEmbeddedClock()
+		if opts.Logger != nil {
+			opts.Logger.Warn("EMBEDDED STORE: no PAYCODE_REDIS_URL or PAYCODE_REDIS_ADDRS is set, so all state lives in this process and is lost when it stops; for development only",
+				"addr", mr.Addr())
+		}
+	default:
+		return nil, errors.New("opening store: no Redis address configured")
+	}
+	if err := s.Check(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
+	return s, nil
+}
+
+// runEmbeddedClock advances miniredis's key expiry with the wall clock:
+// miniredis only expires keys when told time has passed, and the embedded
+// store must honour TTLs (challenges, OTPs, codes) like Redis does.
+func (s *Store) runEmbeddedClock() {
+	defer s.stopped.Done()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			s.embedded.SetTime(now)
+			s.embedded.FastForward(now.Sub(last))
+			last = now
+		}
+	}
+}
+
+// Close releases the connections and stops the embedded store, if any.
+func (s *Store) Close() error {
+	err := s.rdb.Close()
+	if s.embedded != nil {
+		close(s.stop)
+		s.stopped.Wait()
+		s.embedded.Close()
+	}
+	return err
+}
+
+// Keys returns the key builder for this store's prefix.
+func (s *Store) Keys() Keys { return s.keys }
+
+// Client returns the underlying client for features that add their own
+// commands and scripts in this package's subpackages and tests.
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// Embedded reports whether this store is the in-process development store.
+func (s *Store) Embedded() bool { return s.embedded != nil }
+
+// Check writes, reads back and deletes a probe key. It returns ErrUnavailable
+// (wrapped) when Redis does not answer, and an error when it answers wrongly.
+func (s *Store) Check(ctx context.Context) error {
+	id, err := RandomID()
+	if err != nil {
+		return err
+	}
+	key := s.keys.Health(id)
+	if err := s.rdb.Set(ctx, key, id, 10*time.Second).Err(); err != nil {
+		return wrap("writing the health probe", err)
+	}
+	got, err := s.rdb.Get(ctx, key).Result()
+	if err != nil {
+		return wrap("reading the health probe", err)
+	}
+	if got != id {
+		return errors.New("reading the health probe: Redis returned another value")
+	}
+	if err := s.rdb.Del(ctx, key).Err(); err != nil {
+		return wrap("deleting the health probe", err)
+	}
+	return nil
+}
+
+// Put stores value under key only if the key does not exist, with a TTL
+// (which must be positive: nothing single-use lives forever). It reports
+// whether the value was stored.
+func (s *Store) Put(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		return false, errors.New("storing a single-use value: TTL must be positive")
+	}
+	ok, err := s.rdb.SetNX(ctx, key, value, ttl).Result()
+	if err != nil {
+		return false, wrap("storing a single-use value", err)
+	}
+	return ok, nil
+}
+
+// Take atomically reads and deletes key (GETDEL): of any number of
+// concurrent callers, at most one gets the value. It returns ErrNotFound
+// when the key is missing, expired or already taken.
+func (s *Store) Take(ctx context.Context, key string) ([]byte, error) {
+	v, err := s.rdb.GetDel(ctx, key).Bytes()
+	if err != nil {
+		return nil, wrap("taking a single-use value", err)
+	}
+	return bytes.Clone(v), nil
+}
+
+// wrap adds what we were doing to a Redis error and classifies it:
+// redis.Nil becomes ErrNotFound, failures to reach or use the server
+// ErrUnavailable.
+func wrap(doing string, err error) error {
+	if errors.Is(err, redis.Nil) {
+		return fmt.Errorf("%s: %w", doing, ErrNotFound)
+	}
+	if Unavailable(err) {
+		return fmt.Errorf("%s: %w: %w", doing, ErrUnavailable, err)
+	}
+	return fmt.Errorf("%s: %w", doing, err)
+}
+
+// Unavailable reports whether err means Redis could not serve the command
+// (as opposed to refusing it, such as a script error).
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrUnavailable) {
+		return true
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		msg := rerr.Error()
+		for _, p := range []string{"LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY", "BUSY"} {
+			if strings.HasPrefix(msg, p) {
+				return true
+			}
+		}
+		return false
+	}
+	var nerr net.Error
+	return errors.As(err, &nerr) ||
+		errors.Is(err, redis.ErrClosed) ||
+		errors.Is(err, redis.ErrPoolTimeout) ||
+		errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, context.Canceled) ||
+		errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF)
+}
