@@ -1,0 +1,54 @@
+// Package tokens holds paycode's token cryptography: the device-key JWKs and
+// their thumbprints, DPoP proofs (RFC 9449), the server's signing keys and
+// JWKS, JWT access tokens bound to a device key, and the Secret type for
+// values that must never be logged.
+//
+// It is a domain package: it imports neither Fiber nor go-redis, never logs,
+// and returns wrapped errors that callers compare with errors.Is. State it
+// needs (DPoP jti values) is behind the ReplayCache interface, which the
+// Redis layer implements.
+//
+// # Invariants
+//
+// Algorithms are pinned. Only ES256 (P-256, raw r||s signatures) and EdDSA
+// (Ed25519) are ever signed or verified. "none", HMAC and RSA are refused
+// before any key is consulted, so no key can be confused for an HMAC secret,
+// and a JWT's alg must also fit the key it is verified with (for DPoP, the
+// jwk in the header; for access tokens, the key its kid names).
+//
+// A device key is a public key. ParsePublicJWK accepts only public P-256 and
+// Ed25519 JWKs: private members, other curves, off-curve points, short or
+// padded coordinates, non-canonical and small-order Ed25519 points and
+// duplicate members are errors. A device is identified by the RFC 7638
+// thumbprint of its key (jkt), never by the JWK text.
+//
+// A DPoP proof is accepted once. DPoPVerifier.Verify checks typ, alg, jwk,
+// signature, htm, htu (normalised per RFC 3986 on both sides), iat within
+// [now-MaxAge, now+MaxSkew], ath and nonce, and only then claims the proof's
+// (jkt, jti) in the ReplayCache for MaxAge+MaxSkew, the whole time the proof
+// could pass the iat check. The cache is keyed by jti, not by a hash of the
+// proof, so a re-encoded proof or one whose ECDSA signature was changed from
+// s to n-s (still a valid signature) is still a replay. Invalid proofs never
+// reach the cache, so garbage cannot use up a client's jti. The TTL covers
+// that window exactly when replicas' clocks agree; a clock difference d
+// between two replicas leaves a replay window of d at the very end of a
+// proof's life, so replicas must be NTP-synchronised. Every proof failure
+// wraps ErrInvalidDPoP; a cache failure does not, so the caller answers 503
+// rather than 401 and nothing is accepted while Redis is down.
+//
+// An access token is worth nothing without its device key. AccessTokens.Issue
+// refuses to sign without sub, sid and cnf.jkt; Verify requires typ (at+jwt
+// unless configured), a known kid, exp, iat, iss, aud, sub, sid, cnf.jkt and
+// jti, with at most a minute of leeway and an injectable clock. The caller
+// must still verify a DPoP proof and compare its JKT with the token's.
+// Tokens are signed with KeySet.Active; every key of the set verifies, which
+// is how keys rotate (see NewKeySet).
+//
+// A secret is not data. Secret values cannot be compared with == (Equal is
+// constant-time), are printed by fmt and slog only as a keyed fingerprint,
+// and refuse JSON and text marshalling. They are stored and named in Redis
+// by KeyedHash, an HMAC under a server key with a purpose label.
+//
+// All time comes from an injectable clock (the Now fields), so tests never
+// sleep.
+package tokens
