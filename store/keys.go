@@ -38,29 +38,46 @@ func ParseBucket(s string) (Bucket, error) {
 // ErrBadID is returned for an id that does not have the expected form.
 var ErrBadID = errors.New("malformed id")
 
-const accountPrefix = "acct_"
-
 // idEncoding is lowercase base32 without padding: URL- and key-safe.
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
-// NewAccountID returns a fresh account id in a random bucket:
-// "acct_" + four bucket digits + 24 base32 characters (120 random bits).
-func NewAccountID() (string, Bucket, error) {
+// Ids of things that belong to an account (and of ceremonies, which pick a
+// bucket at random) carry the routing bucket, so that every key can be
+// named from the id alone: kind + "_" + four bucket digits + 24 base32
+// characters (120 random bits), such as "acct_0042k3...".
+
+// RandomBucket picks a routing bucket uniformly at random.
+func RandomBucket() (Bucket, error) {
 	n, err := rand.Int(rand.Reader, big.NewInt(Buckets))
 	if err != nil {
-		return "", 0, fmt.Errorf("choosing a routing bucket: %w", err)
+		return 0, fmt.Errorf("choosing a routing bucket: %w", err)
 	}
-	b := Bucket(n.Int64())
+	return Bucket(n.Int64()), nil
+}
+
+// NewID returns a fresh id of the given kind in bucket b.
+func NewID(kind string, b Bucket) (string, error) {
 	r, err := RandomID()
+	if err != nil {
+		return "", err
+	}
+	return kind + "_" + b.String() + r, nil
+}
+
+// NewAccountID returns a fresh account id in a random bucket.
+func NewAccountID() (string, Bucket, error) {
+	b, err := RandomBucket()
 	if err != nil {
 		return "", 0, err
 	}
-	return accountPrefix + b.String() + r, b, nil
+	id, err := NewID("acct", b)
+	return id, b, err
 }
 
-// BucketOf returns the routing bucket written in an account id.
-func BucketOf(accountID string) (Bucket, error) {
-	rest, ok := strings.CutPrefix(accountID, accountPrefix)
+// BucketOfKind returns the routing bucket written in an id of the given kind
+// ("acct", "sess", ...); it returns ErrBadID for anything else.
+func BucketOfKind(kind, id string) (Bucket, error) {
+	rest, ok := strings.CutPrefix(id, kind+"_")
 	if !ok || len(rest) != 4+24 {
 		return 0, ErrBadID
 	}
@@ -69,6 +86,9 @@ func BucketOf(accountID string) (Bucket, error) {
 	}
 	return ParseBucket(rest[:4])
 }
+
+// BucketOf returns the routing bucket of an account id.
+func BucketOf(accountID string) (Bucket, error) { return BucketOfKind("acct", accountID) }
 
 // RandomID returns 120 random bits as 24 lowercase base32 characters, for
 // opaque ids (sessions, ceremonies, payments).
@@ -91,3 +111,75 @@ func (k Keys) Health(id string) string { return k.prefix + "health:" + id }
 func (k Keys) Ephemeral(b Bucket, kind, id string) string {
 	return k.prefix + "eph:" + b.Tag() + ":" + kind + ":" + id
 }
+
+// Account keys: all carry the account's bucket tag, so they share a slot.
+
+// Account is the account's hash: contact, status and its one bound device.
+func (k Keys) Account(b Bucket, accountID string) string {
+	return k.prefix + "acct:" + b.Tag() + ":" + accountID
+}
+
+// Devices is a hash of the account's device records, by device id.
+func (k Keys) Devices(b Bucket, accountID string) string {
+	return k.prefix + "devices:" + b.Tag() + ":" + accountID
+}
+
+// Credentials is a hash of the account's passkey records, by credential id.
+func (k Keys) Credentials(b Bucket, accountID string) string {
+	return k.prefix + "creds:" + b.Tag() + ":" + accountID
+}
+
+// Counters is a hash of the credentials' sign counters, by credential id;
+// it is the authority the atomic counter check compares against.
+func (k Keys) Counters(b Bucket, accountID string) string {
+	return k.prefix + "credctr:" + b.Tag() + ":" + accountID
+}
+
+// Recovery is the set of keyed hashes of the account's unused recovery codes.
+func (k Keys) Recovery(b Bucket, accountID string) string {
+	return k.prefix + "recovery:" + b.Tag() + ":" + accountID
+}
+
+// Session is one session (one refresh-token family); its id carries the
+// account's bucket.
+func (k Keys) Session(b Bucket, sessionID string) string {
+	return k.prefix + "sess:" + b.Tag() + ":" + sessionID
+}
+
+// Sessions is the set of the account's session ids.
+func (k Keys) Sessions(b Bucket, accountID string) string {
+	return k.prefix + "sessions:" + b.Tag() + ":" + accountID
+}
+
+// Signup is a sign-up in progress (contact, OTP hash, tries); its id's
+// bucket becomes the new account's bucket.
+func (k Keys) Signup(b Bucket, signupID string) string {
+	return k.prefix + "signup:" + b.Tag() + ":" + signupID
+}
+
+// Challenge is a begun passkey ceremony.
+func (k Keys) Challenge(b Bucket, ceremonyID string) string {
+	return k.prefix + "chal:" + b.Tag() + ":" + ceremonyID
+}
+
+// Keys that belong to no account.
+
+// Contact maps a contact's keyed hash to its account id.
+func (k Keys) Contact(contactHash string) string { return k.prefix + "contact:" + contactHash }
+
+// DPoPJTI remembers a DPoP proof's jti (hashed to bound its length and
+// charset) per device key until the proof could no longer be accepted.
+func (k Keys) DPoPJTI(jkt, jtiHash string) string { return k.prefix + "dpop:" + jkt + ":" + jtiHash }
+
+// RateLimit is the limiter state of one subject (a keyed hash or an IP).
+func (k Keys) RateLimit(kind, subject string) string { return k.prefix + kind + ":" + subject }
+
+// Audit is the audit stream (durable, no TTL).
+func (k Keys) Audit() string { return k.prefix + "audit" }
+
+// Outbox is the dev outbox stream of notifications (dev mode only).
+func (k Keys) Outbox() string { return k.prefix + "outbox" }
+
+// SigningKeys holds the dev access-token signing key (dev mode only;
+// production keys come from configuration).
+func (k Keys) SigningKeys() string { return k.prefix + "signing-key:dev" }

@@ -246,3 +246,14 @@ func Unavailable(err error) bool {
 		errors.Is(err, io.EOF) ||
 		errors.Is(err, io.ErrUnexpectedEOF)
 }
+
+// SetLogger sends go-redis's own messages (dial failures, pool trouble) to
+// l as JSON warnings instead of plain text on stderr. They never carry
+// command arguments.
+func SetLogger(l *slog.Logger) { redis.SetLogger(redisLogger{l}) }
+
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
+}
