@@ -83,7 +83,71 @@ type Config struct {
 
 	// LogLevel is PAYCODE_LOG_LEVEL: debug, info (default), warn or error.
 	LogLevel string
+
+	// TrustedProxies is PAYCODE_TRUSTED_PROXIES: comma-separated IPs or
+	// CIDRs of reverse proxies whose X-Forwarded-For is believed. Empty
+	// (default): the peer address is the client IP, so a client cannot
+	// choose the IP its rate limits are counted against.
+	TrustedProxies []string
+
+	// Secret is PAYCODE_SECRET, at least 32 bytes: the key of every keyed
+	// hash under which OTPs, refresh tokens, recovery codes, contacts and
+	// codes are stored, so a copy of Redis reveals none of them. Required in
+	// production; dev uses a fixed, loudly announced value.
+	Secret []byte
+	// DevSecret is true when Secret is the dev default.
+	DevSecret bool
+
+	// SigningKeyFiles is PAYCODE_SIGNING_KEYS: comma-separated paths of PEM
+	// private keys (PKCS#8 EC P-256 or Ed25519) for access tokens. The first
+	// signs; all verify, so a rotation adds the new key first and removes the
+	// old one after the token lifetime. Required in production; dev generates
+	// one and keeps it in Redis so that every dev replica shares it.
+	SigningKeyFiles []string
+
+	// RPID is PAYCODE_RP_ID, the WebAuthn relying party id (default: the
+	// public URL's host). Passkeys are scoped to it.
+	RPID string
+	// RPName is PAYCODE_RP_NAME (default "paycode"), shown by authenticators.
+	RPName string
+	// RPOrigins is PAYCODE_RP_ORIGINS: comma-separated origins allowed in
+	// passkey ceremonies (default: the public URL's origin). Native Android
+	// apps add "android:apk-key-hash:<base64url sha256 of the signing cert>".
+	RPOrigins []string
+	// DeviceBoundOnly is PAYCODE_PASSKEY_DEVICE_BOUND_ONLY (default false):
+	// refuse synced passkeys (BE=1) at registration.
+	DeviceBoundOnly bool
+	// AAGUIDs is PAYCODE_PASSKEY_AAGUIDS: comma-separated authenticator
+	// model ids; when set, registration asks for attestation and refuses
+	// other models and unattested credentials.
+	AAGUIDs []string
+
+	// AccessTokenTTL is PAYCODE_ACCESS_TOKEN_TTL (default 5m, at most 15m).
+	AccessTokenTTL time.Duration
+	// SessionIdle is PAYCODE_SESSION_IDLE (default 15m): a session unused
+	// this long ends. SessionMax is PAYCODE_SESSION_MAX (default 24h): no
+	// session lives longer, whatever its activity.
+	SessionIdle time.Duration
+	SessionMax  time.Duration
+
+	// NotifyWebhookURL is PAYCODE_NOTIFY_WEBHOOK_URL: where OTPs and security
+	// notices are posted (required in production). NotifyWebhookSecret is
+	// PAYCODE_NOTIFY_WEBHOOK_SECRET (at least 32 bytes when the URL is set),
+	// the HMAC key of the X-Paycode-Signature header.
+	NotifyWebhookURL    string
+	NotifyWebhookSecret []byte
+
+	// AndroidAssetLinks is PAYCODE_ANDROID_ASSETLINKS: comma-separated
+	// "package.name=SHA256:FINGERPRINT" entries for
+	// /.well-known/assetlinks.json. AppleAppIDs is PAYCODE_APPLE_APP_IDS:
+	// comma-separated "TEAMID.bundle.id" for
+	// /.well-known/apple-app-site-association (webcredentials).
+	AndroidAssetLinks []string
+	AppleAppIDs       []string
 }
+
+// devSecret is the dev-mode keyed-hash secret: public, so never for money.
+const devSecret = "paycode-dev-secret-do-not-use-in-production!"
 
 // Getenv looks up one variable; os.LookupEnv fits, and tests pass a map.
 type Getenv func(key string) (string, bool)
@@ -215,6 +279,107 @@ func Load(getenv Getenv) (*Config, error) {
 			c.BodyLimit = n
 		}
 	}
+
+	list := func(key string) []string {
+		var out []string
+		for _, v := range strings.Split(get(key, ""), ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	boolean := func(key string) bool {
+		v := get(key, "false")
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("%s: %q is not true or false", key, v))
+		}
+		return b
+	}
+
+	c.TrustedProxies = list("PAYCODE_TRUSTED_PROXIES")
+	for _, p := range c.TrustedProxies {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				problems = append(problems, fmt.Errorf("PAYCODE_TRUSTED_PROXIES: %q is not an IP or CIDR", p))
+			}
+		}
+	}
+
+	switch secret := get("PAYCODE_SECRET", ""); {
+	case secret == "" && c.Env == Production:
+		problems = append(problems, errors.New("PAYCODE_SECRET: required in production (at least 32 bytes)"))
+	case secret == "":
+		c.Secret, c.DevSecret = []byte(devSecret), true
+	case len(secret) < 32:
+		problems = append(problems, errors.New("PAYCODE_SECRET: must be at least 32 bytes"))
+	default:
+		c.Secret = []byte(secret)
+	}
+
+	c.SigningKeyFiles = list("PAYCODE_SIGNING_KEYS")
+	if len(c.SigningKeyFiles) == 0 && c.Env == Production {
+		problems = append(problems, errors.New("PAYCODE_SIGNING_KEYS: required in production (PEM files of the access-token signing keys)"))
+	}
+
+	c.RPName = get("PAYCODE_RP_NAME", "paycode")
+	c.RPID = get("PAYCODE_RP_ID", "")
+	c.RPOrigins = list("PAYCODE_RP_ORIGINS")
+	if c.PublicURL != nil {
+		if c.RPID == "" {
+			c.RPID = c.PublicURL.Hostname()
+		}
+		if len(c.RPOrigins) == 0 {
+			c.RPOrigins = []string{c.PublicURL.Scheme + "://" + c.PublicURL.Host}
+		}
+	}
+	for _, o := range c.RPOrigins {
+		if strings.HasPrefix(o, "android:apk-key-hash:") {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.Path != "" {
+			problems = append(problems, fmt.Errorf("PAYCODE_RP_ORIGINS: %q is neither an origin nor android:apk-key-hash:...", o))
+		}
+	}
+	c.DeviceBoundOnly = boolean("PAYCODE_PASSKEY_DEVICE_BOUND_ONLY")
+	c.AAGUIDs = list("PAYCODE_PASSKEY_AAGUIDS")
+	for _, a := range c.AAGUIDs {
+		if len(a) != 36 || strings.Count(a, "-") != 4 {
+			problems = append(problems, fmt.Errorf("PAYCODE_PASSKEY_AAGUIDS: %q is not a UUID", a))
+		}
+	}
+
+	c.AccessTokenTTL = duration("PAYCODE_ACCESS_TOKEN_TTL", 5*time.Minute)
+	if c.AccessTokenTTL > 15*time.Minute {
+		problems = append(problems, errors.New("PAYCODE_ACCESS_TOKEN_TTL: at most 15m; access tokens are not revocable before they expire"))
+	}
+	c.SessionIdle = duration("PAYCODE_SESSION_IDLE", 15*time.Minute)
+	c.SessionMax = duration("PAYCODE_SESSION_MAX", 24*time.Hour)
+	if c.SessionIdle > c.SessionMax {
+		problems = append(problems, errors.New("PAYCODE_SESSION_IDLE: longer than PAYCODE_SESSION_MAX"))
+	}
+
+	c.NotifyWebhookURL = get("PAYCODE_NOTIFY_WEBHOOK_URL", "")
+	c.NotifyWebhookSecret = []byte(get("PAYCODE_NOTIFY_WEBHOOK_SECRET", ""))
+	if c.NotifyWebhookURL != "" {
+		if u, err := url.Parse(c.NotifyWebhookURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			problems = append(problems, errors.New("PAYCODE_NOTIFY_WEBHOOK_URL: not an http(s) URL"))
+		}
+		if len(c.NotifyWebhookSecret) < 32 {
+			problems = append(problems, errors.New("PAYCODE_NOTIFY_WEBHOOK_SECRET: must be at least 32 bytes when the webhook is set"))
+		}
+	} else if c.Env == Production {
+		problems = append(problems, errors.New("PAYCODE_NOTIFY_WEBHOOK_URL: required in production (OTPs and security notices go through it)"))
+	}
+
+	c.AndroidAssetLinks = list("PAYCODE_ANDROID_ASSETLINKS")
+	for _, a := range c.AndroidAssetLinks {
+		if pkg, fp, ok := strings.Cut(a, "="); !ok || pkg == "" || len(fp) != 95 {
+			problems = append(problems, fmt.Errorf("PAYCODE_ANDROID_ASSETLINKS: %q is not package=AA:BB:...(SHA-256 fingerprint)", a))
+		}
+	}
+	c.AppleAppIDs = list("PAYCODE_APPLE_APP_IDS")
 
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -23,14 +23,22 @@ func TestDefaults(t *testing.T) {
 
 func TestValid(t *testing.T) {
 	c, err := Load(env(map[string]string{
-		"PAYCODE_ENV":         "production",
-		"PAYCODE_ADMIN_TOKEN": strings.Repeat("a", 32),
-		"PAYCODE_PUBLIC_URL":  "https://pay.example.com/",
-		"PAYCODE_REDIS_ADDRS": "10.0.0.1:7000, 10.0.0.2:7000",
-		"PAYCODE_BODY_LIMIT":  "2048",
+		"PAYCODE_ENV":                   "production",
+		"PAYCODE_ADMIN_TOKEN":           strings.Repeat("a", 32),
+		"PAYCODE_PUBLIC_URL":            "https://pay.example.com/",
+		"PAYCODE_REDIS_ADDRS":           "10.0.0.1:7000, 10.0.0.2:7000",
+		"PAYCODE_BODY_LIMIT":            "2048",
+		"PAYCODE_SECRET":                strings.Repeat("s", 32),
+		"PAYCODE_SIGNING_KEYS":          "/etc/paycode/k2.pem, /etc/paycode/k1.pem",
+		"PAYCODE_NOTIFY_WEBHOOK_URL":    "https://ops.example.com/notify",
+		"PAYCODE_NOTIFY_WEBHOOK_SECRET": strings.Repeat("w", 32),
+		"PAYCODE_RP_ORIGINS":            "https://pay.example.com,android:apk-key-hash:abc",
 	}))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.RPID != "pay.example.com" || len(c.RPOrigins) != 2 || len(c.SigningKeyFiles) != 2 || c.DevSecret {
+		t.Errorf("passkey/secret config = %+v", c)
 	}
 	if c.PublicURL.String() != "https://pay.example.com" || len(c.RedisAddrs) != 2 || c.RedisAddrs[1] != "10.0.0.2:7000" || c.BodyLimit != 2048 {
 		t.Errorf("config = %+v", c)
@@ -40,21 +48,31 @@ func TestValid(t *testing.T) {
 // Every problem is reported at once, each naming its variable.
 func TestEveryProblemNamed(t *testing.T) {
 	_, err := Load(env(map[string]string{
-		"PAYCODE_ENV":              "staging",
-		"PAYCODE_ADDR":             "8080",
-		"PAYCODE_ADMIN_ADDR":       "localhost:99999",
-		"PAYCODE_ADMIN_TOKEN":      "short",
-		"PAYCODE_PUBLIC_URL":       "ftp://x",
-		"PAYCODE_REDIS_URL":        "http://user:hunter2@redis:6379",
-		"PAYCODE_REDIS_ADDRS":      "a:1,nonsense",
-		"PAYCODE_REDIS_TLS":        "maybe",
-		"PAYCODE_REDIS_PREFIX":     "{x}",
-		"PAYCODE_BODY_LIMIT":       "12",
-		"PAYCODE_READ_TIMEOUT":     "soon",
-		"PAYCODE_WRITE_TIMEOUT":    "-1s",
-		"PAYCODE_IDLE_TIMEOUT":     "0s",
-		"PAYCODE_SHUTDOWN_TIMEOUT": "x",
-		"PAYCODE_LOG_LEVEL":        "loud",
+		"PAYCODE_ENV":                       "staging",
+		"PAYCODE_ADDR":                      "8080",
+		"PAYCODE_ADMIN_ADDR":                "localhost:99999",
+		"PAYCODE_ADMIN_TOKEN":               "short",
+		"PAYCODE_PUBLIC_URL":                "ftp://x",
+		"PAYCODE_REDIS_URL":                 "http://user:hunter2@redis:6379",
+		"PAYCODE_REDIS_ADDRS":               "a:1,nonsense",
+		"PAYCODE_REDIS_TLS":                 "maybe",
+		"PAYCODE_REDIS_PREFIX":              "{x}",
+		"PAYCODE_BODY_LIMIT":                "12",
+		"PAYCODE_READ_TIMEOUT":              "soon",
+		"PAYCODE_WRITE_TIMEOUT":             "-1s",
+		"PAYCODE_IDLE_TIMEOUT":              "0s",
+		"PAYCODE_SHUTDOWN_TIMEOUT":          "x",
+		"PAYCODE_LOG_LEVEL":                 "loud",
+		"PAYCODE_TRUSTED_PROXIES":           "10.0.0.0/8,proxy",
+		"PAYCODE_SECRET":                    "short",
+		"PAYCODE_RP_ORIGINS":                "https://a.example/path",
+		"PAYCODE_PASSKEY_DEVICE_BOUND_ONLY": "perhaps",
+		"PAYCODE_PASSKEY_AAGUIDS":           "not-a-uuid",
+		"PAYCODE_ACCESS_TOKEN_TTL":          "1h",
+		"PAYCODE_SESSION_IDLE":              "48h",
+		"PAYCODE_NOTIFY_WEBHOOK_URL":        "https://ops.example/n",
+		"PAYCODE_NOTIFY_WEBHOOK_SECRET":     "short",
+		"PAYCODE_ANDROID_ASSETLINKS":        "com.example",
 	}))
 	if err == nil {
 		t.Fatal("Load accepted a bad configuration")
@@ -65,6 +83,9 @@ func TestEveryProblemNamed(t *testing.T) {
 		"PAYCODE_REDIS_URL:", "PAYCODE_REDIS_URL and PAYCODE_REDIS_ADDRS", "PAYCODE_REDIS_ADDRS: \"nonsense\"",
 		"PAYCODE_REDIS_TLS:", "PAYCODE_REDIS_PREFIX:", "PAYCODE_BODY_LIMIT:", "PAYCODE_READ_TIMEOUT:",
 		"PAYCODE_WRITE_TIMEOUT:", "PAYCODE_IDLE_TIMEOUT:", "PAYCODE_SHUTDOWN_TIMEOUT:", "PAYCODE_LOG_LEVEL:",
+		"PAYCODE_TRUSTED_PROXIES:", "PAYCODE_SECRET:", "PAYCODE_RP_ORIGINS:", "PAYCODE_PASSKEY_DEVICE_BOUND_ONLY:",
+		"PAYCODE_PASSKEY_AAGUIDS:", "PAYCODE_ACCESS_TOKEN_TTL:", "PAYCODE_SESSION_IDLE:", "PAYCODE_NOTIFY_WEBHOOK_SECRET:",
+		"PAYCODE_ANDROID_ASSETLINKS:",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not name %q:\n%s", want, msg)
