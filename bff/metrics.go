@@ -12,6 +12,8 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	ready    prometheus.Gauge
+	audit    *prometheus.CounterVec
+	limited  *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -31,7 +33,15 @@ func newMetrics() *metrics {
 			Help: "1 when the last readiness round trip to Redis succeeded, else 0.",
 		}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.ready,
+	m.audit = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paycode_audit_events_total",
+		Help: "Audit events by type (security-relevant actions).",
+	}, []string{"type"})
+	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paycode_rate_limited_total",
+		Help: "Requests refused by a rate limit, by limit.",
+	}, []string{"limit"})
+	m.registry.MustRegister(m.requests, m.latency, m.ready, m.audit, m.limited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

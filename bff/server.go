@@ -3,40 +3,92 @@ package bff
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 
 	"github.com/paycode/paycode/api"
 	"github.com/paycode/paycode/config"
+	"github.com/paycode/paycode/notify"
 	"github.com/paycode/paycode/store"
+	"github.com/paycode/paycode/tokens"
 	"github.com/paycode/paycode/web"
+	"github.com/paycode/paycode/webauthn"
 )
 
 // Server is the paycode backend-for-frontend: the public app and the admin
 // app, and the dependencies their handlers use. It keeps no request state
 // in memory: every replica is interchangeable.
 type Server struct {
-	cfg     *config.Config
-	store   *store.Store
-	log     *slog.Logger
-	metrics *metrics
+	cfg      *config.Config
+	store    *store.Store
+	log      *slog.Logger
+	metrics  *metrics
+	now      func() time.Time
+	rp       *webauthn.RP
+	dpop     *tokens.DPoPVerifier
+	access   *tokens.AccessTokens
+	jwks     []byte
+	notifier notify.Notifier
 
 	app   *fiber.App
 	admin *fiber.App
 }
 
+// Deps are the parts of a Server that are built outside it (they need I/O
+// or differ in tests).
+type Deps struct {
+	// Keys sign and verify access tokens (LoadSigningKeys).
+	Keys *tokens.KeySet
+	// Notifier delivers OTPs and notices (NewNotifier).
+	Notifier notify.Notifier
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
 // New builds the server's two apps; it does not listen.
-func New(cfg *config.Config, st *store.Store, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, store: st, log: log, metrics: newMetrics()}
+func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Server, error) {
+	s := &Server{cfg: cfg, store: st, log: log, metrics: newMetrics(), now: deps.Now, notifier: deps.Notifier}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if deps.Keys == nil || deps.Notifier == nil {
+		return nil, errors.New("building the server: signing keys and a notifier are required")
+	}
+	aaguids := make([]uuid.UUID, 0, len(cfg.AAGUIDs))
+	for _, a := range cfg.AAGUIDs {
+		u, err := uuid.Parse(a)
+		if err != nil {
+			return nil, fmt.Errorf("PAYCODE_PASSKEY_AAGUIDS: %w", err)
+		}
+		aaguids = append(aaguids, u)
+	}
+	rp, err := webauthn.New(webauthn.Config{
+		RPID: cfg.RPID, RPName: cfg.RPName, Origins: cfg.RPOrigins,
+		RequireDeviceBound: cfg.DeviceBoundOnly, AllowedAAGUIDs: aaguids, Now: s.now,
+	}, st)
+	if err != nil {
+		return nil, err
+	}
+	s.rp = rp
+	s.dpop = &tokens.DPoPVerifier{Replay: st, Now: s.now}
+	s.access = &tokens.AccessTokens{Keys: deps.Keys, Issuer: cfg.PublicURL.String(), Audience: cfg.PublicURL.String(),
+		TTL: cfg.AccessTokenTTL, Now: s.now}
+	if s.jwks, err = deps.Keys.JWKS(); err != nil {
+		return nil, err
+	}
 	s.app = s.newApp("paycode")
 	s.admin = s.newApp("paycode-admin")
 	s.routes()
 	s.adminRoutes()
-	return s
+	return s, nil
 }
 
 func (s *Server) newApp(name string) *fiber.App {
@@ -48,8 +100,13 @@ func (s *Server) newApp(name string) *fiber.App {
 		WriteTimeout:          s.cfg.WriteTimeout,
 		IdleTimeout:           s.cfg.IdleTimeout,
 		DisableStartupMessage: true,
-		CaseSensitive:         true,
-		StrictRouting:         true,
+		// The client IP (rate limits, audit) comes from X-Forwarded-For only
+		// when the peer is a configured proxy.
+		EnableTrustedProxyCheck: len(s.cfg.TrustedProxies) > 0,
+		TrustedProxies:          s.cfg.TrustedProxies,
+		ProxyHeader:             proxyHeader(s.cfg.TrustedProxies),
+		CaseSensitive:           true,
+		StrictRouting:           true,
 	})
 	listener := "public"
 	if name != "paycode" {
@@ -70,7 +127,46 @@ func (s *Server) routes() {
 		c.Set(fiber.HeaderContentType, "application/yaml")
 		return c.Send(api.OpenAPI)
 	})
+	s.wellKnownRoutes()
+
+	v1 := s.app.Group("/v1")
+	v1.Post("/signup/contact", s.signupContact)
+	v1.Post("/signup/verify", s.signupVerify)
+	v1.Post("/signup/finish", s.signupFinish)
+	v1.Post("/login/start", s.loginStart)
+	v1.Post("/login/finish", s.loginFinish)
+	v1.Post("/session/refresh", s.sessionRefresh)
+
+	// Authenticated routes name requireSession each (a group middleware
+	// would also answer 401 for paths that do not exist).
+	auth := s.requireSession
+	v1.Post("/session/reauth/start", auth, s.reauthStart)
+	v1.Post("/session/reauth/finish", auth, s.reauthFinish)
+	v1.Post("/session/logout", auth, s.sessionLogout)
+	v1.Get("/me", auth, s.me)
+
+	if s.cfg.Env == config.Dev {
+		s.app.Get("/dev/outbox", s.devOutbox)
+	}
 	s.app.Use("/", web.Handler())
+}
+
+func proxyHeader(trusted []string) string {
+	if len(trusted) == 0 {
+		return ""
+	}
+	return fiber.HeaderXForwardedFor
+}
+
+// devOutbox shows the notifications the dev notifier kept (dev mode only:
+// the route does not exist in production).
+func (s *Server) devOutbox(c *fiber.Ctx) error {
+	msgs, err := s.store.Outbox(c.UserContext(), 50)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"messages": msgs})
 }
 
 // App is the public Fiber app, for tests (app.Test) and for Serve.

@@ -34,7 +34,18 @@ const testAdminToken = "test-admin-token-0123456789abcdef0123"
 // logBuffer collects the server's JSON log lines for assertions.
 type logBuffer struct{ bytes.Buffer }
 
+func newTestServerWith(t *testing.T, st *store.Store, env map[string]string, now func() time.Time) *Server {
+	t.Helper()
+	s, _ := newTestServerNow(t, st, env, now)
+	return s
+}
+
 func newTestServer(t *testing.T, st *store.Store, env map[string]string) (*Server, *logBuffer) {
+	t.Helper()
+	return newTestServerNow(t, st, env, nil)
+}
+
+func newTestServerNow(t *testing.T, st *store.Store, env map[string]string, now func() time.Time) (*Server, *logBuffer) {
 	t.Helper()
 	if env == nil {
 		env = map[string]string{}
@@ -50,7 +61,15 @@ func newTestServer(t *testing.T, st *store.Store, env map[string]string) (*Serve
 		st = storetest.Open(t)
 	}
 	logs := &logBuffer{}
-	return New(cfg, st, slog.New(slog.NewJSONHandler(logs, nil))), logs
+	keys, err := LoadSigningKeys(context.Background(), cfg, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(cfg, st, slog.New(slog.NewJSONHandler(logs, nil)), Deps{Keys: keys, Notifier: NewNotifier(cfg, st), Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, logs
 }
 
 func do(t *testing.T, app *fiber.App, req *http.Request) (*http.Response, []byte) {

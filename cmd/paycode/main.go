@@ -95,6 +95,7 @@ func (m *Main) Run(ctx context.Context, getenv config.Getenv) error {
 	}
 	m.Config = cfg
 	_ = m.level.UnmarshalText([]byte(cfg.LogLevel))
+	store.SetLogger(m.Log)
 
 	openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -112,7 +113,17 @@ func (m *Main) Run(ctx context.Context, getenv config.Getenv) error {
 	if err != nil {
 		return err
 	}
-	m.Server = bff.New(cfg, m.Store, m.Log)
+	if cfg.DevSecret {
+		m.Log.Warn("DEV SECRET: PAYCODE_SECRET is not set, so keyed hashes use a public dev value; for development only")
+	}
+	keys, err := bff.LoadSigningKeys(openCtx, cfg, m.Store)
+	if err != nil {
+		return err
+	}
+	m.Server, err = bff.New(cfg, m.Store, m.Log, bff.Deps{Keys: keys, Notifier: bff.NewNotifier(cfg, m.Store)})
+	if err != nil {
+		return err
+	}
 
 	if m.publicLn, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return fmt.Errorf("listening on PAYCODE_ADDR: %w", err)

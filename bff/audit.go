@@ -1,0 +1,25 @@
+package bff
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/paycode/paycode/store"
+)
+
+// audit appends a customer-caused event to the audit stream. The action it
+// records has already happened; a failure to record it is logged as an
+// error for the operator (the store is then most likely down).
+func (s *Server) audit(c *fiber.Ctx, typ, accountID, deviceID string, fields map[string]string) {
+	s.auditAs(c, "customer", typ, accountID, deviceID, fields)
+}
+
+func (s *Server) auditAs(c *fiber.Ctx, actor, typ, accountID, deviceID string, fields map[string]string) {
+	err := s.store.Audit(c.UserContext(), store.AuditEvent{
+		Type: typ, AccountID: accountID, DeviceID: deviceID, Actor: actor,
+		IP: c.IP(), RequestID: requestID(c), Fields: fields, Time: s.now(),
+	})
+	s.metrics.audit.WithLabelValues(typ).Inc()
+	if err != nil {
+		s.log.Error("audit event not recorded", "type", typ, "account", accountID, "request_id", requestID(c), "error", err.Error())
+	}
+}

@@ -1,0 +1,124 @@
+package bff
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/paycode/paycode/store"
+	"github.com/paycode/paycode/tokens"
+)
+
+const (
+	localProof   = "paycode.dpop"
+	localClaims  = "paycode.claims"
+	localSession = "paycode.session"
+)
+
+// dpopAlgs is what WWW-Authenticate advertises.
+const dpopAlgs = `algs="ES256 EdDSA"`
+
+// Problem codes of authentication.
+const (
+	codeInvalidDPoP  = "invalid_dpop_proof"
+	codeUseNonce     = "use_dpop_nonce"
+	codeInvalidToken = "invalid_token"
+)
+
+func dpopChallenge(errCode, description string) map[string]string {
+	return map[string]string{fiber.HeaderWWWAuthenticate: `DPoP error="` + errCode + `", error_description="` + description + `", ` + dpopAlgs}
+}
+
+func authProblem(code, detail string, cause error) *Problem {
+	p := newProblem(fiber.StatusUnauthorized, code, detail)
+	p.Headers = dpopChallenge(code, detail)
+	p.Err = cause
+	return p
+}
+
+// requestURL is the URL the client addressed, built from the configured
+// public URL (not from Host or X-Forwarded-* headers, which a client or a
+// proxy could set): DPoP proofs are checked against it.
+func (s *Server) requestURL(c *fiber.Ctx) string {
+	return s.cfg.PublicURL.Scheme + "://" + s.cfg.PublicURL.Host + c.Path()
+}
+
+// proveDPoP verifies the request's DPoP proof (bound to accessToken when
+// one is presented) and returns it. Exactly one DPoP header is allowed.
+func (s *Server) proveDPoP(c *fiber.Ctx, accessToken string) (*tokens.DPoPProof, error) {
+	if v, ok := c.Locals(localProof).(*tokens.DPoPProof); ok {
+		return v, nil
+	}
+	headers := c.Request().Header.PeekAll("DPoP")
+	if len(headers) != 1 || len(headers[0]) == 0 {
+		return nil, authProblem(codeInvalidDPoP, "This call needs exactly one DPoP proof header signed by the device key.", nil)
+	}
+	proof, err := s.dpop.Verify(c.UserContext(), string(headers[0]), tokens.DPoPRequest{
+		Method:      c.Method(),
+		URL:         s.requestURL(c),
+		AccessToken: accessToken,
+	})
+	switch {
+	case err == nil:
+	case errors.Is(err, tokens.ErrUseDPoPNonce):
+		return nil, authProblem(codeUseNonce, "Retry with the DPoP-Nonce the server sent.", err)
+	case errors.Is(err, tokens.ErrDPoPReplay):
+		return nil, authProblem(codeInvalidDPoP, "This DPoP proof was already used.", err)
+	case errors.Is(err, tokens.ErrInvalidDPoP):
+		return nil, authProblem(codeInvalidDPoP, "The DPoP proof is not valid for this request.", err)
+	default:
+		return nil, err // the replay cache failed: 503
+	}
+	c.Locals(localProof, proof)
+	return proof, nil
+}
+
+// requireSession authenticates a customer call: a DPoP-bound access token
+// in "Authorization: DPoP", a proof by the same key carrying the token's
+// hash, and a live session whose device is still the account's active
+// device (so a revoked device's unexpired token stops working at once).
+func (s *Server) requireSession(c *fiber.Ctx) error {
+	authz := c.Get(fiber.HeaderAuthorization)
+	scheme, token, _ := strings.Cut(authz, " ")
+	switch {
+	case authz == "":
+		p := newProblem(fiber.StatusUnauthorized, codeUnauthorized, "This call needs Authorization: DPoP <access token> and a DPoP proof.")
+		p.Headers = map[string]string{fiber.HeaderWWWAuthenticate: "DPoP " + dpopAlgs}
+		return p
+	case strings.EqualFold(scheme, "Bearer"):
+		// A DPoP-bound token presented as a bearer token: whoever holds it
+		// without the key must not be able to downgrade.
+		return authProblem(codeInvalidToken, "Access tokens are DPoP-bound; send them as Authorization: DPoP.", nil)
+	case !strings.EqualFold(scheme, "DPoP") || token == "":
+		return authProblem(codeInvalidToken, "Authorization must be DPoP <access token>.", nil)
+	}
+	claims, err := s.access.Verify(token)
+	if err != nil {
+		return authProblem(codeInvalidToken, "The access token is not valid.", err)
+	}
+	proof, err := s.proveDPoP(c, token)
+	if err != nil {
+		return err
+	}
+	if proof.JKT != claims.JKT {
+		return authProblem(codeInvalidToken, "The access token is bound to another key.", nil)
+	}
+	sess, err := s.store.TouchSession(c.UserContext(), claims.SessionID, claims.Subject, proof.JKT, s.cfg.SessionIdle, s.now())
+	switch {
+	case err == nil:
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrWrongKey):
+		return authProblem(codeInvalidToken, "The session has ended; log in again.", err)
+	default:
+		return err
+	}
+	c.Locals(localClaims, claims)
+	c.Locals(localSession, sess)
+	return c.Next()
+}
+
+func sessionOf(c *fiber.Ctx) (*store.Session, *tokens.AccessClaims) {
+	sess, _ := c.Locals(localSession).(*store.Session)
+	claims, _ := c.Locals(localClaims).(*tokens.AccessClaims)
+	return sess, claims
+}

@@ -1,0 +1,35 @@
+package bff
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/gofiber/fiber/v2"
+)
+
+// Rate limits. They are counted in Redis, so they hold across replicas;
+// subjects are client IPs or keyed hashes, never raw contacts.
+var (
+	limitOTPPerContact = redis_rate.Limit{Rate: 3, Burst: 3, Period: 600e9}    // 3 OTP sends per contact per 10 min
+	limitOTPPerIP      = redis_rate.Limit{Rate: 10, Burst: 10, Period: 3600e9} // 10 OTP sends per IP per hour
+	limitVerifyPerIP   = redis_rate.Limit{Rate: 30, Burst: 30, Period: 3600e9} // OTP guesses per IP per hour
+	limitCeremonyPerIP = redis_rate.PerMinute(30)                              // passkey ceremonies begun per IP
+	limitRefreshPerIP  = redis_rate.PerMinute(60)
+)
+
+// limit spends one unit of name's limit for subject, or answers 429 with
+// Retry-After.
+func (s *Server) limit(c *fiber.Ctx, name, subject string, l redis_rate.Limit) error {
+	res, err := s.store.Allow(c.UserContext(), "rl:"+name, subject, l)
+	if err != nil {
+		return err
+	}
+	if res.Allowed > 0 {
+		return nil
+	}
+	s.metrics.limited.WithLabelValues(name).Inc()
+	p := newProblem(fiber.StatusTooManyRequests, codeRateLimited, "Too many attempts; wait before trying again.")
+	p.Headers = map[string]string{fiber.HeaderRetryAfter: strconv.Itoa(int(math.Ceil(res.RetryAfter.Seconds())))}
+	return p
+}

@@ -1,0 +1,152 @@
+package bff
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/paycode/paycode/store"
+	"github.com/paycode/paycode/webauthn"
+)
+
+const (
+	codeNewDevice    = "new_device"
+	codeDeviceLocked = "device_locked"
+)
+
+// loginStart begins a usernameless passkey login bound to this request's
+// DPoP key.
+func (s *Server) loginStart(c *fiber.Ctx) error {
+	if err := decodeJSON(c, &struct{}{}); err != nil {
+		return err
+	}
+	proof, err := s.proveDPoP(c, "")
+	if err != nil {
+		return err
+	}
+	if err := s.limit(c, "ceremony-ip", c.IP(), limitCeremonyPerIP); err != nil {
+		return err
+	}
+	id, err := store.NewCeremonyID("")
+	if err != nil {
+		return err
+	}
+	opts, err := s.rp.BeginLogin(c.UserContext(), id, webauthn.Challenge{Purpose: webauthn.PurposeLogin, JKT: proof.JKT}, nil)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"login_id": id, "options": opts})
+}
+
+// lookupUser resolves a discoverable assertion: the user handle is the
+// account id; only the credentials of the account's bound device count.
+func (s *Server) lookupUser(ctx context.Context, userHandle, credentialID []byte) (*webauthn.User, error) {
+	accountID := string(userHandle)
+	acct, err := s.store.Account(ctx, accountID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: unknown account", webauthn.ErrRejected)
+	} else if err != nil {
+		return nil, err
+	}
+	recs, err := s.store.Credentials(ctx, acct.ID)
+	if err != nil {
+		return nil, err
+	}
+	u := &webauthn.User{ID: []byte(acct.ID), Name: acct.Contact, DisplayName: acct.Contact}
+	for _, r := range recs {
+		u.Credentials = append(u.Credentials, r.Credential)
+	}
+	return u, nil
+}
+
+// checkAssertion writes back the counter and flags of a validated
+// assertion and applies the clone policy. A counter that did not increase
+// on a device-bound credential locks the device: a copy of its key exists.
+func (s *Server) checkAssertion(c *fiber.Ctx, a *webauthn.Assertion, acct *store.Account) error {
+	rec := store.CredentialRecord{Credential: *a.Credential, AccountID: acct.ID}
+	recs, err := s.store.Credentials(c.UserContext(), acct.ID)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if string(r.Credential.ID) == string(a.Credential.ID) {
+			rec.DeviceID, rec.CreatedAt = r.DeviceID, r.CreatedAt
+		}
+	}
+	regressed, err := s.store.RecordAssertion(c.UserContext(), rec)
+	if err != nil {
+		return err
+	}
+	if !regressed {
+		return nil
+	}
+	fields := map[string]string{"credential": store.CredentialKey(a.Credential.ID), "sign_count": fmt.Sprint(a.Credential.Authenticator.SignCount)}
+	if a.Credential.Flags.BackupEligible {
+		// Synced passkeys live on several devices by design; the device is
+		// proven by its DPoP key instead.
+		s.audit(c, "passkey.counter_regression_synced", acct.ID, rec.DeviceID, fields)
+		return nil
+	}
+	if _, err := s.store.SetDeviceStatus(c.UserContext(), acct.ID, rec.DeviceID, store.DeviceLocked); err != nil {
+		return err
+	}
+	// The lock already stops every session of the device; remove them too.
+	if _, err := s.store.RevokeSessions(c.UserContext(), acct.ID); err != nil {
+		return err
+	}
+	s.audit(c, "device.locked", acct.ID, rec.DeviceID, fields)
+	return passkeyProblem(fmt.Errorf("%w: sign counter regression on a device-bound credential", webauthn.ErrRejected))
+}
+
+// loginFinish validates the assertion. A valid passkey proven with a key
+// that is not the account's bound device key gets 403 new_device and
+// never a session: the last login does not win.
+func (s *Server) loginFinish(c *fiber.Ctx) error {
+	var req struct {
+		LoginID    string          `json:"login_id"`
+		Credential json.RawMessage `json:"credential"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	switch {
+	case req.LoginID == "":
+		return missing("login_id")
+	case len(req.Credential) == 0:
+		return missing("credential")
+	}
+	proof, err := s.proveDPoP(c, "")
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	a, err := s.rp.FinishLogin(ctx, req.LoginID, webauthn.Expect{Purpose: webauthn.PurposeLogin, JKT: proof.JKT}, req.Credential, s.lookupUser)
+	if err != nil {
+		return passkeyProblem(err)
+	}
+	acct, err := s.store.Account(ctx, string(a.User.ID))
+	if err != nil {
+		return err
+	}
+	if err := s.checkAssertion(c, a, acct); err != nil {
+		return err
+	}
+	if acct.DeviceStatus == store.DeviceLocked {
+		s.audit(c, "login.refused_locked", acct.ID, acct.DeviceID, nil)
+		return newProblem(fiber.StatusForbidden, codeDeviceLocked, "This device is locked for your protection. Recover your account or contact support.")
+	}
+	if proof.JKT != acct.DeviceJKT || acct.DeviceStatus != store.DeviceActive {
+		s.audit(c, "login.new_device", acct.ID, "", map[string]string{"jkt": proof.JKT})
+		p := newProblem(fiber.StatusForbidden, codeNewDevice, "This passkey belongs to an account bound to another device. Approve this device from your current one, or recover the account.")
+		return p
+	}
+	is, err := s.startSession(c, acct, proof.JKT)
+	if err != nil {
+		return err
+	}
+	return s.sendTokens(c, fiber.StatusOK, s.tokenBody(is), is.refresh, is.session.AbsoluteExpiry)
+}
