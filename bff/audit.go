@@ -23,3 +23,11 @@ func (s *Server) auditAs(c *fiber.Ctx, actor, typ, accountID, deviceID string, f
 		s.log.Error("audit event not recorded", "type", typ, "account", accountID, "request_id", requestID(c), "error", err.Error())
 	}
 }
+
+// publish sends an event to the account's clients (SSE). Like audit, the
+// action already happened: a failure is logged, not returned.
+func (s *Server) publish(c *fiber.Ctx, accountID, typ string, data map[string]any) {
+	if err := s.store.Publish(c.UserContext(), accountID, store.Event{Type: typ, Data: data, Time: s.now()}); err != nil {
+		s.log.Error("event not published", "type", typ, "account", accountID, "request_id", requestID(c), "error", err.Error())
+	}
+}

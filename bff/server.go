@@ -145,6 +145,9 @@ func (s *Server) routes() {
 	v1.Post("/session/logout", auth, s.sessionLogout)
 	v1.Get("/me", auth, s.me)
 
+	s.enrollmentRoutes(v1)
+	s.codeRoutes(v1)
+
 	if s.cfg.Env == config.Dev {
 		s.app.Get("/dev/outbox", s.devOutbox)
 	}

@@ -144,6 +144,33 @@ type Config struct {
 	// /.well-known/apple-app-site-association (webcredentials).
 	AndroidAssetLinks []string
 	AppleAppIDs       []string
+
+	// RecoveryCooldown is PAYCODE_RECOVERY_COOLDOWN (default 24h): how long a
+	// recovery without the old device waits, while the old device and the
+	// contact are told and can cancel it.
+	RecoveryCooldown time.Duration
+	// Probation is PAYCODE_PROBATION (default 24h): after a new device
+	// becomes active, payment limits are lowered and top-ups are off for this
+	// long, so a hijacked account cannot be emptied at once.
+	Probation time.Duration
+	// EnrollmentTTL is PAYCODE_ENROLLMENT_TTL (default 15m): how long a new
+	// device's request waits for approval before it expires.
+	EnrollmentTTL time.Duration
+
+	// CodePrefix is PAYCODE_CODE_PREFIX (default "99"): the 2-digit issuer
+	// prefix of payment codes, which scanners use to route them here.
+	CodePrefix string
+	// CodeTTL is PAYCODE_CODE_TTL (default 60s): a payment code's lifetime.
+	// CodeRotate is PAYCODE_CODE_ROTATE (default 30s): when the client should
+	// fetch the next one. CodeGrace is PAYCODE_CODE_GRACE (default 5s, at most
+	// 5s): how long the previous code stays valid after a new one is issued.
+	CodeTTL    time.Duration
+	CodeRotate time.Duration
+	CodeGrace  time.Duration
+	// PaymentWindow is PAYCODE_PAYMENT_WINDOW (default 5m): a code is issued
+	// only this soon after a user-verified passkey assertion; older sessions
+	// get an RFC 9470 step-up challenge.
+	PaymentWindow time.Duration
 }
 
 // devSecret is the dev-mode keyed-hash secret: public, so never for money.
@@ -380,6 +407,25 @@ func Load(getenv Getenv) (*Config, error) {
 		}
 	}
 	c.AppleAppIDs = list("PAYCODE_APPLE_APP_IDS")
+
+	c.RecoveryCooldown = duration("PAYCODE_RECOVERY_COOLDOWN", 24*time.Hour)
+	c.Probation = duration("PAYCODE_PROBATION", 24*time.Hour)
+	c.EnrollmentTTL = duration("PAYCODE_ENROLLMENT_TTL", 15*time.Minute)
+
+	c.CodePrefix = get("PAYCODE_CODE_PREFIX", "99")
+	if len(c.CodePrefix) != 2 || c.CodePrefix[0] < '0' || c.CodePrefix[0] > '9' || c.CodePrefix[1] < '0' || c.CodePrefix[1] > '9' {
+		problems = append(problems, fmt.Errorf("PAYCODE_CODE_PREFIX: %q is not 2 digits", c.CodePrefix))
+	}
+	c.CodeTTL = duration("PAYCODE_CODE_TTL", 60*time.Second)
+	c.CodeRotate = duration("PAYCODE_CODE_ROTATE", 30*time.Second)
+	c.CodeGrace = duration("PAYCODE_CODE_GRACE", 5*time.Second)
+	if c.CodeRotate >= c.CodeTTL {
+		problems = append(problems, errors.New("PAYCODE_CODE_ROTATE: must be shorter than PAYCODE_CODE_TTL"))
+	}
+	if c.CodeGrace > 5*time.Second {
+		problems = append(problems, errors.New("PAYCODE_CODE_GRACE: at most 5s"))
+	}
+	c.PaymentWindow = duration("PAYCODE_PAYMENT_WINDOW", 5*time.Minute)
 
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -183,3 +183,13 @@ func (k Keys) Outbox() string { return k.prefix + "outbox" }
 // SigningKeys holds the dev access-token signing key (dev mode only;
 // production keys come from configuration).
 func (k Keys) SigningKeys() string { return k.prefix + "signing-key:dev" }
+
+// Events is the account's capped stream of recent events (SSE replay).
+func (k Keys) Events(b Bucket, accountID string) string {
+	return k.prefix + "events:" + b.Tag() + ":" + accountID
+}
+
+// EventChannel is the pub/sub channel of the account's live events.
+func (k Keys) EventChannel(b Bucket, accountID string) string {
+	return k.prefix + "evch:" + b.Tag() + ":" + accountID
+}

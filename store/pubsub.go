@@ -1,0 +1,121 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Event is something a customer's client should learn at once
+// ("code.redeemed", "enrollment.pending", "device.revoked", ...). Events
+// carry no secrets: no code digits, no tokens.
+type Event struct {
+	// ID is the event's stream id, usable as SSE Last-Event-ID.
+	ID   string         `json:"id"`
+	Type string         `json:"type"`
+	Data map[string]any `json:"data,omitempty"`
+	Time time.Time      `json:"time"`
+}
+
+// eventsKept bounds the per-account replay stream; eventsTTL ends it when
+// the account is quiet.
+const (
+	eventsKept = 100
+	eventsTTL  = time.Hour
+)
+
+// Publish records an event for the account (for replay after a
+// reconnection) and publishes it to every replica's subscribers.
+func (s *Store) Publish(ctx context.Context, accountID string, e Event) error {
+	b, err := BucketOf(accountID)
+	if err != nil {
+		return fmt.Errorf("publishing an event: %w", err)
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	stream := s.keys.Events(b, accountID)
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encoding an event: %w", err)
+	}
+	pipe := s.rdb.TxPipeline()
+	add := pipe.XAdd(ctx, &redis.XAddArgs{Stream: stream, MaxLen: eventsKept, Approx: true, Values: map[string]any{"e": raw}})
+	pipe.Expire(ctx, stream, eventsTTL)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return wrap("recording an event", err)
+	}
+	e.ID = add.Val()
+	if raw, err = json.Marshal(e); err != nil {
+		return fmt.Errorf("encoding an event: %w", err)
+	}
+	if err := s.rdb.Publish(ctx, s.keys.EventChannel(b, accountID), raw).Err(); err != nil {
+		return wrap("publishing an event", err)
+	}
+	return nil
+}
+
+// EventsSince returns the account's recorded events after the given id
+// (exclusive), oldest first.
+func (s *Store) EventsSince(ctx context.Context, accountID, afterID string) ([]Event, error) {
+	b, err := BucketOf(accountID)
+	if err != nil {
+		return nil, fmt.Errorf("replaying events: %w", err)
+	}
+	msgs, err := s.rdb.XRange(ctx, s.keys.Events(b, accountID), "("+afterID, "+").Result()
+	if err != nil {
+		return nil, wrap("replaying events", err)
+	}
+	out := make([]Event, 0, len(msgs))
+	for _, m := range msgs {
+		raw, _ := m.Values["e"].(string)
+		var e Event
+		if err := json.Unmarshal([]byte(raw), &e); err != nil {
+			return nil, fmt.Errorf("decoding an event: %w", err)
+		}
+		e.ID = m.ID
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Subscription delivers an account's events as they are published.
+type Subscription struct {
+	ps *redis.PubSub
+	C  <-chan Event
+}
+
+// Subscribe starts receiving the account's events. It returns once the
+// subscription is confirmed by Redis, so no event published after it
+// returns is missed. Close it when done.
+func (s *Store) Subscribe(ctx context.Context, accountID string) (*Subscription, error) {
+	b, err := BucketOf(accountID)
+	if err != nil {
+		return nil, fmt.Errorf("subscribing to events: %w", err)
+	}
+	ps := s.rdb.Subscribe(ctx, s.keys.EventChannel(b, accountID))
+	if _, err := ps.Receive(ctx); err != nil {
+		ps.Close()
+		return nil, wrap("subscribing to events", err)
+	}
+	out := make(chan Event, 16)
+	go func() {
+		defer close(out)
+		for m := range ps.Channel() {
+			var e Event
+			if json.Unmarshal([]byte(m.Payload), &e) == nil {
+				select {
+				case out <- e:
+				default: // a stalled client loses live events; it replays on reconnect
+				}
+			}
+		}
+	}()
+	return &Subscription{ps: ps, C: out}, nil
+}
+
+// Close ends the subscription; C is closed.
+func (sub *Subscription) Close() error { return sub.ps.Close() }
