@@ -1,6 +1,127 @@
 package bff
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/paycode/paycode/store"
+	"github.com/paycode/paycode/tokens"
+)
+
+const (
+	codeInsufficientAuth = "insufficient_user_authentication"
+	codeAccountFrozen    = "account_frozen"
+	codeDeviceRevoked    = "device_revoked"
+	codeBadScale         = "invalid_scale"
+	defaultBarcodeScale  = 4
+)
 
 // codeRoutes registers payment codes and the event stream.
-func (s *Server) codeRoutes(v1 fiber.Router) {}
+func (s *Server) codeRoutes(v1 fiber.Router) {
+	v1.Post("/codes", s.requireSession, s.issueCode)
+	v1.Get("/events", s.requireSession, s.events)
+}
+
+// codeResponse is the issuance answer. The barcodes are PNG data URIs:
+// they carry the code itself, so they get the code's protection (sent once,
+// over the same DPoP-authenticated response, Cache-Control: no-store) and
+// never become URLs that an <img> would fetch without the DPoP proof or that
+// a cache or history could keep. The server does not keep the digits, so it
+// could not render them again later anyway.
+type codeResponse struct {
+	Code       string    `json:"code"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	RefreshAt  time.Time `json:"refresh_at"`
+	Code128PNG string    `json:"code128_png"`
+	QRPNG      string    `json:"qr_png"`
+}
+
+// issueCode gives the bound device a fresh payment code, only within the
+// payment window after a user-verified passkey assertion (else the RFC 9470
+// step-up challenge).
+func (s *Server) issueCode(c *fiber.Ctx) error {
+	var req struct {
+		Scale *int `json:"scale"`
+	}
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	scale := defaultBarcodeScale
+	if req.Scale != nil {
+		scale = *req.Scale
+	}
+	if scale < tokens.MinBarcodeScale || scale > tokens.MaxBarcodeScale {
+		return newProblem(fiber.StatusBadRequest, codeBadScale,
+			fmt.Sprintf("The member \"scale\" must be between %d and %d.", tokens.MinBarcodeScale, tokens.MaxBarcodeScale))
+	}
+	sess, _ := sessionOf(c)
+	now := s.now()
+	if now.Sub(sess.AuthTime) > s.cfg.PaymentWindow {
+		return stepUpProblem(s.cfg.PaymentWindow)
+	}
+	if sess.AccountStatus == store.AccountFrozen {
+		return newProblem(fiber.StatusForbidden, codeAccountFrozen, "This account is frozen; no payment codes are issued.")
+	}
+	// A client rotates every 30 s: the limit leaves room for retries and
+	// several screens, not for a flood.
+	if err := s.limit(c, "codes-account", sess.AccountID, redis_rate.PerMinute(s.cfg.CodesPerMinute)); err != nil {
+		return err
+	}
+	bucket, err := store.BucketOf(sess.AccountID)
+	if err != nil {
+		return err
+	}
+	code, err := tokens.NewCode(s.cfg.CodePrefix, uint16(bucket))
+	if err != nil {
+		return err
+	}
+	rec := store.CodeRecord{Name: code.KeyedName(s.cfg.Secret), AccountID: sess.AccountID, DeviceID: sess.DeviceID,
+		SessionID: sess.ID, IssuedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL)}
+	switch err := s.store.IssueCode(c.UserContext(), rec, s.cfg.CodeTTL, s.cfg.CodeGrace); {
+	case err == nil:
+	case errors.Is(err, store.ErrAccountFrozen):
+		return newProblem(fiber.StatusForbidden, codeAccountFrozen, "This account is frozen; no payment codes are issued.")
+	case errors.Is(err, store.ErrDeviceRevoked):
+		return authProblem(codeInvalidToken, "This device is no longer the account's device.", err)
+	default:
+		return err
+	}
+	c128, err := tokens.Code128PNG(code, scale)
+	if err != nil {
+		return err
+	}
+	qr, err := tokens.QRPNG(code, scale)
+	if err != nil {
+		return err
+	}
+	s.metrics.codes.Inc()
+	s.publish(c, sess.AccountID, "code.issued", map[string]any{"code_id": codeID(rec.Name), "expires_at": rec.ExpiresAt})
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(fiber.StatusCreated).JSON(codeResponse{
+		Code:       code.Digits(),
+		ExpiresAt:  rec.ExpiresAt,
+		RefreshAt:  now.Add(s.cfg.CodeRotate),
+		Code128PNG: "data:image/png;base64," + base64.StdEncoding.EncodeToString(c128),
+		QRPNG:      "data:image/png;base64," + base64.StdEncoding.EncodeToString(qr),
+	})
+}
+
+// codeID is a short, non-secret handle of a code for events: a prefix of
+// its keyed hash, which reveals nothing about the digits.
+func codeID(name string) string { return name[:16] }
+
+// stepUpProblem is RFC 9470's challenge: the session's last user-verified
+// assertion is too old for this action.
+func stepUpProblem(window time.Duration) *Problem {
+	maxAge := strconv.Itoa(int(window.Seconds()))
+	p := newProblem(fiber.StatusUnauthorized, codeInsufficientAuth,
+		"Verify with your passkey again (POST /v1/session/reauth/start), then retry.")
+	p.Headers = map[string]string{fiber.HeaderWWWAuthenticate: `DPoP error="insufficient_user_authentication", error_description="A recent passkey verification is required", max_age=` + maxAge + `, ` + dpopAlgs}
+	return p
+}

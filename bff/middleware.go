@@ -91,7 +91,10 @@ func (s *Server) logRequest(c *fiber.Ctx, d time.Duration, p *Problem) {
 		slog.Int("status", status),
 		slog.Int64("duration_us", d.Microseconds()),
 		slog.String("ip", c.IP()),
-		slog.Int("bytes_out", len(c.Response().Body())),
+	}
+	// Body() would read a streamed body (event streams) to its end.
+	if !c.Response().IsBodyStream() {
+		attrs = append(attrs, slog.Int("bytes_out", len(c.Response().Body())))
 	}
 	level := slog.LevelInfo
 	if p != nil {

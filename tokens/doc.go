@@ -1,7 +1,8 @@
 // Package tokens holds paycode's token cryptography: the device-key JWKs and
 // their thumbprints, DPoP proofs (RFC 9449), the server's signing keys and
-// JWKS, JWT access tokens bound to a device key, and the Secret type for
-// values that must never be logged.
+// JWKS, JWT access tokens bound to a device key, the Secret type for values
+// that must never be logged, and payment codes with their Code 128 and QR
+// images.
 //
 // It is a domain package: it imports neither Fiber nor go-redis, never logs,
 // and returns wrapped errors that callers compare with errors.Is. State it
@@ -48,6 +49,37 @@
 // constant-time), are printed by fmt and slog only as a keyed fingerprint,
 // and refuse JSON and text marshalling. They are stored and named in Redis
 // by KeyedHash, an HMAC under a server key with a purpose label.
+//
+// # Payment codes
+//
+// A payment code is 24 ASCII digits: a 2-digit issuer prefix, the account's
+// 4-digit routing bucket (the Redis hash tag every key of the account
+// carries, so a redemption touches one slot), 17 digits drawn uniformly from
+// crypto/rand (rand.Int: rejection, no modulo bias; about 56.5 bits) and a
+// Luhn check digit over the first 23, which catches every single-digit error
+// and every adjacent transposition but 09 <-> 90. NewCode makes one;
+// ParseCode checks, in this order, length, ASCII digits only, prefix and
+// check digit, all locally and before anything touches Redis, and every
+// failure wraps ErrInvalidCode and returns the zero Code. A parsed code says
+// nothing about being issued, live or unused: that is the redeem script's
+// job, which finds the code by KeyedName (KeyedHash with purpose "code"),
+// never by its digits.
+//
+// A Code is a secret like Secret: incomparable, Equal in constant time,
+// printed by fmt and slog only as "PP-BBBB-…-C" (prefix, bucket, check
+// digit), refusing JSON and text marshalling. Digits reveals it for the two
+// places it must leave the process: the response to the device that asked
+// for it, and its barcode images.
+//
+// Code128PNG and QRPNG render the digits as 1-bit paletted PNGs, a module
+// being scale pixels, scale 1 to 16 (else ErrBarcodeScale), so that a client
+// cannot ask for a giant image. Code 128 is code set C from end to end
+// (Start C, 12 digit pairs, check, stop: 167 modules), verified on every
+// render rather than trusted to boombuler's set selection, with 10-module
+// quiet zones and a height of max(50 px, 15% of the width). QR is level M,
+// numeric mode, version 1 (21x21), with a 4-module quiet zone. Both decode
+// back to the digits with zbar (tested) from scale 2 up; at scale 1 a
+// decoder needs the image scaled up with nearest-neighbour filtering.
 //
 // All time comes from an injectable clock (the Now fields), so tests never
 // sleep.

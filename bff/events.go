@@ -1,0 +1,205 @@
+package bff
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/paycode/paycode/store"
+)
+
+// Event streams (GET /v1/events) are Server-Sent Events, read by the app
+// with fetch() and a streaming body, not EventSource: EventSource cannot
+// send headers, and every call here needs the DPoP-bound token and a DPoP
+// proof. Events travel through Redis pub/sub, so a stream on one replica
+// sees what any replica publishes; each event is also kept in a short
+// per-account stream, so a client that reconnects with Last-Event-ID gets
+// what it missed. A stream sends a comment every heartbeat, checks its
+// session at the same time (a logged-out or revoked device's stream ends),
+// and ends after streamMaxAge so clients reconnect (and re-prove) regularly.
+const (
+	streamHeartbeat = 15 * time.Second
+	streamMaxAge    = 10 * time.Minute
+)
+
+var streamID = regexp.MustCompile(`^[0-9]{1,20}-[0-9]{1,20}$`)
+
+// sseEvent is one event on the wire.
+type sseEvent struct {
+	ID   string
+	Type string
+	Data any
+}
+
+func writeSSE(w *bufio.Writer, e sseEvent) error {
+	payload, err := json.Marshal(e.Data)
+	if err != nil {
+		return err
+	}
+	if e.ID != "" {
+		w.WriteString("id: " + e.ID + "\n")
+	}
+	w.WriteString("event: " + e.Type + "\ndata: ")
+	w.Write(payload)
+	w.WriteString("\n\n")
+	return w.Flush()
+}
+
+// afterID reports whether stream id a comes after b.
+func afterID(a, b string) bool {
+	if b == "" {
+		return true
+	}
+	am, as, _ := strings.Cut(a, "-")
+	bm, bs, _ := strings.Cut(b, "-")
+	ami, _ := strconv.ParseUint(am, 10, 64)
+	bmi, _ := strconv.ParseUint(bm, 10, 64)
+	if ami != bmi {
+		return ami > bmi
+	}
+	asi, _ := strconv.ParseUint(as, 10, 64)
+	bsi, _ := strconv.ParseUint(bs, 10, 64)
+	return asi > bsi
+}
+
+func (s *Server) events(c *fiber.Ctx) error {
+	sess, _ := sessionOf(c)
+	last := c.Get("Last-Event-ID")
+	if last != "" && !streamID.MatchString(last) {
+		return newProblem(fiber.StatusBadRequest, codeMalformed, "Last-Event-ID is not an id this server sent.")
+	}
+	// Subscribe before reading the replay, so nothing published in between
+	// is lost; duplicates are dropped by id.
+	ctx, cancel := context.WithCancel(context.Background())
+	sub, err := s.store.Subscribe(ctx, sess.AccountID)
+	if err != nil {
+		cancel()
+		return err
+	}
+	var replay []store.Event
+	if last != "" {
+		if replay, err = s.store.EventsSince(ctx, sess.AccountID, last); err != nil {
+			sub.Close()
+			cancel()
+			return err
+		}
+	}
+	accountID, sessionID, jkt := sess.AccountID, sess.ID, sess.JKT
+	conn := c.Context().Conn()
+	c.Set(fiber.HeaderContentType, "text/event-stream")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set("X-Accel-Buffering", "no")
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer cancel()
+		defer sub.Close()
+		s.metrics.streams.Inc()
+		defer s.metrics.streams.Dec()
+		extend := func() { _ = conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)) }
+
+		st := &streamState{lastID: last}
+		send := func(e store.Event) bool {
+			if e.ID != "" && !afterID(e.ID, st.lastID) {
+				return true // already sent (replay and live overlap)
+			}
+			extend()
+			if err := writeSSE(w, sseEvent{ID: e.ID, Type: e.Type, Data: e}); err != nil {
+				return false
+			}
+			if e.ID != "" {
+				st.lastID = e.ID
+			}
+			st.track(e)
+			return true
+		}
+		extend()
+		if _, err := w.WriteString(": paycode events\nretry: 3000\n\n"); err != nil || w.Flush() != nil {
+			return
+		}
+		for _, e := range replay {
+			if !send(e) {
+				return
+			}
+		}
+		heartbeat := time.NewTicker(streamHeartbeat)
+		defer heartbeat.Stop()
+		maxAge := time.NewTimer(streamMaxAge)
+		defer maxAge.Stop()
+		for {
+			select {
+			case <-s.closing:
+				return
+			case <-maxAge.C:
+				return
+			case e, ok := <-sub.C:
+				if !ok || !send(e) {
+					return
+				}
+			case <-st.expiry():
+				if e, ok := st.expired(); ok && !send(e) {
+					return
+				}
+			case <-heartbeat.C:
+				if _, err := s.store.TouchSession(ctx, sessionID, accountID, jkt, s.cfg.SessionIdle, s.now()); err != nil {
+					return // logged out, revoked device, or store down: the client reconnects and re-proves
+				}
+				extend()
+				if _, err := w.WriteString(": ping\n\n"); err != nil || w.Flush() != nil {
+					return
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// streamState follows the device's current code through the events, so
+// the stream can say code.expired when it lapses unused (Redis expires keys
+// silently).
+type streamState struct {
+	lastID   string
+	codeID   string
+	redeemed bool
+	timer    *time.Timer
+}
+
+func (st *streamState) track(e store.Event) {
+	id, _ := e.Data["code_id"].(string)
+	switch e.Type {
+	case "code.issued":
+		exp, ok := e.Data["expires_at"].(string)
+		at, err := time.Parse(time.RFC3339Nano, exp)
+		if !ok || err != nil {
+			return
+		}
+		st.codeID, st.redeemed = id, false
+		if st.timer != nil {
+			st.timer.Stop()
+		}
+		st.timer = time.NewTimer(time.Until(at))
+	case "code.redeemed":
+		if id == st.codeID {
+			st.redeemed = true
+		}
+	}
+}
+
+func (st *streamState) expiry() <-chan time.Time {
+	if st.timer == nil {
+		return nil
+	}
+	return st.timer.C
+}
+
+func (st *streamState) expired() (store.Event, bool) {
+	st.timer = nil
+	if st.redeemed || st.codeID == "" {
+		return store.Event{}, false
+	}
+	return store.Event{Type: "code.expired", Data: map[string]any{"code_id": st.codeID}, Time: time.Now()}, true
+}
