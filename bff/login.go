@@ -104,11 +104,15 @@ func (s *Server) checkAssertion(c *fiber.Ctx, a *webauthn.Assertion, acct *store
 
 // loginFinish validates the assertion. A valid passkey proven with a key
 // that is not the account's bound device key gets 403 new_device and
-// never a session: the last login does not win.
+// never a session: the last login does not win. The answer carries the
+// enrollment_id of the new device's request (pending_approval, its key
+// fixed to this request's), which the bound device can approve.
+// device_label (optional) names the new device in that request.
 func (s *Server) loginFinish(c *fiber.Ctx) error {
 	var req struct {
-		LoginID    string          `json:"login_id"`
-		Credential json.RawMessage `json:"credential"`
+		LoginID     string          `json:"login_id"`
+		Credential  json.RawMessage `json:"credential"`
+		DeviceLabel string          `json:"device_label"`
 	}
 	if err := decodeJSON(c, &req); err != nil {
 		return err
@@ -118,6 +122,10 @@ func (s *Server) loginFinish(c *fiber.Ctx) error {
 		return missing("login_id")
 	case len(req.Credential) == 0:
 		return missing("credential")
+	}
+	label, err := enrollLabel(req.DeviceLabel)
+	if err != nil {
+		return err
 	}
 	proof, err := s.proveDPoP(c, "")
 	if err != nil {
@@ -141,7 +149,12 @@ func (s *Server) loginFinish(c *fiber.Ctx) error {
 	}
 	if proof.JKT != acct.DeviceJKT || acct.DeviceStatus != store.DeviceActive {
 		s.audit(c, "login.new_device", acct.ID, "", map[string]string{"jkt": proof.JKT})
+		e, err := s.enrollFromLogin(c, acct, proof.JKT, label)
+		if err != nil {
+			return err
+		}
 		p := newProblem(fiber.StatusForbidden, codeNewDevice, "This passkey belongs to an account bound to another device. Approve this device from your current one, or recover the account.")
+		p.Extra = map[string]any{"enrollment_id": e.ID}
 		return p
 	}
 	is, err := s.startSession(c, acct, proof.JKT)

@@ -1,10 +1,12 @@
 package bff
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sort"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -25,6 +27,10 @@ type Problem struct {
 	Detail string
 	// Headers are added to the response (WWW-Authenticate, Retry-After).
 	Headers map[string]string
+	// Extra are RFC 9457 extension members, serialised at the top level of
+	// the document (such as "enrollment_id"). They must never carry a
+	// secret, and cannot replace the standard members.
+	Extra map[string]any
 	// Err is the cause, logged but never sent.
 	Err error
 }
@@ -46,6 +52,41 @@ type problemBody struct {
 	Detail    string `json:"detail,omitempty"`
 	Code      string `json:"code"`
 	RequestID string `json:"request_id,omitempty"`
+	// Extra holds the extension members (Problem.Extra).
+	Extra map[string]any `json:"-"`
+}
+
+// MarshalJSON writes the standard members in their fixed order, then the
+// extension members sorted by name; an extension member never replaces a
+// standard one.
+func (b problemBody) MarshalJSON() ([]byte, error) {
+	type plain problemBody
+	out, err := json.Marshal(plain(b))
+	if err != nil || len(b.Extra) == 0 {
+		return out, err
+	}
+	names := make([]string, 0, len(b.Extra))
+	for k := range b.Extra {
+		switch k {
+		case "type", "title", "status", "detail", "code", "request_id", "instance":
+		default:
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	out = out[:len(out)-1] // the closing brace
+	for _, k := range names {
+		name, err := json.Marshal(k)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(b.Extra[k])
+		if err != nil {
+			return nil, err
+		}
+		out = append(append(append(append(out, ','), name...), ':'), v...)
+	}
+	return append(out, '}'), nil
 }
 
 // problemTypeBase prefixes a code to make the problem's type URI. The URN is
@@ -158,6 +199,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		Detail:    p.Detail,
 		Code:      p.Code,
 		RequestID: rid,
+		Extra:     p.Extra,
 	}, "application/problem+json")
 }
 

@@ -189,12 +189,16 @@ func (s *Server) me(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	pending, probation, err := s.enrollmentSummary(ctx, acct.ID)
+	if err != nil {
+		return err
+	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{
 		"account": fiber.Map{"id": acct.ID, "contact": acct.Contact, "contact_kind": acct.ContactKind,
-			"status": acct.Status, "created_at": acct.CreatedAt, "recovery_codes_left": left},
+			"status": acct.Status, "created_at": acct.CreatedAt, "recovery_codes_left": left, "probation_until": probation},
 		"device":              fiber.Map{"id": dev.ID, "label": dev.Label, "status": acct.DeviceStatus, "created_at": dev.CreatedAt},
 		"session":             fiber.Map{"id": sess.ID, "auth_time": sess.AuthTime.Unix(), "expires_at": sess.AbsoluteExpiry},
-		"pending_enrollments": []any{},
+		"pending_enrollments": pending,
 	})
 }
