@@ -1,0 +1,225 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Terminal states.
+const (
+	TerminalActive    = "active"
+	TerminalSuspended = "suspended"
+)
+
+// Terminal is a registered store scanner.
+type Terminal struct {
+	ID           string
+	StoreID      string
+	Label        string
+	PublicKeyPEM string
+	Status       string
+	CreatedAt    time.Time
+}
+
+// NewTerminalID returns a fresh terminal id.
+func NewTerminalID() (string, error) {
+	r, err := RandomID()
+	if err != nil {
+		return "", err
+	}
+	return "term_" + r, nil
+}
+
+// PutTerminal registers a terminal; it refuses to overwrite one.
+func (s *Store) PutTerminal(ctx context.Context, t Terminal) error {
+	key := s.keys.Terminal(t.ID)
+	ok, err := putTerminal.Run(ctx, s.rdb, []string{key}, t.ID, t.StoreID, t.Label, t.PublicKeyPEM, t.Status, t.CreatedAt.UnixMilli()).Int()
+	if err != nil {
+		return wrap("registering a terminal", err)
+	}
+	if ok != 1 {
+		return fmt.Errorf("registering a terminal: %w", ErrExists)
+	}
+	return nil
+}
+
+var putTerminal = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'store', ARGV[2], 'label', ARGV[3], 'public_key', ARGV[4], 'status', ARGV[5], 'created_at', ARGV[6])
+return 1
+`)
+
+// Terminal reads a terminal; ErrNotFound when there is none.
+func (s *Store) Terminal(ctx context.Context, id string) (*Terminal, error) {
+	m, err := s.rdb.HGetAll(ctx, s.keys.Terminal(id)).Result()
+	if err != nil {
+		return nil, wrap("reading a terminal", err)
+	}
+	if len(m) == 0 {
+		return nil, fmt.Errorf("reading a terminal: %w", ErrNotFound)
+	}
+	return &Terminal{ID: m["id"], StoreID: m["store"], Label: m["label"], PublicKeyPEM: m["public_key"],
+		Status: m["status"], CreatedAt: millis(m["created_at"])}, nil
+}
+
+// SetTerminalStatus suspends or reactivates a terminal; it reports whether
+// the terminal exists.
+func (s *Store) SetTerminalStatus(ctx context.Context, id, status string) (bool, error) {
+	n, err := setTerminalStatus.Run(ctx, s.rdb, []string{s.keys.Terminal(id)}, status).Int()
+	if err != nil {
+		return false, wrap("setting a terminal status", err)
+	}
+	return n == 1, nil
+}
+
+var setTerminalStatus = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1])
+return 1
+`)
+
+// CountGuess records one code_unknown decline of a terminal in the current
+// window and returns the count so far.
+func (s *Store) CountGuess(ctx context.Context, terminalID string, window time.Duration) (int64, error) {
+	key := s.keys.Guesses(terminalID)
+	pipe := s.rdb.TxPipeline()
+	n := pipe.Incr(ctx, key)
+	pipe.ExpireNX(ctx, key, window)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, wrap("counting a guess", err)
+	}
+	return n.Val(), nil
+}
+
+// Guesses returns the terminal's code_unknown declines in the current window.
+func (s *Store) Guesses(ctx context.Context, terminalID string) (int64, error) {
+	n, err := s.rdb.Get(ctx, s.keys.Guesses(terminalID)).Int64()
+	if err != nil && err != redis.Nil {
+		return 0, wrap("reading guesses", err)
+	}
+	return n, nil
+}
+
+// Payment is a payment or top-up with its refunds.
+type Payment struct {
+	ID        string
+	Kind      string
+	AccountID string
+	Terminal  string
+	Store     string
+	Amount    int64
+	Currency  string
+	Refunded  int64
+	OrderRef  string
+	CreatedAt time.Time
+	Refunds   []Refund
+}
+
+// Refund is one refund of a payment.
+type Refund struct {
+	ID        string
+	Amount    int64
+	CreatedAt time.Time
+}
+
+// Payment reads a payment and its refunds; ErrNotFound when there is none.
+func (s *Store) Payment(ctx context.Context, id string) (*Payment, error) {
+	b, err := BucketOfKind("pay", id)
+	if err != nil {
+		return nil, fmt.Errorf("reading a payment: %w", ErrNotFound)
+	}
+	pipe := s.rdb.Pipeline()
+	rec := pipe.HGetAll(ctx, s.keys.Payment(b, id))
+	ids := pipe.LRange(ctx, s.keys.Refunds(b, id), 0, -1)
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return nil, wrap("reading a payment", err)
+	}
+	m := rec.Val()
+	if len(m) == 0 {
+		return nil, fmt.Errorf("reading a payment: %w", ErrNotFound)
+	}
+	p := &Payment{ID: id, Kind: m["kind"], AccountID: m["account"], Terminal: m["terminal"], Store: m["store"],
+		Currency: m["currency"], OrderRef: m["order_ref"], CreatedAt: millis(m["created_at"])}
+	p.Amount, _ = strconv.ParseInt(m["amount"], 10, 64)
+	p.Refunded, _ = strconv.ParseInt(m["refunded"], 10, 64)
+	for _, rid := range ids.Val() {
+		r, err := s.rdb.HGetAll(ctx, s.keys.Refund(b, rid)).Result()
+		if err != nil {
+			return nil, wrap("reading a refund", err)
+		}
+		amt, _ := strconv.ParseInt(r["amount"], 10, 64)
+		p.Refunds = append(p.Refunds, Refund{ID: rid, Amount: amt, CreatedAt: millis(r["created_at"])})
+	}
+	return p, nil
+}
+
+// LedgerEntry is one movement of an account.
+type LedgerEntry struct {
+	ID       string
+	Kind     string
+	Amount   int64 // signed: debits are negative
+	Balance  int64
+	Payment  string
+	Store    string
+	Currency string
+	At       time.Time
+}
+
+// WalletState is an account's balance and recent movements.
+type WalletState struct {
+	Balance  int64
+	Currency string
+	Recent   []LedgerEntry
+}
+
+// Wallet reads the account's balance and its newest n ledger entries.
+func (s *Store) Wallet(ctx context.Context, accountID string, n int64) (*WalletState, error) {
+	b, err := BucketOf(accountID)
+	if err != nil {
+		return nil, fmt.Errorf("reading a wallet: %w", ErrNotFound)
+	}
+	pipe := s.rdb.Pipeline()
+	w := pipe.HMGet(ctx, s.keys.Wallet(b, accountID), "balance", "currency")
+	l := pipe.XRevRangeN(ctx, s.keys.Ledger(b, accountID), "+", "-", n)
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return nil, wrap("reading a wallet", err)
+	}
+	st := &WalletState{}
+	if v, _ := w.Val()[0].(string); v != "" {
+		st.Balance, _ = strconv.ParseInt(v, 10, 64)
+	}
+	st.Currency, _ = w.Val()[1].(string)
+	for _, x := range l.Val() {
+		st.Recent = append(st.Recent, ledgerEntry(x))
+	}
+	return st, nil
+}
+
+// Ledger reads the account's whole ledger, oldest first.
+func (s *Store) Ledger(ctx context.Context, accountID string) ([]LedgerEntry, error) {
+	b, err := BucketOf(accountID)
+	if err != nil {
+		return nil, fmt.Errorf("reading a ledger: %w", ErrNotFound)
+	}
+	msgs, err := s.rdb.XRange(ctx, s.keys.Ledger(b, accountID), "-", "+").Result()
+	if err != nil {
+		return nil, wrap("reading a ledger", err)
+	}
+	out := make([]LedgerEntry, 0, len(msgs))
+	for _, x := range msgs {
+		out = append(out, ledgerEntry(x))
+	}
+	return out, nil
+}
+
+func ledgerEntry(x redis.XMessage) LedgerEntry {
+	str := func(k string) string { v, _ := x.Values[k].(string); return v }
+	e := LedgerEntry{ID: x.ID, Kind: str("kind"), Payment: str("payment"), Store: str("store"), Currency: str("currency"), At: millis(str("at"))}
+	e.Amount, _ = strconv.ParseInt(str("amount"), 10, 64)
+	e.Balance, _ = strconv.ParseInt(str("balance"), 10, 64)
+	return e
+}
