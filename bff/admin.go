@@ -24,6 +24,7 @@ func (s *Server) adminRoutes() {
 	ops := s.admin.Group("/v1", s.requireAdmin)
 	ops.Get("/status", s.status)
 	s.enrollmentAdminRoutes(ops)
+	s.opsRoutes(ops)
 }
 
 // readyz answers 200 only after a real write/read/delete round trip to

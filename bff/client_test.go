@@ -39,15 +39,20 @@ func (c *clock) Advance(d time.Duration) {
 
 // env is a server on the best store this machine offers, with a clock.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	s     *Server
 	st    *store.Store
 	clock *clock
 }
 
-func newEnv(t *testing.T, vars map[string]string) *env {
+func newEnv(t testing.TB, vars map[string]string) *env {
 	t.Helper()
-	st := storetest.Open(t)
+	return newEnvOn(t, storetest.Open(t), vars)
+}
+
+// newEnvOn is newEnv on a given store (a Cluster, say).
+func newEnvOn(t testing.TB, st *store.Store, vars map[string]string) *env {
+	t.Helper()
 	clk := &clock{now: time.Now().Truncate(time.Second)}
 	s := newTestServerWith(t, st, vars, clk.Now)
 	return &env{t: t, s: s, st: st, clock: clk}
@@ -159,7 +164,7 @@ func (e *env) lastOTP(contact string) string {
 	return ""
 }
 
-func mustStatus(t *testing.T, what string, r response, want int) {
+func mustStatus(t testing.TB, what string, r response, want int) {
 	t.Helper()
 	if r.status != want {
 		t.Fatalf("%s: status %d, want %d: %s", what, r.status, want, r.raw)

@@ -8,12 +8,16 @@ import (
 // metrics are the server's Prometheus collectors, on a registry of its own
 // so that several servers (tests, replicas in one process) never collide.
 type metrics struct {
-	registry *prometheus.Registry
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
-	ready    prometheus.Gauge
-	audit    *prometheus.CounterVec
-	limited  *prometheus.CounterVec
+	registry    *prometheus.Registry
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	ready       prometheus.Gauge
+	audit       *prometheus.CounterVec
+	limited     *prometheus.CounterVec
+	codes       prometheus.Counter
+	streams     prometheus.Gauge
+	money       *prometheus.CounterVec
+	suspensions prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -41,7 +45,23 @@ func newMetrics() *metrics {
 		Name: "paycode_rate_limited_total",
 		Help: "Requests refused by a rate limit, by limit.",
 	}, []string{"limit"})
-	m.registry.MustRegister(m.requests, m.latency, m.ready, m.audit, m.limited,
+	m.codes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "paycode_codes_issued_total",
+		Help: "Payment codes issued.",
+	})
+	m.streams = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "paycode_event_streams",
+		Help: "Open event streams (SSE) on this replica.",
+	})
+	m.money = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paycode_money_movements_total",
+		Help: "Terminal money movements by kind (payment, refund, topup) and outcome (approved or the decline reason).",
+	}, []string{"kind", "outcome"})
+	m.suspensions = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "paycode_terminal_suspensions_total",
+		Help: "Terminals suspended automatically for code guessing.",
+	})
+	m.registry.MustRegister(m.requests, m.latency, m.ready, m.audit, m.limited, m.codes, m.streams, m.money, m.suspensions,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -27,16 +27,23 @@ import (
 // app, and the dependencies their handlers use. It keeps no request state
 // in memory: every replica is interchangeable.
 type Server struct {
-	cfg      *config.Config
-	store    *store.Store
-	log      *slog.Logger
-	metrics  *metrics
-	now      func() time.Time
-	rp       *webauthn.RP
-	dpop     *tokens.DPoPVerifier
-	access   *tokens.AccessTokens
-	jwks     []byte
-	notifier notify.Notifier
+	cfg     *config.Config
+	store   *store.Store
+	log     *slog.Logger
+	metrics *metrics
+	now     func() time.Time
+	rp      *webauthn.RP
+	dpop    *tokens.DPoPVerifier
+	access  *tokens.AccessTokens
+	// assertions verifies terminals' client assertions; terminals issues
+	// and verifies their bearer tokens.
+	assertions *tokens.ClientAssertionVerifier
+	terminals  *tokens.TerminalTokens
+	jwks       []byte
+	notifier   notify.Notifier
+	// closing is closed when shutdown begins, ending open event streams so
+	// they do not hold the drain until its timeout.
+	closing chan struct{}
 
 	app   *fiber.App
 	admin *fiber.App
@@ -55,7 +62,8 @@ type Deps struct {
 
 // New builds the server's two apps; it does not listen.
 func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Server, error) {
-	s := &Server{cfg: cfg, store: st, log: log, metrics: newMetrics(), now: deps.Now, notifier: deps.Notifier}
+	s := &Server{cfg: cfg, store: st, log: log, metrics: newMetrics(), now: deps.Now, notifier: deps.Notifier,
+		closing: make(chan struct{})}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -81,6 +89,8 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Ser
 	s.dpop = &tokens.DPoPVerifier{Replay: st, Now: s.now}
 	s.access = &tokens.AccessTokens{Keys: deps.Keys, Issuer: cfg.PublicURL.String(), Audience: cfg.PublicURL.String(),
 		TTL: cfg.AccessTokenTTL, Now: s.now}
+	s.assertions = &tokens.ClientAssertionVerifier{Audience: cfg.PublicURL.String() + "/v1/terminal/token", Replay: st, Now: s.now}
+	s.terminals = &tokens.TerminalTokens{Keys: deps.Keys, Issuer: cfg.PublicURL.String(), Audience: cfg.PublicURL.String() + "/v1/terminal", Now: s.now}
 	if s.jwks, err = deps.Keys.JWKS(); err != nil {
 		return nil, err
 	}
@@ -147,6 +157,8 @@ func (s *Server) routes() {
 
 	s.enrollmentRoutes(v1)
 	s.codeRoutes(v1)
+	s.terminalRoutes(v1)
+	v1.Get("/wallet", auth, s.wallet)
 
 	if s.cfg.Env == config.Dev {
 		s.app.Get("/dev/outbox", s.devOutbox)
@@ -187,5 +199,10 @@ func (s *Server) ServeAdmin(ln net.Listener) error { return s.admin.Listener(ln)
 // Shutdown stops accepting connections and waits for in-flight requests on
 // both listeners until ctx ends.
 func (s *Server) Shutdown(ctx context.Context) error {
+	select {
+	case <-s.closing:
+	default:
+		close(s.closing)
+	}
 	return errors.Join(s.app.ShutdownWithContext(ctx), s.admin.ShutdownWithContext(ctx))
 }

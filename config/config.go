@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // PAYCODE_TIMEZONE works where the system has no zoneinfo (distroless)
 )
 
 // Environment names the deployment mode.
@@ -171,6 +172,31 @@ type Config struct {
 	// only this soon after a user-verified passkey assertion; older sessions
 	// get an RFC 9470 step-up challenge.
 	PaymentWindow time.Duration
+	// CodesPerMinute is PAYCODE_CODES_PER_MINUTE (default 20): how many codes
+	// one account may draw per minute (a client rotates twice a minute).
+	CodesPerMinute int
+
+	// Currency is PAYCODE_CURRENCY (default JPY): wallets hold this currency
+	// in its minor unit. Location is PAYCODE_TIMEZONE (default Asia/Tokyo):
+	// where a business day (daily limits) begins.
+	Currency string
+	Location *time.Location
+	// Wallet limits in minor units: PAYCODE_LIMIT_PAYMENT (50000 per
+	// payment), PAYCODE_LIMIT_DAY (100000 of payments per day),
+	// PAYCODE_LIMIT_TOPUP (50000 per top-up), PAYCODE_LIMIT_TOPUPS_PER_DAY (5),
+	// PAYCODE_PROBATION_LIMIT_DAY (10000: each payment and the day's total
+	// during probation). They bound what a hijacked account can lose.
+	LimitPayment      int64
+	LimitDay          int64
+	LimitTopup        int64
+	LimitTopupsPerDay int64
+	ProbationLimitDay int64
+	// GuessThrottle and GuessSuspend (PAYCODE_GUESS_THROTTLE 10,
+	// PAYCODE_GUESS_SUSPEND 30) are how many code_unknown declines a terminal
+	// may cause in 10 minutes before it is throttled (429) and then suspended:
+	// code guessing from a compromised scanner.
+	GuessThrottle int64
+	GuessSuspend  int64
 }
 
 // devSecret is the dev-mode keyed-hash secret: public, so never for money.
@@ -426,6 +452,48 @@ func Load(getenv Getenv) (*Config, error) {
 		problems = append(problems, errors.New("PAYCODE_CODE_GRACE: at most 5s"))
 	}
 	c.PaymentWindow = duration("PAYCODE_PAYMENT_WINDOW", 5*time.Minute)
+	c.CodesPerMinute = 20
+	if v := get("PAYCODE_CODES_PER_MINUTE", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			problems = append(problems, fmt.Errorf("PAYCODE_CODES_PER_MINUTE: %q is not a positive number", v))
+		} else {
+			c.CodesPerMinute = n
+		}
+	}
+
+	c.Currency = get("PAYCODE_CURRENCY", "JPY")
+	if len(c.Currency) != 3 || strings.ToUpper(c.Currency) != c.Currency {
+		problems = append(problems, fmt.Errorf("PAYCODE_CURRENCY: %q is not an ISO 4217 code", c.Currency))
+	}
+	tz := get("PAYCODE_TIMEZONE", "Asia/Tokyo")
+	if loc, err := time.LoadLocation(tz); err != nil {
+		problems = append(problems, fmt.Errorf("PAYCODE_TIMEZONE: %q is not a time zone", tz))
+	} else {
+		c.Location = loc
+	}
+	positive := func(key string, def int64) int64 {
+		v := get(key, "")
+		if v == "" {
+			return def
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			problems = append(problems, fmt.Errorf("%s: %q is not a positive whole number", key, v))
+			return def
+		}
+		return n
+	}
+	c.LimitPayment = positive("PAYCODE_LIMIT_PAYMENT", 50000)
+	c.LimitDay = positive("PAYCODE_LIMIT_DAY", 100000)
+	c.LimitTopup = positive("PAYCODE_LIMIT_TOPUP", 50000)
+	c.LimitTopupsPerDay = positive("PAYCODE_LIMIT_TOPUPS_PER_DAY", 5)
+	c.ProbationLimitDay = positive("PAYCODE_PROBATION_LIMIT_DAY", 10000)
+	c.GuessThrottle = positive("PAYCODE_GUESS_THROTTLE", 10)
+	c.GuessSuspend = positive("PAYCODE_GUESS_SUSPEND", 30)
+	if c.GuessSuspend < c.GuessThrottle {
+		problems = append(problems, errors.New("PAYCODE_GUESS_SUSPEND: must not be below PAYCODE_GUESS_THROTTLE"))
+	}
 
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

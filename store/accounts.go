@@ -41,6 +41,8 @@ type Account struct {
 	DeviceID     string
 	DeviceJKT    string
 	DeviceStatus string
+	// ProbationUntil ends the lower limits after a device change (zero: none).
+	ProbationUntil time.Time
 }
 
 // Device is a device record, kept after revocation for the audit trail.
@@ -186,14 +188,15 @@ func (s *Store) Account(ctx context.Context, id string) (*Account, error) {
 
 func accountFrom(m map[string]string) *Account {
 	return &Account{
-		ID:           m["id"],
-		Contact:      m["contact"],
-		ContactKind:  m["contact_kind"],
-		Status:       m["status"],
-		CreatedAt:    millis(m["created_at"]),
-		DeviceID:     m["device_id"],
-		DeviceJKT:    m["device_jkt"],
-		DeviceStatus: m["device_status"],
+		ID:             m["id"],
+		Contact:        m["contact"],
+		ContactKind:    m["contact_kind"],
+		Status:         m["status"],
+		CreatedAt:      millis(m["created_at"]),
+		DeviceID:       m["device_id"],
+		DeviceJKT:      m["device_jkt"],
+		DeviceStatus:   m["device_status"],
+		ProbationUntil: millis(m["probation_until"]),
 	}
 }
 
@@ -316,3 +319,24 @@ func (s *Store) RecoveryCodesLeft(ctx context.Context, accountID string) (int64,
 	}
 	return n, nil
 }
+
+// SetAccountStatus freezes ("frozen") or unfreezes ("active") an account.
+// A frozen account keeps its sessions but gets no payment code and no
+// payment; it reports whether the account exists.
+func (s *Store) SetAccountStatus(ctx context.Context, accountID, status string) (bool, error) {
+	b, err := BucketOf(accountID)
+	if err != nil {
+		return false, fmt.Errorf("setting an account status: %w", ErrNotFound)
+	}
+	n, err := setAccountStatus.Run(ctx, s.rdb, []string{s.keys.Account(b, accountID)}, status).Int()
+	if err != nil {
+		return false, wrap("setting an account status", err)
+	}
+	return n == 1, nil
+}
+
+var setAccountStatus = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1])
+return 1
+`)

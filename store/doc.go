@@ -31,6 +31,10 @@
 //
 //	{prefix}health:{random}            string, 10 s TTL    start-up and /readyz round trip
 //	{prefix}eph:{b1234}:{kind}:{id}    string, TTL always   single-use values of an account (Put/Take)
+//	{prefix}enr:{b1234}:{enr_id}       hash, TTL always     an enrollment (a new device): state, its fixed DPoP key, OTP and cancel-token hashes, cool-down; expiry + 24 h
+//	{prefix}enrollments:{b1234}:{acct} zset, TTL always     the account's live enrollment ids, scored by expiry (ms)
+//	{prefix}cchg:{b1234}:{cch_id}      hash, 10 min TTL     a contact change waiting for the new address's OTP (hashes only)
+//	{prefix}acct:{b1234}:{acct}        hash field           probation_until (ms): set when a new device becomes active
 //
 // Later features add their keys to keys.go and to this table.
 //

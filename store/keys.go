@@ -193,3 +193,82 @@ func (k Keys) Events(b Bucket, accountID string) string {
 func (k Keys) EventChannel(b Bucket, accountID string) string {
 	return k.prefix + "evch:" + b.Tag() + ":" + accountID
 }
+
+// Code is a payment code's record, named by the code's keyed hash (never
+// by its digits), in the account's slot: the code carries the bucket.
+func (k Keys) Code(b Bucket, keyedName string) string {
+	return k.prefix + "code:" + b.Tag() + ":" + keyedName
+}
+
+// LiveCode points at the keyed name of the device's current code.
+func (k Keys) LiveCode(b Bucket, accountID string) string {
+	return k.prefix + "livecode:" + b.Tag() + ":" + accountID
+}
+
+// Enrollment is a new device's request to become the account's device (a
+// hash; TTL always: its expiry plus a retention). Its id carries the
+// account's bucket.
+func (k Keys) Enrollment(b Bucket, enrollmentID string) string {
+	return k.prefix + "enr:" + b.Tag() + ":" + enrollmentID
+}
+
+// Enrollments is the sorted set of the account's live enrollment ids,
+// scored by their expiry (ms); its TTL outlives the longest member.
+func (k Keys) Enrollments(b Bucket, accountID string) string {
+	return k.prefix + "enrollments:" + b.Tag() + ":" + accountID
+}
+
+// ContactChange is a change of the account's contact waiting for the new
+// address's OTP (a hash, 10-minute TTL).
+func (k Keys) ContactChange(b Bucket, changeID string) string {
+	return k.prefix + "cchg:" + b.Tag() + ":" + changeID
+}
+
+// Wallet is the account's balance, currency and day counters.
+func (k Keys) Wallet(b Bucket, accountID string) string {
+	return k.prefix + "wallet:" + b.Tag() + ":" + accountID
+}
+
+// Ledger is the account's stream of every money movement (durable).
+func (k Keys) Ledger(b Bucket, accountID string) string {
+	return k.prefix + "ledger:" + b.Tag() + ":" + accountID
+}
+
+// Payment is a payment or top-up record; its id carries the bucket.
+func (k Keys) Payment(b Bucket, paymentID string) string {
+	return k.prefix + "pay:" + b.Tag() + ":" + paymentID
+}
+
+// Refund is one refund of a payment; Refunds lists a payment's refund ids.
+func (k Keys) Refund(b Bucket, refundID string) string {
+	return k.prefix + "rfd:" + b.Tag() + ":" + refundID
+}
+
+// Refunds lists the refund ids of a payment, oldest first.
+func (k Keys) Refunds(b Bucket, paymentID string) string {
+	return k.prefix + "rfds:" + b.Tag() + ":" + paymentID
+}
+
+// Idem is the stored outcome of a terminal's request, by the keyed hash of
+// its Idempotency-Key, in the slot of the money it moved (24 h TTL).
+// IdemLock marks the key in flight (30 s TTL).
+func (k Keys) Idem(b Bucket, terminalID, keyHash string) string {
+	return k.prefix + "idem:" + b.Tag() + ":" + terminalID + ":" + keyHash
+}
+
+// IdemLock marks an idempotency key in flight.
+func (k Keys) IdemLock(b Bucket, terminalID, keyHash string) string {
+	return k.prefix + "idemlock:" + b.Tag() + ":" + terminalID + ":" + keyHash
+}
+
+// Settlement is the bucket's settlement stream: one entry per movement,
+// written in the same atomic step, read by accounting with a consumer
+// group. In a Cluster a stream can only be written atomically with the
+// money if it lives in the account's slot, hence one stream per bucket.
+func (k Keys) Settlement(b Bucket) string { return k.prefix + "settle:" + b.Tag() }
+
+// Terminal is a registered store terminal (durable).
+func (k Keys) Terminal(terminalID string) string { return k.prefix + "term:" + terminalID }
+
+// Guesses counts a terminal's code_unknown declines in the current window.
+func (k Keys) Guesses(terminalID string) string { return k.prefix + "guess:" + terminalID }
