@@ -656,12 +656,19 @@ func TestEnrollRecoveryAfterCooldownActivates(t *testing.T) {
 	}
 	// The old device is still in use right up to the switch.
 	mustStatus(t, "old device login", owner.login(), 200)
-	mustStatus(t, "old device's code", owner.do("POST", "/v1/codes", map[string]any{}, true), 201)
+	oldCode := owner.do("POST", "/v1/codes", map[string]any{}, true)
+	mustStatus(t, "old device's code", oldCode, 201)
 	mustStatus(t, "old device me", owner.do("GET", "/v1/me", nil, true), 200)
 
 	r = enrFinish(t, nu, id)
 	mustStatus(t, "finish after the cool-down", r, 201)
 	enrOldDeviceRevoked(t, e, owner, nu, oldDevice)
+	// The old device's still unexpired code is refused at the register.
+	term := e.registerTerminal("store-1")
+	r = term.pay(oldCode.str("code"), 1)
+	if r.status != 402 || r.str("code") != store.DeclineDeviceRevoked {
+		t.Errorf("old device's live code at the register = %d %q; want 402 device_revoked", r.status, r.str("code"))
+	}
 	// The contact heard at the start and at the end.
 	var warned, told bool
 	for _, m := range enrOutbox(t, e) {

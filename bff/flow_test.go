@@ -511,3 +511,24 @@ func TestSignupBadInput(t *testing.T) {
 		})
 	}
 }
+
+// A registration without user verification (a passkey made by someone
+// holding the phone without its owner's biometric) creates no account.
+func TestSignupRejectsUV0(t *testing.T) {
+	e := newEnv(t, nil)
+	d := e.newDevice()
+	d.auth.UV = false
+	id, opts := d.startSignup("nouv@example.com")
+	cred, err := d.auth.Register(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := d.do("POST", "/v1/signup/finish", map[string]any{"signup_id": id, "credential": json.RawMessage(cred)}, true)
+	mustStatus(t, "signup with UV=0", r, 401)
+	if r.str("code") != codePasskey || r.str("access_token") != "" {
+		t.Errorf("answer = %s", r.raw)
+	}
+	if _, err := e.st.AccountByContact(t.Context(), e.s.contactHash("nouv@example.com")); err == nil {
+		t.Error("an account was created")
+	}
+}

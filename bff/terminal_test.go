@@ -493,3 +493,23 @@ func TestLedgerSumsToBalance(t *testing.T) {
 		}
 	}
 }
+
+// Rotation: the previous code is still accepted within its grace (the
+// customer rotated while the cashier scanned) and refused after it.
+func TestRotationGraceAtTheRegister(t *testing.T) {
+	e := newEnv(t, nil)
+	term := e.registerTerminal("store-1")
+	d := e.customer("grace@example.com")
+	mustStatus(t, "top-up", term.topup(d.code(), 1000), 201)
+	first := d.code()
+	second := d.code() // first now has 5 s of grace
+	e.clock.Advance(4 * time.Second)
+	mustStatus(t, "previous code within the grace", term.pay(first, 10), 201)
+	third := d.code()
+	e.clock.Advance(6 * time.Second)
+	r := term.pay(second, 10)
+	if r.status != 402 || r.str("code") != store.DeclineCodeExpired {
+		t.Errorf("previous code after the grace = %d %q; want 402 code_expired", r.status, r.str("code"))
+	}
+	mustStatus(t, "current code", term.pay(third, 10), 201)
+}
