@@ -187,6 +187,15 @@ func (v *ClientAssertionVerifier) Verify(ctx context.Context, assertion string, 
 		}
 	}
 
+	// encoding/json, which the jwt library decodes the claims with, matches
+	// member names case-insensitively: "ISS" or "Exp" would be read as iss or
+	// exp where the checks here read only the exact names.
+	for name := range claims {
+		if lower := strings.ToLower(name); lower != name && registeredClaim[lower] {
+			return "", invalidAssertionf("claim %q is a case variant of %q", name, lower)
+		}
+	}
+
 	// iss names the terminal and the key; nothing in it is trusted until the
 	// signature by that key verifies.
 	iss, err := stringMember(claims, "iss")
@@ -262,6 +271,9 @@ func (v *ClientAssertionVerifier) Verify(ctx context.Context, assertion string, 
 	}
 	return iss, nil
 }
+
+// registeredClaim are the claims Verify reads (RFC 7519 4.1).
+var registeredClaim = map[string]bool{"iss": true, "sub": true, "aud": true, "exp": true, "nbf": true, "iat": true, "jti": true}
 
 // invalidAssertionf describes an assertion failure; the result wraps
 // ErrInvalidAssertion and whatever args wrap with %w.

@@ -314,6 +314,10 @@ func TestClientAssertionRefused(t *testing.T) {
 				`","exp":` + fmt.Sprint(t0.Add(time.Minute).Unix()) + `,"jti":"dup"}`)
 			return signAssertion(t, es, assertionHeader(es), raw)
 		}()},
+		// encoding/json matches member names case-insensitively: a second
+		// "EXP" (or "Sub") must not override what was checked.
+		{"case variant of exp", claimsWith(func(c map[string]any) { c["EXP"] = t0.AddDate(1, 0, 0).Unix() })},
+		{"case variant of sub", claimsWith(func(c map[string]any) { c["Sub"] = "term_victim" })},
 		// Denial of service: big inputs are refused before any parsing.
 		{"oversized", claimsWith(func(c map[string]any) { c["pad"] = strings.Repeat("x", tokens.MaxClientAssertionBytes) })},
 		// Malformed input.

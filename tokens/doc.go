@@ -81,6 +81,29 @@
 // back to the digits with zbar (tested) from scale 2 up; at scale 1 a
 // decoder needs the image scaled up with nearest-neighbour filtering.
 //
+// # Store terminals
+//
+// A terminal (scanner) authenticates with its own key, never a shared
+// secret: the operator registers its public key (ParsePublicKeyPEM: P-256 or
+// Ed25519 PKIX PEM only), and the terminal signs an RFC 7523 client
+// assertion (NewClientAssertion) for each token request.
+// ClientAssertionVerifier.Verify pins the algorithm to the registered key's
+// type (never to the header), requires iss == sub == the terminal id, aud ==
+// the token endpoint's URL, an exp at most MaxLifetime (5 min) ahead, and a
+// jti that it claims in the AssertionReplayCache, scoped by the terminal,
+// until exp + leeway, only after everything else holds. An unknown or
+// suspended terminal (ErrUnknownClient from the key lookup) fails like a bad
+// signature, after the same signature work against a dummy key. Every
+// assertion failure wraps ErrInvalidAssertion (answer 401 invalid_client);
+// a registry or cache failure does not (answer 503).
+//
+// The token the terminal gets (TerminalTokens) is a short-lived bearer JWT
+// naming the terminal (sub) and its store (store_id), signed by the same
+// KeySet as customer access tokens but kept apart from them by its typ
+// ("terminal+jwt", where customer tokens are "at+jwt"), its audience and
+// its claims, any one of which is enough for each verifier to refuse the
+// other kind.
+//
 // All time comes from an injectable clock (the Now fields), so tests never
 // sleep.
 package tokens
