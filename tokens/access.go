@@ -1,8 +1,6 @@
 package tokens
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"time"
@@ -87,22 +85,9 @@ func (a *AccessTokens) ttl() time.Duration {
 	return DefaultAccessTTL
 }
 
-// check refuses a configuration that would make verification weaker: the
-// jwt library skips the iss and aud checks when they are empty.
+// check refuses a configuration that would make verification weaker.
 func (a *AccessTokens) check() error {
-	switch {
-	case a.Keys == nil:
-		return errors.New("no key set")
-	case a.Issuer == "":
-		return errors.New("no issuer")
-	case a.Audience == "":
-		return errors.New("no audience")
-	case a.TTL < 0:
-		return errors.New("negative TTL")
-	case a.Leeway < 0 || a.Leeway > MaxLeeway:
-		return fmt.Errorf("leeway %v is outside 0 to %v", a.Leeway, MaxLeeway)
-	}
-	return nil
+	return checkIssuer(a.Keys, a.Issuer, a.Audience, a.TTL, a.Leeway)
 }
 
 // Issue signs an access token with the active key. Header: typ, alg, kid.
@@ -117,47 +102,26 @@ func (a *AccessTokens) Issue(c AccessClaims) (string, time.Time, error) {
 	if c.Subject == "" || c.SessionID == "" || c.JKT == "" {
 		return "", time.Time{}, errors.New("issuing access token: subject, session id and jkt are required")
 	}
-	var id [16]byte
-	if _, err := rand.Read(id[:]); err != nil {
+	reg, exp, err := registeredClaims(a.Issuer, c.Subject, a.Audience, a.now(), a.ttl())
+	if err != nil {
 		return "", time.Time{}, fmt.Errorf("issuing access token: %w", err)
 	}
-	now := a.now().Truncate(time.Second)
-	exp := now.Add(a.ttl())
 	claims := accessJWT{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    a.Issuer,
-			Subject:   c.Subject,
-			Audience:  jwt.ClaimStrings{a.Audience},
-			ExpiresAt: jwt.NewNumericDate(exp),
-			IssuedAt:  jwt.NewNumericDate(now),
-			ID:        base64.RawURLEncoding.EncodeToString(id[:]),
-		},
-		SessionID: c.SessionID,
-		DeviceID:  c.DeviceID,
-		Cnf:       &confirmation{JKT: c.JKT},
-		ACR:       c.ACR,
-		AMR:       c.AMR,
+		RegisteredClaims: reg,
+		SessionID:        c.SessionID,
+		DeviceID:         c.DeviceID,
+		Cnf:              &confirmation{JKT: c.JKT},
+		ACR:              c.ACR,
+		AMR:              c.AMR,
 	}
 	if !c.AuthTime.IsZero() {
 		claims.AuthTime = jwt.NewNumericDate(c.AuthTime)
 	}
-	key := a.Keys.Active()
-	method := jwt.GetSigningMethod(key.Alg)
-	if method == nil {
-		return "", time.Time{}, fmt.Errorf("issuing access token: unsupported alg %q", key.Alg)
-	}
-	tok := jwt.NewWithClaims(method, claims)
-	tok.Header["typ"] = a.typ()
-	tok.Header["kid"] = key.KID
-	signingInput, err := tok.SigningString()
+	tok, err := signToken(a.Keys, a.typ(), claims)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("issuing access token: %w", err)
 	}
-	sig, err := key.sign(signingInput)
-	if err != nil {
-		return "", time.Time{}, fmt.Errorf("issuing access token: %w", err)
-	}
-	return signingInput + "." + tok.EncodeSegment(sig), exp, nil
+	return tok, exp, nil
 }
 
 // Verify checks an access token and returns its claims. It requires: a
@@ -172,39 +136,10 @@ func (a *AccessTokens) Verify(token string) (*AccessClaims, error) {
 	if err := a.check(); err != nil {
 		return nil, fmt.Errorf("verifying access token: %w", err)
 	}
-	if len(token) > maxTokenBytes {
-		return nil, fmt.Errorf("%w: larger than %d bytes", ErrInvalidToken, maxTokenBytes)
-	}
-	parser := jwt.NewParser(
-		jwt.WithValidMethods([]string{AlgES256, AlgEdDSA}),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithIssuer(a.Issuer),
-		jwt.WithAudience(a.Audience),
-		jwt.WithLeeway(a.Leeway),
-		jwt.WithTimeFunc(a.now),
-		jwt.WithStrictDecoding(),
-	)
 	var claims accessJWT
-	_, err := parser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
-		if typ, _ := t.Header["typ"].(string); typ != a.typ() {
-			return nil, fmt.Errorf("typ is not %q", a.typ())
-		}
-		if _, ok := t.Header["crit"]; ok {
-			return nil, errors.New("crit header parameters are not understood")
-		}
-		kid, _ := t.Header["kid"].(string)
-		key, ok := a.Keys.Lookup(kid)
-		if !ok {
-			return nil, errors.New("unknown kid")
-		}
-		if t.Method.Alg() != key.Alg {
-			return nil, fmt.Errorf("alg %s does not match key %s", t.Method.Alg(), key.KID)
-		}
-		return key.Private.Public(), nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	if err := parseToken(token, &claims, tokenCheck{keys: a.Keys, typ: a.typ(), issuer: a.Issuer,
+		audience: a.Audience, leeway: a.Leeway, now: a.now}); err != nil {
+		return nil, err
 	}
 	switch {
 	case claims.IssuedAt == nil:

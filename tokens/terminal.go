@@ -1,8 +1,6 @@
 package tokens
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -72,22 +70,9 @@ func (t *TerminalTokens) ttl() time.Duration {
 	return DefaultTerminalTTL
 }
 
-// check refuses a configuration that would make verification weaker: the
-// jwt library skips the iss and aud checks when they are empty.
+// check refuses a configuration that would make verification weaker.
 func (t *TerminalTokens) check() error {
-	switch {
-	case t.Keys == nil:
-		return errors.New("no key set")
-	case t.Issuer == "":
-		return errors.New("no issuer")
-	case t.Audience == "":
-		return errors.New("no audience")
-	case t.TTL < 0:
-		return errors.New("negative TTL")
-	case t.Leeway < 0 || t.Leeway > MaxLeeway:
-		return fmt.Errorf("leeway %v is outside 0 to %v", t.Leeway, MaxLeeway)
-	}
-	return nil
+	return checkIssuer(t.Keys, t.Issuer, t.Audience, t.TTL, t.Leeway)
 }
 
 // Issue signs a terminal token with the active key. Header: typ
@@ -103,41 +88,20 @@ func (t *TerminalTokens) Issue(c TerminalClaims) (string, time.Time, error) {
 	if c.TerminalID == "" || c.StoreID == "" {
 		return "", time.Time{}, errors.New("issuing terminal token: terminal id and store id are required")
 	}
-	var id [16]byte
-	if _, err := rand.Read(id[:]); err != nil {
+	reg, exp, err := registeredClaims(t.Issuer, c.TerminalID, t.Audience, t.now(), t.ttl())
+	if err != nil {
 		return "", time.Time{}, fmt.Errorf("issuing terminal token: %w", err)
 	}
-	now := t.now().Truncate(time.Second)
-	exp := now.Add(t.ttl())
 	claims := terminalJWT{
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    t.Issuer,
-			Subject:   c.TerminalID,
-			Audience:  jwt.ClaimStrings{t.Audience},
-			ExpiresAt: jwt.NewNumericDate(exp),
-			IssuedAt:  jwt.NewNumericDate(now),
-			ID:        base64.RawURLEncoding.EncodeToString(id[:]),
-		},
-		StoreID: c.StoreID,
-		Scope:   TerminalScope,
+		RegisteredClaims: reg,
+		StoreID:          c.StoreID,
+		Scope:            TerminalScope,
 	}
-	key := t.Keys.Active()
-	method := jwt.GetSigningMethod(key.Alg)
-	if method == nil {
-		return "", time.Time{}, fmt.Errorf("issuing terminal token: unsupported alg %q", key.Alg)
-	}
-	tok := jwt.NewWithClaims(method, claims)
-	tok.Header["typ"] = TerminalTokenType
-	tok.Header["kid"] = key.KID
-	signingInput, err := tok.SigningString()
+	tok, err := signToken(t.Keys, TerminalTokenType, claims)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("issuing terminal token: %w", err)
 	}
-	sig, err := key.sign(signingInput)
-	if err != nil {
-		return "", time.Time{}, fmt.Errorf("issuing terminal token: %w", err)
-	}
-	return signingInput + "." + tok.EncodeSegment(sig), exp, nil
+	return tok, exp, nil
 }
 
 // Verify checks a terminal token and returns its claims. It requires: header
@@ -152,39 +116,10 @@ func (t *TerminalTokens) Verify(token string) (*TerminalClaims, error) {
 	if err := t.check(); err != nil {
 		return nil, fmt.Errorf("verifying terminal token: %w", err)
 	}
-	if len(token) > maxTokenBytes {
-		return nil, fmt.Errorf("%w: larger than %d bytes", ErrInvalidToken, maxTokenBytes)
-	}
-	parser := jwt.NewParser(
-		jwt.WithValidMethods([]string{AlgES256, AlgEdDSA}),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithIssuer(t.Issuer),
-		jwt.WithAudience(t.Audience),
-		jwt.WithLeeway(t.Leeway),
-		jwt.WithTimeFunc(t.now),
-		jwt.WithStrictDecoding(),
-	)
 	var claims terminalJWT
-	_, err := parser.ParseWithClaims(token, &claims, func(tok *jwt.Token) (any, error) {
-		if typ, _ := tok.Header["typ"].(string); typ != TerminalTokenType {
-			return nil, fmt.Errorf("typ is not %q", TerminalTokenType)
-		}
-		if _, ok := tok.Header["crit"]; ok {
-			return nil, errors.New("crit header parameters are not understood")
-		}
-		kid, _ := tok.Header["kid"].(string)
-		key, ok := t.Keys.Lookup(kid)
-		if !ok {
-			return nil, errors.New("unknown kid")
-		}
-		if tok.Method.Alg() != key.Alg {
-			return nil, fmt.Errorf("alg %s does not match key %s", tok.Method.Alg(), key.KID)
-		}
-		return key.Private.Public(), nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	if err := parseToken(token, &claims, tokenCheck{keys: t.Keys, typ: TerminalTokenType, issuer: t.Issuer,
+		audience: t.Audience, leeway: t.Leeway, now: t.now}); err != nil {
+		return nil, err
 	}
 	switch {
 	case claims.IssuedAt == nil:
