@@ -23,14 +23,25 @@ type Server struct {
 	sock, dir string
 	cmd       *exec.Cmd
 	mini      *miniredis.Miniredis
+	durable   bool
 }
 
 // StartServer starts a private Redis server, stopped when the test ends.
-func StartServer(t testing.TB) *Server {
+func StartServer(t testing.TB) *Server { return startServer(t, false) }
+
+// StartDurableServer is StartServer with AOF and appendfsync always, so
+// that what it acknowledged survives Stop and Start (the production
+// setting the README recommends). It needs a real redis-server.
+func StartDurableServer(t testing.TB) *Server { return startServer(t, true) }
+
+func startServer(t testing.TB, durable bool) *Server {
 	t.Helper()
-	s := &Server{t: t}
+	s := &Server{t: t, durable: durable}
 	if _, err := exec.LookPath("redis-server"); err != nil {
-		if Required() {
+		if Required() || durable {
+			if !Required() {
+				t.Skip("redis-server is not installed; this test needs a real, durable Redis")
+			}
 			t.Fatal("redis-server is not installed, and this run requires real Redis")
 		}
 		s.mini = miniredis.RunT(t)
@@ -55,8 +66,13 @@ func (s *Server) Start() {
 		}
 		return
 	}
-	s.cmd = exec.Command("redis-server", "--port", "0", "--unixsocket", s.sock, "--unixsocketperm", "700",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log"))
+	aof := []string{"--appendonly", "no"}
+	if s.durable {
+		aof = []string{"--appendonly", "yes", "--appendfsync", "always"}
+	}
+	args := append([]string{"--port", "0", "--unixsocket", s.sock, "--unixsocketperm", "700",
+		"--save", "", "--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log")}, aof...)
+	s.cmd = exec.Command("redis-server", args...)
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatalf("starting redis-server: %v", err)
 	}
