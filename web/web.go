@@ -1,5 +1,9 @@
-// Package web holds the browser-facing files embedded in the binary: for
-// now a landing page; the PWA and the scanner page will live here.
+// Package web holds the browser-facing files embedded in the binary: the
+// customer PWA (index.html, app.js, style.css, manifest.webmanifest, icons
+// and a service worker that caches only the app shell, never an API
+// response). The files are plain ES modules and CSS with no inline script or
+// style, so they run under the server's strict Content-Security-Policy
+// without a build step.
 package web
 
 import (
@@ -15,6 +19,14 @@ import (
 
 //go:embed static
 var static embed.FS
+
+// contentTypes overrides the types the file server would guess for the
+// extensions it does not know (or guesses from the host's mime.types).
+var contentTypes = map[string]string{
+	".webmanifest": "application/manifest+json",
+	".js":          "text/javascript; charset=utf-8",
+	".svg":         "image/svg+xml",
+}
 
 // Handler serves the embedded files for GET and HEAD. Any other request, or
 // a path with no file, goes on to the next handler untouched (the API's
@@ -37,6 +49,12 @@ func Handler() fiber.Handler {
 			return c.Next()
 		}
 		c.Set(fiber.HeaderCacheControl, "no-cache")
-		return filesystem.SendFile(c, root, "/"+name)
+		if err := filesystem.SendFile(c, root, "/"+name); err != nil {
+			return err
+		}
+		if t, ok := contentTypes[path.Ext(name)]; ok {
+			c.Set(fiber.HeaderContentType, t)
+		}
+		return nil
 	}
 }

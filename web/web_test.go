@@ -1,0 +1,144 @@
+package web
+
+import (
+	"encoding/json"
+	"io"
+	"io/fs"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+func testApp() *fiber.App {
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Use("/", Handler())
+	return app
+}
+
+func get(t *testing.T, app *fiber.App, method, path string) (int, string, string) {
+	t.Helper()
+	resp, err := app.Test(httptest.NewRequest(method, path, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+}
+
+func readStatic(t *testing.T, name string) string {
+	t.Helper()
+	b, err := fs.ReadFile(static, "static/"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestServesTheAppWithTheRightTypes(t *testing.T) {
+	app := testApp()
+	for path, want := range map[string]string{
+		"/":                     "text/html",
+		"/index.html":           "text/html",
+		"/app.js":               "text/javascript",
+		"/sw.js":                "text/javascript",
+		"/style.css":            "text/css",
+		"/manifest.webmanifest": "application/manifest+json",
+		"/icon.svg":             "image/svg+xml",
+		"/icon-192.png":         "image/png",
+		"/icon-512.png":         "image/png",
+	} {
+		status, typ, body := get(t, app, "GET", path)
+		if status != 200 || !strings.HasPrefix(typ, want) || body == "" {
+			t.Errorf("GET %s = %d %q (%d bytes), want 200 %s", path, status, typ, len(body), want)
+		}
+	}
+	// Not files: the next handler (the API's 404) answers.
+	for _, tc := range []struct{ method, path string }{{"GET", "/v1/nothing"}, {"POST", "/"}, {"GET", "/../go.mod"}} {
+		if status, _, _ := get(t, app, tc.method, tc.path); status != 404 {
+			t.Errorf("%s %s = %d, want 404 from the next handler", tc.method, tc.path, status)
+		}
+	}
+}
+
+// The server's CSP has no 'unsafe-inline' and no other origins: the page
+// must carry no inline script, style or handler, and load nothing from
+// elsewhere.
+func TestNoInlineScriptOrStyle(t *testing.T) {
+	html := readStatic(t, "index.html")
+	for _, m := range regexp.MustCompile(`(?is)<script\b[^>]*>`).FindAllString(html, -1) {
+		if !strings.Contains(m, `src="/`) {
+			t.Errorf("inline or foreign script: %s", m)
+		}
+	}
+	for _, bad := range []*regexp.Regexp{
+		regexp.MustCompile(`(?i)<style\b`),
+		regexp.MustCompile(`(?i)\sstyle\s*=`),
+		regexp.MustCompile(`(?i)\son[a-z]+\s*=`),
+		regexp.MustCompile(`(?i)(src|href)\s*=\s*"(https?:)?//`),
+		regexp.MustCompile(`(?i)javascript:`),
+	} {
+		if m := bad.FindString(html); m != "" {
+			t.Errorf("index.html has %q, which the CSP refuses", m)
+		}
+	}
+	for _, name := range []string{"app.js", "sw.js"} {
+		js := readStatic(t, name)
+		for _, bad := range []string{"eval(", "new Function", "innerHTML", "http://", "https://"} {
+			if strings.Contains(js, bad) {
+				t.Errorf("%s uses %q", name, bad)
+			}
+		}
+	}
+}
+
+// The service worker keeps only the shell, never an API response.
+func TestServiceWorkerCachesOnlyTheShell(t *testing.T) {
+	sw := readStatic(t, "sw.js")
+	m := regexp.MustCompile(`const SHELL = \[([^\]]*)\]`).FindStringSubmatch(sw)
+	if m == nil {
+		t.Fatal("sw.js has no SHELL list")
+	}
+	for _, p := range regexp.MustCompile(`'([^']*)'`).FindAllStringSubmatch(m[1], -1) {
+		path := p[1]
+		if strings.HasPrefix(path, "/v1") || strings.HasPrefix(path, "/dev") || strings.HasPrefix(path, "/.well-known") {
+			t.Errorf("the shell lists the API path %s", path)
+		}
+		name := strings.TrimPrefix(path, "/")
+		if name == "" {
+			name = "index.html"
+		}
+		if _, err := fs.Stat(static, "static/"+name); err != nil {
+			t.Errorf("the shell lists %s, which is not embedded", path)
+		}
+	}
+	if !strings.Contains(sw, "!SHELL.includes(url.pathname)") {
+		t.Error("sw.js must pass every non-shell request to the network untouched")
+	}
+}
+
+func TestManifest(t *testing.T) {
+	var m struct {
+		Name, ShortName, StartURL, Display string
+		Icons                              []struct{ Src, Sizes, Type string }
+	}
+	raw := readStatic(t, "manifest.webmanifest")
+	if err := json.Unmarshal([]byte(strings.NewReplacer(`"short_name"`, `"ShortName"`, `"start_url"`, `"StartURL"`).Replace(raw)), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Name == "" || m.ShortName == "" || m.StartURL != "/" || m.Display != "standalone" {
+		t.Errorf("manifest = %+v", m)
+	}
+	sizes := map[string]bool{}
+	for _, ic := range m.Icons {
+		if _, err := fs.Stat(static, "static"+ic.Src); err != nil {
+			t.Errorf("icon %s is not embedded", ic.Src)
+		}
+		sizes[ic.Sizes] = true
+	}
+	if !sizes["192x192"] || !sizes["512x512"] {
+		t.Errorf("installable PWAs need 192 and 512 px icons: %v", sizes)
+	}
+}
