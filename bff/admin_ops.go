@@ -20,6 +20,31 @@ func (s *Server) opsRoutes(ops fiber.Router) {
 	ops.Post("/terminals/:id/activate", s.adminTerminalStatus(store.TerminalActive))
 	ops.Post("/accounts/:id/freeze", s.adminAccountStatus(store.AccountFrozen))
 	ops.Post("/accounts/:id/unfreeze", s.adminAccountStatus(store.AccountActive))
+	ops.Get("/audit", s.adminAudit)
+}
+
+// adminAudit returns the newest audit events, oldest first; ?account=
+// narrows them to one account and ?limit= (1-1000, default 100) bounds how
+// many of the newest are read.
+func (s *Server) adminAudit(c *fiber.Ctx) error {
+	limit := c.QueryInt("limit", 100)
+	if limit < 1 || limit > 1000 {
+		return newProblem(fiber.StatusBadRequest, codeMalformed, "limit must be between 1 and 1000.")
+	}
+	events, err := s.store.AuditEvents(c.UserContext(), int64(limit))
+	if err != nil {
+		return err
+	}
+	account := c.Query("account")
+	out := make([]fiber.Map, 0, len(events))
+	for _, e := range events {
+		if account != "" && e.AccountID != account {
+			continue
+		}
+		out = append(out, fiber.Map{"type": e.Type, "account_id": e.AccountID, "device_id": e.DeviceID, "actor": e.Actor,
+			"ip": e.IP, "request_id": e.RequestID, "fields": e.Fields, "time": e.Time})
+	}
+	return c.JSON(fiber.Map{"events": out})
 }
 
 // operatorReason reads the operator's name and reason every change needs.

@@ -489,3 +489,32 @@ func TestBodyLimit(t *testing.T) {
 		t.Errorf("no access-log line for the refused request:\n%s", logs)
 	}
 }
+
+func TestAdminAudit(t *testing.T) {
+	s, _ := newTestServer(t, nil, nil)
+	body := `{"operator":"ops-jane","reason":"chargeback review"}`
+	req := httptest.NewRequest("POST", "/v1/accounts/acct_0001aaaaaaaaaaaaaaaaaaaaaaaa/freeze", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, _ := do(t, s.admin, req); resp.StatusCode != 404 {
+		t.Fatalf("freeze of an unknown account = %d; want 404", resp.StatusCode)
+	}
+	id, _ := store.RandomID()
+	if err := s.store.Audit(t.Context(), store.AuditEvent{Type: "test.event", AccountID: "acct_x" + id, Actor: "system", Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	req = httptest.NewRequest("GET", "/v1/audit?limit=10&account=acct_x"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	resp, raw := do(t, s.admin, req)
+	var out struct {
+		Events []map[string]any `json:"events"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || resp.StatusCode != 200 || len(out.Events) != 1 || out.Events[0]["type"] != "test.event" {
+		t.Fatalf("audit = %d %s", resp.StatusCode, raw)
+	}
+	req = httptest.NewRequest("GET", "/v1/audit?limit=0", nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	if resp, _ := do(t, s.admin, req); resp.StatusCode != 400 {
+		t.Errorf("limit=0 = %d; want 400", resp.StatusCode)
+	}
+}
