@@ -21,6 +21,7 @@ func (s *Server) opsRoutes(ops fiber.Router) {
 	ops.Post("/accounts/:id/freeze", s.adminAccountStatus(store.AccountFrozen))
 	ops.Post("/accounts/:id/unfreeze", s.adminAccountStatus(store.AccountActive))
 	ops.Get("/audit", s.adminAudit)
+	s.switchRoutes(ops)
 }
 
 // adminAudit returns the newest audit events, oldest first; ?account=
@@ -152,7 +153,7 @@ func (s *Server) adminAccountStatus(status string) fiber.Handler {
 		}
 		id := c.Params("id")
 		ok, err := s.store.SetAccountStatus(c.UserContext(), id, status)
-		if err != nil {
+		if err != nil && !errors.Is(err, store.ErrNotFound) { // a malformed id is not found too
 			return err
 		}
 		if !ok {

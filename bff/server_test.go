@@ -499,6 +499,13 @@ func TestAdminAudit(t *testing.T) {
 	if resp, _ := do(t, s.admin, req); resp.StatusCode != 404 {
 		t.Fatalf("freeze of an unknown account = %d; want 404", resp.StatusCode)
 	}
+	// A malformed id is an unknown account, not a server error.
+	req = httptest.NewRequest("POST", "/v1/accounts/acct_x/freeze", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, _ := do(t, s.admin, req); resp.StatusCode != 404 {
+		t.Fatalf("freeze of a malformed account id = %d; want 404", resp.StatusCode)
+	}
 	id, _ := store.RandomID()
 	if err := s.store.Audit(t.Context(), store.AuditEvent{Type: "test.event", AccountID: "acct_x" + id, Actor: "system", Time: time.Now()}); err != nil {
 		t.Fatal(err)
