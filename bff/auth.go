@@ -77,7 +77,8 @@ func (s *Server) proveDPoP(c *fiber.Ctx, accessToken string) (*tokens.DPoPProof,
 // requireSession authenticates a customer call: a DPoP-bound access token
 // in "Authorization: DPoP", a proof by the same key carrying the token's
 // hash, and a live session whose device is still the account's active
-// device (so a revoked device's unexpired token stops working at once).
+// device (so a revoked device's unexpired token stops working at once),
+// last authenticated with a passkey after the operator's reauth_after.
 func (s *Server) requireSession(c *fiber.Ctx) error {
 	authz := c.Get(fiber.HeaderAuthorization)
 	scheme, token, _ := strings.Cut(authz, " ")
@@ -111,6 +112,11 @@ func (s *Server) requireSession(c *fiber.Ctx) error {
 		return authProblem(codeInvalidToken, "The session has ended; log in again.", err)
 	default:
 		return err
+	}
+	if cut, err := s.sessionCutOff(c, sess); err != nil {
+		return err
+	} else if cut {
+		return authProblem(codeInvalidToken, "The operator asked everyone to sign in again; log in again with your passkey.", nil)
 	}
 	c.Locals(localClaims, claims)
 	c.Locals(localSession, sess)

@@ -370,6 +370,9 @@ func (s *Server) enrollFromLogin(c *fiber.Ctx, acct *store.Account, jkt, label s
 // whether or not the contact has an account; only if it has does an OTP go
 // out, and only to the account's verified contact.
 func (s *Server) enrollmentCreate(c *fiber.Ctx) error {
+	if err := s.requireNewDevices(c); err != nil {
+		return err
+	}
 	var req struct {
 		Contact     string `json:"contact"`
 		DeviceLabel string `json:"device_label"`
@@ -629,6 +632,9 @@ func (s *Server) enrollmentRecover(c *fiber.Ctx) error {
 // enrollmentFinishStart begins the new device's passkey registration, once
 // the enrollment is approved or its cool-down is over.
 func (s *Server) enrollmentFinishStart(c *fiber.Ctx) error {
+	if err := s.requireNewDevices(c); err != nil {
+		return err
+	}
 	if err := decodeExactJSON(c, &struct{}{}); err != nil {
 		return err
 	}
@@ -677,6 +683,9 @@ func (s *Server) enrollmentFinishStart(c *fiber.Ctx) error {
 // the account's one device; in the same atomic step the old device's
 // credential and sessions go and the probation window begins.
 func (s *Server) enrollmentFinish(c *fiber.Ctx) error {
+	if err := s.requireNewDevices(c); err != nil {
+		return err
+	}
 	var req struct {
 		FinishID   string          `json:"finish_id"`
 		Credential json.RawMessage `json:"credential"`

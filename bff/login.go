@@ -148,6 +148,12 @@ func (s *Server) loginFinish(c *fiber.Ctx) error {
 		return newProblem(fiber.StatusForbidden, codeDeviceLocked, "This device is locked for your protection. Recover your account or contact support.")
 	}
 	if proof.JKT != acct.DeviceJKT || acct.DeviceStatus != store.DeviceActive {
+		// Still never a session for a new key; with new devices switched
+		// off, not even an enrollment.
+		if err := s.requireNewDevices(c); err != nil {
+			s.audit(c, "login.new_device_refused", acct.ID, "", map[string]string{"jkt": proof.JKT})
+			return err
+		}
 		s.audit(c, "login.new_device", acct.ID, "", map[string]string{"jkt": proof.JKT})
 		e, err := s.enrollFromLogin(c, acct, proof.JKT, label)
 		if err != nil {

@@ -18,6 +18,10 @@ type metrics struct {
 	streams     prometheus.Gauge
 	money       *prometheus.CounterVec
 	suspensions prometheus.Counter
+	// The operator's switches as this replica enforces them.
+	switchOff    *prometheus.GaugeVec
+	reauthAfter  prometheus.Gauge
+	switchErrors prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -61,7 +65,20 @@ func newMetrics() *metrics {
 		Name: "paycode_terminal_suspensions_total",
 		Help: "Terminals suspended automatically for code guessing.",
 	})
+	m.switchOff = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "paycode_switch_off",
+		Help: "1 when an operator switch restricts its channel on this replica (signups, topups, new_devices off; blocked_countries non-empty; reauth_after set), else 0.",
+	}, []string{"switch"})
+	m.reauthAfter = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "paycode_switch_reauth_after_timestamp_seconds",
+		Help: "The forced re-authentication cut-off (Unix seconds) this replica enforces; 0 when none.",
+	})
+	m.switchErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "paycode_switch_read_errors_total",
+		Help: "Failed reads of the operator switches (the risky channels failed closed until the next read).",
+	})
 	m.registry.MustRegister(m.requests, m.latency, m.ready, m.audit, m.limited, m.codes, m.streams, m.money, m.suspensions,
+		m.switchOff, m.reauthAfter, m.switchErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

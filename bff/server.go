@@ -44,6 +44,9 @@ type Server struct {
 	// closing is closed when shutdown begins, ending open event streams so
 	// they do not hold the drain until its timeout.
 	closing chan struct{}
+	// switchCache holds the operator's switches for at most a second: the
+	// one piece of in-memory state (see switchCache).
+	switchCache *switchCache
 
 	app   *fiber.App
 	admin *fiber.App
@@ -94,6 +97,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Ser
 	if s.jwks, err = deps.Keys.JWKS(); err != nil {
 		return nil, err
 	}
+	s.switchCache = s.newSwitchCache()
 	s.app = s.newApp("paycode")
 	s.admin = s.newApp("paycode-admin")
 	s.routes()
@@ -139,7 +143,8 @@ func (s *Server) routes() {
 	})
 	s.wellKnownRoutes()
 
-	v1 := s.app.Group("/v1")
+	// Blocked countries close the customer API (not the terminal API).
+	v1 := s.app.Group("/v1", s.countryGate)
 	v1.Post("/signup/contact", s.signupContact)
 	v1.Post("/signup/verify", s.signupVerify)
 	v1.Post("/signup/finish", s.signupFinish)

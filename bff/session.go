@@ -63,6 +63,16 @@ func (s *Server) sessionRefresh(c *fiber.Ctx) error {
 	default:
 		return err
 	}
+	if cut, err := s.sessionCutOff(c, got); err != nil {
+		return err
+	} else if cut {
+		// The operator forced everyone to re-authenticate: this session
+		// ends; only a fresh passkey login makes a new one.
+		if err := s.store.DeleteSession(c.UserContext(), sid, accountID); err != nil {
+			return err
+		}
+		return authProblem(codeRefreshInvalid, "The operator asked everyone to sign in again; log in again with your passkey.", nil)
+	}
 	access, exp, err := s.issueAccess(got)
 	if err != nil {
 		return err

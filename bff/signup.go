@@ -68,6 +68,9 @@ func newOTP() (tokens.Secret, error) {
 // The answer is the same whether or not the contact already has an account
 // (its owner is told someone tried instead, and no code can verify).
 func (s *Server) signupContact(c *fiber.Ctx) error {
+	if err := s.requireSignups(c); err != nil {
+		return err
+	}
 	var req struct {
 		Contact string `json:"contact"`
 	}
@@ -130,6 +133,9 @@ var sixDigits = regexp.MustCompile(`^[0-9]{6}$`)
 // signupVerify checks the one-time code and begins the passkey
 // registration, bound to the DPoP key of this request.
 func (s *Server) signupVerify(c *fiber.Ctx) error {
+	if err := s.requireSignups(c); err != nil {
+		return err
+	}
 	var req struct {
 		SignupID string `json:"signup_id"`
 		OTP      string `json:"otp"`
@@ -201,6 +207,9 @@ func validLabel(l string) bool {
 // key as the account's one device; it returns the first session and the
 // recovery codes (shown this once).
 func (s *Server) signupFinish(c *fiber.Ctx) error {
+	if err := s.requireSignups(c); err != nil {
+		return err
+	}
 	var req struct {
 		SignupID    string          `json:"signup_id"`
 		Credential  json.RawMessage `json:"credential"`

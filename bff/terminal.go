@@ -211,12 +211,21 @@ func (s *Server) codeMovement(c *fiber.Ctx, kind string) error {
 		// counts towards the guessing threshold like any unknown code.
 		return s.unknownCode(c, kind, term)
 	}
+	limits := s.limits()
+	if kind == store.KindTopup {
+		// The operator's switch; unreadable switches fail closed (503).
+		w, err := s.switches(c)
+		if err != nil {
+			return err
+		}
+		limits.TopupsDisabled = !w.Topups
+	}
 	now := s.now()
 	out, err := s.store.Move(c.UserContext(), store.Movement{
 		Kind: kind, TerminalID: term.ID, StoreID: term.StoreID, Amount: *req.Amount, Currency: req.Currency,
 		OrderRef: req.OrderRef, CodeBucket: store.Bucket(code.Bucket()), CodeName: code.KeyedName(s.cfg.Secret),
 		IdemKey: idem, BodyHash: s.bodyHash(kind, code.Digits(), strconv.FormatInt(*req.Amount, 10), req.Currency, req.OrderRef),
-		Now: now, Day: now.In(s.cfg.Location).Format("20060102"), Limits: s.limits(),
+		Now: now, Day: now.In(s.cfg.Location).Format("20060102"), Limits: limits,
 	})
 	if err != nil {
 		return s.idemProblem(err)

@@ -90,6 +90,15 @@ type Config struct {
 	// (default): the peer address is the client IP, so a client cannot
 	// choose the IP its rate limits are counted against.
 	TrustedProxies []string
+	// CountryHeader is PAYCODE_COUNTRY_HEADER (default empty: no country is
+	// known): the request header in which the CDN or reverse proxy puts the
+	// client's ISO 3166-1 alpha-2 country, such as "CF-IPCountry" or
+	// "CloudFront-Viewer-Country". The blocked_countries switch compares it.
+	// It is believed only from a peer in PAYCODE_TRUSTED_PROXIES (so setting
+	// it requires them), and a request without it is allowed: country
+	// blocking is a coarse control that relies on the proxy setting the
+	// header on every request and overwriting any value a client sent.
+	CountryHeader string
 
 	// Secret is PAYCODE_SECRET, at least 32 bytes: the key of every keyed
 	// hash under which OTPs, refresh tokens, recovery codes, contacts and
@@ -360,6 +369,16 @@ func Load(getenv Getenv) (*Config, error) {
 		}
 	}
 
+	c.CountryHeader = get("PAYCODE_COUNTRY_HEADER", "")
+	if c.CountryHeader != "" {
+		if !validHeaderName(c.CountryHeader) {
+			problems = append(problems, fmt.Errorf("PAYCODE_COUNTRY_HEADER: %q is not a header name", c.CountryHeader))
+		}
+		if len(c.TrustedProxies) == 0 {
+			problems = append(problems, errors.New("PAYCODE_COUNTRY_HEADER: needs PAYCODE_TRUSTED_PROXIES; the header is believed only from a configured proxy"))
+		}
+	}
+
 	switch secret := get("PAYCODE_SECRET", ""); {
 	case secret == "" && c.Env == Production:
 		problems = append(problems, errors.New("PAYCODE_SECRET: required in production (at least 32 bytes)"))
@@ -510,6 +529,20 @@ func Load(getenv Getenv) (*Config, error) {
 // HasRedis reports whether a real Redis is configured; without one the server
 // runs on the embedded store (dev only).
 func (c *Config) HasRedis() bool { return c.RedisURL != "" || len(c.RedisAddrs) > 0 }
+
+// validHeaderName accepts an RFC 9110 token of at most 64 characters.
+func validHeaderName(h string) bool {
+	if len(h) > 64 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
 
 func validPort(p string) bool {
 	n, err := strconv.Atoi(p)

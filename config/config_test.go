@@ -73,6 +73,7 @@ func TestEveryProblemNamed(t *testing.T) {
 		"PAYCODE_NOTIFY_WEBHOOK_URL":        "https://ops.example/n",
 		"PAYCODE_NOTIFY_WEBHOOK_SECRET":     "short",
 		"PAYCODE_ANDROID_ASSETLINKS":        "com.example",
+		"PAYCODE_COUNTRY_HEADER":            "CF IPCountry",
 	}))
 	if err == nil {
 		t.Fatal("Load accepted a bad configuration")
@@ -85,7 +86,7 @@ func TestEveryProblemNamed(t *testing.T) {
 		"PAYCODE_WRITE_TIMEOUT:", "PAYCODE_IDLE_TIMEOUT:", "PAYCODE_SHUTDOWN_TIMEOUT:", "PAYCODE_LOG_LEVEL:",
 		"PAYCODE_TRUSTED_PROXIES:", "PAYCODE_SECRET:", "PAYCODE_RP_ORIGINS:", "PAYCODE_PASSKEY_DEVICE_BOUND_ONLY:",
 		"PAYCODE_PASSKEY_AAGUIDS:", "PAYCODE_ACCESS_TOKEN_TTL:", "PAYCODE_SESSION_IDLE:", "PAYCODE_NOTIFY_WEBHOOK_SECRET:",
-		"PAYCODE_ANDROID_ASSETLINKS:",
+		"PAYCODE_ANDROID_ASSETLINKS:", "PAYCODE_COUNTRY_HEADER:",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error does not name %q:\n%s", want, msg)
@@ -120,5 +121,22 @@ func TestProductionRequirements(t *testing.T) {
 				t.Fatalf("Load error = %v; want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// The country header is believed only from a configured proxy: setting it
+// without PAYCODE_TRUSTED_PROXIES would let any client choose its country,
+// so it is refused at start-up.
+func TestCountryHeaderNeedsProxies(t *testing.T) {
+	_, err := Load(env(map[string]string{"PAYCODE_COUNTRY_HEADER": "CF-IPCountry"}))
+	if err == nil || !strings.Contains(err.Error(), "PAYCODE_COUNTRY_HEADER: needs PAYCODE_TRUSTED_PROXIES") {
+		t.Fatalf("Load without proxies = %v", err)
+	}
+	c, err := Load(env(map[string]string{"PAYCODE_COUNTRY_HEADER": "CF-IPCountry", "PAYCODE_TRUSTED_PROXIES": "10.0.0.0/8"}))
+	if err != nil || c.CountryHeader != "CF-IPCountry" {
+		t.Fatalf("Load with proxies = %v, %v", c, err)
+	}
+	if c, _ := Load(env(nil)); c.CountryHeader != "" {
+		t.Errorf("default country header = %q; want none", c.CountryHeader)
 	}
 }

@@ -35,6 +35,7 @@
 //	{prefix}enrollments:{b1234}:{acct} zset, TTL always     the account's live enrollment ids, scored by expiry (ms)
 //	{prefix}cchg:{b1234}:{cch_id}      hash, 10 min TTL     a contact change waiting for the new address's OTP (hashes only)
 //	{prefix}acct:{b1234}:{acct}        hash field           probation_until (ms): set when a new device becomes active
+//	{prefix}switches                   hash, durable        the operator's kill switches: signups, topups, new_devices (on/off), reauth_after (ms), blocked_countries (ISO codes)
 //
 // Later features add their keys to keys.go and to this table.
 //

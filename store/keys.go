@@ -272,3 +272,7 @@ func (k Keys) Terminal(terminalID string) string { return k.prefix + "term:" + t
 
 // Guesses counts a terminal's code_unknown declines in the current window.
 func (k Keys) Guesses(terminalID string) string { return k.prefix + "guess:" + terminalID }
+
+// Switches is the hash of the operator's kill switches (durable, no TTL):
+// signups, topups, new_devices, reauth_after, blocked_countries.
+func (k Keys) Switches() string { return k.prefix + "switches" }
