@@ -154,9 +154,15 @@ func (s *Store) VerifySignupOTP(ctx context.Context, id, otpHash string) error {
 	if err != nil {
 		return fmt.Errorf("verifying a sign-up: %w", ErrNotFound)
 	}
-	res, err := verifyOTP.Run(ctx, s.rdb, []string{s.keys.Signup(b, id)}, otpHash).Text()
+	return s.spendOTPTry(ctx, "verifying a sign-up", s.keys.Signup(b, id), otpHash)
+}
+
+// spendOTPTry runs the OTP script on the hash at key (a sign-up or a
+// contact change): nil, ErrOTPWrong or ErrNotFound.
+func (s *Store) spendOTPTry(ctx context.Context, doing, key, otpHash string) error {
+	res, err := verifyOTP.Run(ctx, s.rdb, []string{key}, otpHash).Text()
 	if err != nil {
-		return wrap("verifying a sign-up", err)
+		return wrap(doing, err)
 	}
 	switch res {
 	case "ok":
@@ -164,7 +170,7 @@ func (s *Store) VerifySignupOTP(ctx context.Context, id, otpHash string) error {
 	case "wrong":
 		return ErrOTPWrong
 	default:
-		return fmt.Errorf("verifying a sign-up: %w", ErrNotFound)
+		return fmt.Errorf("%s: %w", doing, ErrNotFound)
 	}
 }
 

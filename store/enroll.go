@@ -738,18 +738,7 @@ func (s *Store) VerifyContactChangeOTP(ctx context.Context, id, otpHash string) 
 	if err != nil {
 		return fmt.Errorf("verifying a contact change: %w", ErrNotFound)
 	}
-	res, err := verifyOTP.Run(ctx, s.rdb, []string{s.keys.ContactChange(b, id)}, otpHash).Text()
-	if err != nil {
-		return wrap("verifying a contact change", err)
-	}
-	switch res {
-	case "ok":
-		return nil
-	case "wrong":
-		return ErrOTPWrong
-	default:
-		return fmt.Errorf("verifying a contact change: %w", ErrNotFound)
-	}
+	return s.spendOTPTry(ctx, "verifying a contact change", s.keys.ContactChange(b, id), otpHash)
 }
 
 // switchContact: KEYS account, change. The change must be verified and of
