@@ -70,7 +70,7 @@ func afterID(a, b string) bool {
 
 func (s *Server) events(c *fiber.Ctx) error {
 	sess, _ := sessionOf(c)
-	last := c.Get("Last-Event-ID")
+	last := strings.Clone(c.Get("Last-Event-ID")) // used after the handler returns
 	if last != "" && !streamID.MatchString(last) {
 		return newProblem(fiber.StatusBadRequest, codeMalformed, "Last-Event-ID is not an id this server sent.")
 	}

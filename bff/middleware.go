@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -55,10 +56,15 @@ func (s *Server) observe(app string) fiber.Handler {
 			}
 		}
 		s.logRequest(c, time.Since(start), problemOf(c))
-		route := routeOf(c)
+		// Label values are kept by the metrics after the request: copy them
+		// out of Fiber's request buffer, which the next request reuses
+		// (otherwise a stored "PUT" series can turn into a second "GET" one
+		// and /metrics fails with duplicate series).
+		route := strings.Clone(routeOf(c))
+		method := strings.Clone(c.Method())
 		status := c.Response().StatusCode()
-		s.metrics.requests.WithLabelValues(app, route, c.Method(), strconv.Itoa(status)).Inc()
-		s.metrics.latency.WithLabelValues(app, route, c.Method()).Observe(time.Since(start).Seconds())
+		s.metrics.requests.WithLabelValues(app, route, method, strconv.Itoa(status)).Inc()
+		s.metrics.latency.WithLabelValues(app, route, method).Observe(time.Since(start).Seconds())
 		return nil
 	}
 }

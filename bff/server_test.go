@@ -525,3 +525,27 @@ func TestAdminAudit(t *testing.T) {
 		t.Errorf("limit=0 = %d; want 400", resp.StatusCode)
 	}
 }
+
+// Regression: metric label values taken from Fiber's request buffer were
+// kept by the metrics after the request; the next request reused the
+// buffer, a stored "PUT" series turned into a second "GET" one, and
+// /metrics failed with "was collected before with the same name and label
+// values".
+func TestMetricsLabelsSurviveBufferReuse(t *testing.T) {
+	s, _ := newTestServer(t, nil, nil)
+	for range 20 {
+		for _, m := range []string{"PUT", "DELETE", "PATCH", "POST"} {
+			do(t, s.app, httptest.NewRequest(m, "/", nil))
+		}
+		do(t, s.app, httptest.NewRequest("GET", "/", nil))
+	}
+	resp, body := do(t, s.admin, httptest.NewRequest("GET", "/metrics", nil))
+	if resp.StatusCode != 200 || bytes.Contains(body, []byte("collected before")) {
+		t.Fatalf("/metrics = %d: %.300s", resp.StatusCode, body)
+	}
+	for _, m := range []string{"PUT", "DELETE", "PATCH", "POST"} {
+		if !bytes.Contains(body, []byte(`method="`+m+`"`)) {
+			t.Errorf("no series for %s: its label was overwritten", m)
+		}
+	}
+}

@@ -93,8 +93,15 @@ func TestSwitchStopsTopups(t *testing.T) {
 
 	mustSwitch(t, e, "topups", "on")
 	mustStatus(t, "top-up after switching back", term.topup(d.code(), 1000), 201)
-	if metricLine(t, e.s, `paycode_switch_off{switch="topups"}`) != "0" {
-		t.Error("paycode_switch_off{switch=topups} is not 0 after switching back")
+	if v := metricLine(t, e.s, `paycode_switch_off{switch="topups"}`); v != "0" {
+		_, body := do(t, e.s.admin, httptest.NewRequest("GET", "/metrics", nil))
+		var lines []string
+		for _, l := range strings.Split(string(body), "\n") {
+			if strings.Contains(l, "switch") {
+				lines = append(lines, l)
+			}
+		}
+		t.Errorf("paycode_switch_off{switch=topups} = %q, not 0 after switching back; len(body)=%d:\n%s", v, len(body), strings.Join(lines, "\n"))
 	}
 }
 
