@@ -830,30 +830,19 @@ func (s *Server) enrollmentApprove(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
+	var o owner
 	a, err := s.rp.FinishLogin(ctx, req.ApprovalID, webauthn.Expect{Purpose: webauthn.PurposeApprove, JKT: sess.JKT,
-		AccountID: sess.AccountID, SessionID: sess.ID, Subject: e.ID}, req.Credential, s.lookupUser)
+		AccountID: sess.AccountID, SessionID: sess.ID, Subject: e.ID}, req.Credential, s.lookup(&o))
 	if err != nil {
 		return passkeyProblem(err)
 	}
 	if string(a.User.ID) != sess.AccountID {
 		return passkeyProblem(fmt.Errorf("%w: assertion for another account", webauthn.ErrRejected))
 	}
-	recs, err := s.store.Credentials(ctx, sess.AccountID)
-	if err != nil {
-		return err
-	}
-	ofDevice := false
-	for _, r := range recs {
-		ofDevice = ofDevice || r.DeviceID == sess.DeviceID && bytes.Equal(r.Credential.ID, a.Credential.ID)
-	}
-	if !ofDevice {
+	if rec, ok := o.record(a.Credential.ID); !ok || rec.DeviceID != sess.DeviceID {
 		return passkeyProblem(fmt.Errorf("%w: assertion by a credential of another device", webauthn.ErrRejected))
 	}
-	acct, err := s.store.Account(ctx, sess.AccountID)
-	if err != nil {
-		return err
-	}
-	if err := s.checkAssertion(c, a, acct); err != nil {
+	if err := s.checkAssertion(c, a, &o); err != nil {
 		return err
 	}
 	now := s.now()

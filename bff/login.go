@@ -1,6 +1,7 @@
 package bff
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,41 +43,54 @@ func (s *Server) loginStart(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"login_id": id, "options": opts})
 }
 
-// lookupUser resolves a discoverable assertion: the user handle is the
-// account id; only the credentials of the account's bound device count.
-func (s *Server) lookupUser(ctx context.Context, userHandle, credentialID []byte) (*webauthn.User, error) {
-	accountID := string(userHandle)
-	acct, err := s.store.Account(ctx, accountID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: unknown account", webauthn.ErrRejected)
-	} else if err != nil {
-		return nil, err
+// owner is what the lookup of one assertion read: the account its user
+// handle names and the account's credential records. Handlers use it after
+// the ceremony instead of reading either again.
+type owner struct {
+	acct *store.Account
+	recs []store.CredentialRecord
+}
+
+// lookup returns the LookupUser of one ceremony: the user handle is the
+// account id; the account's credentials are the candidates. It fills o.
+func (s *Server) lookup(o *owner) webauthn.LookupUser {
+	return func(ctx context.Context, userHandle, credentialID []byte) (*webauthn.User, error) {
+		acct, err := s.store.Account(ctx, string(userHandle))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: unknown account", webauthn.ErrRejected)
+		} else if err != nil {
+			return nil, err
+		}
+		recs, err := s.store.Credentials(ctx, acct.ID)
+		if err != nil {
+			return nil, err
+		}
+		o.acct, o.recs = acct, recs
+		u := &webauthn.User{ID: []byte(acct.ID), Name: acct.Contact, DisplayName: acct.Contact}
+		for _, r := range recs {
+			u.Credentials = append(u.Credentials, r.Credential)
+		}
+		return u, nil
 	}
-	recs, err := s.store.Credentials(ctx, acct.ID)
-	if err != nil {
-		return nil, err
+}
+
+// record is the stored record of a credential of the account.
+func (o *owner) record(id []byte) (store.CredentialRecord, bool) {
+	for _, r := range o.recs {
+		if bytes.Equal(r.Credential.ID, id) {
+			return r, true
+		}
 	}
-	u := &webauthn.User{ID: []byte(acct.ID), Name: acct.Contact, DisplayName: acct.Contact}
-	for _, r := range recs {
-		u.Credentials = append(u.Credentials, r.Credential)
-	}
-	return u, nil
+	return store.CredentialRecord{}, false
 }
 
 // checkAssertion writes back the counter and flags of a validated
 // assertion and applies the clone policy. A counter that did not increase
 // on a device-bound credential locks the device: a copy of its key exists.
-func (s *Server) checkAssertion(c *fiber.Ctx, a *webauthn.Assertion, acct *store.Account) error {
-	rec := store.CredentialRecord{Credential: *a.Credential, AccountID: acct.ID}
-	recs, err := s.store.Credentials(c.UserContext(), acct.ID)
-	if err != nil {
-		return err
-	}
-	for _, r := range recs {
-		if string(r.Credential.ID) == string(a.Credential.ID) {
-			rec.DeviceID, rec.CreatedAt = r.DeviceID, r.CreatedAt
-		}
-	}
+func (s *Server) checkAssertion(c *fiber.Ctx, a *webauthn.Assertion, o *owner) error {
+	acct := o.acct
+	rec, _ := o.record(a.Credential.ID)
+	rec.Credential, rec.AccountID = *a.Credential, acct.ID
 	regressed, err := s.store.RecordAssertion(c.UserContext(), rec)
 	if err != nil {
 		return err
@@ -132,15 +146,13 @@ func (s *Server) loginFinish(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	a, err := s.rp.FinishLogin(ctx, req.LoginID, webauthn.Expect{Purpose: webauthn.PurposeLogin, JKT: proof.JKT}, req.Credential, s.lookupUser)
+	var o owner
+	a, err := s.rp.FinishLogin(ctx, req.LoginID, webauthn.Expect{Purpose: webauthn.PurposeLogin, JKT: proof.JKT}, req.Credential, s.lookup(&o))
 	if err != nil {
 		return passkeyProblem(err)
 	}
-	acct, err := s.store.Account(ctx, string(a.User.ID))
-	if err != nil {
-		return err
-	}
-	if err := s.checkAssertion(c, a, acct); err != nil {
+	acct := o.acct
+	if err := s.checkAssertion(c, a, &o); err != nil {
 		return err
 	}
 	if acct.DeviceStatus == store.DeviceLocked {

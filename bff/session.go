@@ -140,19 +140,16 @@ func (s *Server) reauthFinish(c *fiber.Ctx) error {
 	}
 	sess, _ := sessionOf(c)
 	ctx := c.UserContext()
+	var o owner
 	a, err := s.rp.FinishLogin(ctx, req.ReauthID, webauthn.Expect{
-		Purpose: webauthn.PurposeReauth, JKT: sess.JKT, AccountID: sess.AccountID, SessionID: sess.ID}, req.Credential, s.lookupUser)
+		Purpose: webauthn.PurposeReauth, JKT: sess.JKT, AccountID: sess.AccountID, SessionID: sess.ID}, req.Credential, s.lookup(&o))
 	if err != nil {
 		return passkeyProblem(err)
 	}
 	if string(a.User.ID) != sess.AccountID {
 		return passkeyProblem(webauthn.ErrRejected)
 	}
-	acct, err := s.store.Account(ctx, sess.AccountID)
-	if err != nil {
-		return err
-	}
-	if err := s.checkAssertion(c, a, acct); err != nil {
+	if err := s.checkAssertion(c, a, &o); err != nil {
 		return err
 	}
 	now := s.now()
