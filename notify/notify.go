@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -106,6 +107,12 @@ func (w *Webhook) Notify(ctx context.Context, m Message) error {
 		req.Header.Set(SignatureHeader, Sign(w.Secret, now(), body))
 		resp, err := client.Do(req)
 		if err != nil {
+			// The error names the URL, which may carry a credential: keep
+			// only the cause.
+			var uerr *url.Error
+			if errors.As(err, &uerr) {
+				err = uerr.Err
+			}
 			last = err
 			continue
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -102,5 +103,23 @@ func TestVerifyRefuses(t *testing.T) {
 	}
 	if err := Verify(secret, good, body, now, 5*time.Minute); err != nil {
 		t.Errorf("good signature refused: %v", err)
+	}
+}
+
+// A delivery failure never repeats the webhook URL, which may carry a
+// credential (a token in the query, user:password in the authority).
+func TestWebhookErrorHidesURL(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	url := "http://user:s3cret@" + srv.Listener.Addr().String() + "/hook?token=t0ps3cret"
+	srv.Close() // nothing listens any more: the delivery fails with a network error
+	w := &Webhook{URL: url, Secret: secret, Retries: 1, Backoff: time.Millisecond}
+	err := w.Notify(context.Background(), Message{ID: "x"})
+	if err == nil {
+		t.Fatal("delivery to a closed server succeeded")
+	}
+	for _, leak := range []string{"s3cret", "t0ps3cret"} {
+		if strings.Contains(err.Error(), leak) {
+			t.Errorf("error %q repeats the URL's credential", err)
+		}
 	}
 }
