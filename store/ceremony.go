@@ -207,15 +207,21 @@ func (s *Store) ClaimJTI(ctx context.Context, jkt, jti string, ttl time.Duration
 // on this Redis, creating it with generate on first use.
 func (s *Store) DevSigningKey(ctx context.Context, generate func() ([]byte, error)) ([]byte, error) {
 	key := s.keys.SigningKeys()
+	got, err := s.rdb.Get(ctx, key).Bytes()
+	if err == nil {
+		return got, nil
+	} else if !errors.Is(err, redis.Nil) {
+		return nil, wrap("reading the dev signing key", err)
+	}
 	pem, err := generate()
 	if err != nil {
 		return nil, err
 	}
+	// Another replica may have stored one meanwhile: keep whichever came first.
 	if err := s.rdb.SetNX(ctx, key, pem, 0).Err(); err != nil {
 		return nil, wrap("storing the dev signing key", err)
 	}
-	got, err := s.rdb.Get(ctx, key).Bytes()
-	if err != nil {
+	if got, err = s.rdb.Get(ctx, key).Bytes(); err != nil {
 		return nil, wrap("reading the dev signing key", err)
 	}
 	return got, nil

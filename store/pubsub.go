@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -37,26 +38,28 @@ func (s *Store) Publish(ctx context.Context, accountID string, e Event) error {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	stream := s.keys.Events(b, accountID)
 	raw, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encoding an event: %w", err)
 	}
-	pipe := s.rdb.TxPipeline()
-	add := pipe.XAdd(ctx, &redis.XAddArgs{Stream: stream, MaxLen: eventsKept, Approx: true, Values: map[string]any{"e": raw}})
-	pipe.Expire(ctx, stream, eventsTTL)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return wrap("recording an event", err)
-	}
-	e.ID = add.Val()
-	if raw, err = json.Marshal(e); err != nil {
-		return fmt.Errorf("encoding an event: %w", err)
-	}
-	if err := s.rdb.Publish(ctx, s.keys.EventChannel(b, accountID), raw).Err(); err != nil {
+	err = publishEvent.Run(ctx, s.rdb, []string{s.keys.Events(b, accountID)},
+		eventsKept, raw, eventsTTL.Milliseconds(), s.keys.EventChannel(b, accountID)).Err()
+	if err != nil {
 		return wrap("publishing an event", err)
 	}
 	return nil
 }
+
+// publishEvent records an event in the account's replay stream and
+// publishes "<stream id>\n<event JSON>" in one round trip (the redemption
+// script publishes the same form). KEYS: events stream. ARGV: kept, event
+// JSON, TTL (ms), channel.
+var publishEvent = redis.NewScript(`
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', ARGV[4], id .. '\n' .. ARGV[2])
+return id
+`)
 
 // EventsSince returns the account's recorded events after the given id
 // (exclusive), oldest first.
@@ -106,7 +109,9 @@ func (s *Store) Subscribe(ctx context.Context, accountID string) (*Subscription,
 		defer close(out)
 		for m := range ps.Channel() {
 			var e Event
-			if json.Unmarshal([]byte(m.Payload), &e) == nil {
+			id, raw, ok := strings.Cut(m.Payload, "\n")
+			if ok && json.Unmarshal([]byte(raw), &e) == nil {
+				e.ID = id
 				select {
 				case out <- e:
 				default: // a stalled client loses live events; it replays on reconnect

@@ -178,10 +178,10 @@ redis.call('XADD', KEYS[8], '*', 'ledger', entry, 'account', ARGV[2], 'kind', ki
   'payment', ARGV[3], 'terminal', ARGV[4], 'store', ARGV[5], 'at', ARGV[9])
 local data = {code_id = ARGV[18], kind = kind, amount = amount, currency = currency, store = ARGV[5],
   payment_id = ARGV[3], balance = balance}
-local evid = redis.call('XADD', KEYS[9], 'MAXLEN', '~', 100, '*', 'e',
-  cjson.encode({type = 'code.redeemed', data = data, time = ARGV[20]}))
+local ev = cjson.encode({type = 'code.redeemed', data = data, time = ARGV[20]})
+local evid = redis.call('XADD', KEYS[9], 'MAXLEN', '~', 100, '*', 'e', ev)
 redis.call('PEXPIRE', KEYS[9], 3600000)
-redis.call('PUBLISH', ARGV[19], cjson.encode({id = evid, type = 'code.redeemed', data = data, time = ARGV[20]}))
+redis.call('PUBLISH', ARGV[19], evid .. '\n' .. ev)
 return finish('approved:' .. ARGV[3] .. ':' .. balance)
 `)
 
