@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/paycode/paycode/store"
+	"github.com/paycode/paycode/text"
 )
 
 // Problem is an error the client sees as an RFC 9457 problem document. What
@@ -23,8 +24,14 @@ type Problem struct {
 	Code string
 	// Title is the short summary fixed for the code.
 	Title string
-	// Detail explains this occurrence; it must never carry a secret.
+	// Detail explains this occurrence in English; it must never carry a
+	// secret. With Msg set it is Msg in English.
 	Detail string
+	// Msg is the detail as a catalogue message, rendered in the client's
+	// language (Accept-Language). Without it, a client that asks for
+	// another language gets the generic text of the code when the
+	// catalogue has one, and Detail otherwise.
+	Msg *text.Message
 	// Headers are added to the response (WWW-Authenticate, Retry-After).
 	Headers map[string]string
 	// Extra are RFC 9457 extension members, serialised at the top level of
@@ -97,6 +104,24 @@ const problemTypeBase = "urn:paycode:problem:"
 // newProblem builds a problem with the fixed title of its code.
 func newProblem(status int, code, detail string) *Problem {
 	return &Problem{Status: status, Code: code, Title: titleOf(code, status), Detail: detail}
+}
+
+// problemText builds a problem whose detail is the catalogue message m.
+func problemText(status int, code string, m text.Message) *Problem {
+	p := newProblem(status, code, m.Render(text.En))
+	p.Msg = &m
+	return p
+}
+
+// detailIn is the problem's detail in language l.
+func (p *Problem) detailIn(l text.Lang) string {
+	switch {
+	case p.Msg != nil:
+		return p.Msg.Render(l)
+	case l != text.En && text.Has(text.ID(p.Code)):
+		return text.Render(l, text.M(text.ID(p.Code)))
+	}
+	return p.Detail
 }
 
 // Stable codes of the generic problems. Feature codes live with their
@@ -191,12 +216,14 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		c.Set(k, v)
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
+	lang := text.Negotiate(c.Get(fiber.HeaderAcceptLanguage))
+	c.Set(fiber.HeaderContentLanguage, string(lang))
 	c.Status(p.Status)
 	return c.JSON(problemBody{
 		Type:      problemTypeBase + p.Code,
 		Title:     p.Title,
 		Status:    p.Status,
-		Detail:    p.Detail,
+		Detail:    p.detailIn(lang),
 		Code:      p.Code,
 		RequestID: rid,
 		Extra:     p.Extra,

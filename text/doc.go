@@ -1,0 +1,26 @@
+// Package text holds every sentence paycode says to a person: problem
+// details, notification texts (OTPs, security notices) and, through the
+// same ids, the PWA's translations. It is data, not code: one catalogue of
+// messages, each with a stable ID, an English and a Japanese template and a
+// note for translators.
+//
+// # Invariants
+//
+//   - Every problem code the API can answer is a message ID (the problem's
+//     generic text); more precise occurrences use their own IDs. Clients
+//     branch on the problem code and may translate by it; the server's
+//     detail is a fallback for them, never a contract.
+//   - Every message has both languages and the same placeholders in each
+//     (catalogue_test.go checks it). A template names its arguments as
+//     {name}; {name!q} inserts the value Go-quoted (the English texts quote
+//     what a client chose, such as a device label, so it cannot pass for our
+//     own words).
+//   - No secret is ever an argument of a problem's message. Notification
+//     messages carry OTPs and cancel codes by design: they go to the
+//     account's verified address only, never into a log.
+//   - English is the default: a request without Accept-Language, or with
+//     only languages we do not have, is answered in English.
+//
+// Messages are registered by the message_*.go files, one per area, each in
+// an init function; a duplicate ID panics at start-up (and in every test).
+package text
