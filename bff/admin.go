@@ -21,7 +21,7 @@ func (s *Server) adminRoutes() {
 	s.admin.Get("/readyz", s.readyz)
 	s.admin.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})))
 
-	ops := s.admin.Group("/v1", s.requireAdmin)
+	ops := s.admin.Group("/v1", noStore, s.requireAdmin)
 	ops.Get("/status", s.status)
 	s.enrollmentAdminRoutes(ops)
 	s.opsRoutes(ops)

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -56,12 +55,10 @@ func (s *Server) observe(app string) fiber.Handler {
 			}
 		}
 		s.logRequest(c, time.Since(start), problemOf(c))
-		// Label values are kept by the metrics after the request: copy them
-		// out of Fiber's request buffer, which the next request reuses
-		// (otherwise a stored "PUT" series can turn into a second "GET" one
-		// and /metrics fails with duplicate series).
-		route := strings.Clone(routeOf(c))
-		method := strings.Clone(c.Method())
+		// Label values are kept by the metrics after the request; they are
+		// safe to keep because the apps are Immutable (see newApp).
+		route := routeOf(c)
+		method := c.Method()
 		status := c.Response().StatusCode()
 		s.metrics.requests.WithLabelValues(app, route, method, strconv.Itoa(status)).Inc()
 		s.metrics.latency.WithLabelValues(app, route, method).Observe(time.Since(start).Seconds())
@@ -110,6 +107,15 @@ func (s *Server) logRequest(c *fiber.Ctx, d time.Duration, p *Problem) {
 		}
 	}
 	s.log.LogAttrs(c.UserContext(), level, "request", attrs...)
+}
+
+// noStore marks every API response as not to be stored by any cache: they
+// carry tokens, codes, balances and personal data. It runs before the
+// handler, so the rare cacheable API response (a public document) says so
+// itself.
+func noStore(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Next()
 }
 
 // securityHeaders sets the headers every response carries. HSTS is sent when
