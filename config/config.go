@@ -68,6 +68,24 @@ type Config struct {
 	// every key name, so that several deployments (or test runs) can share a
 	// Redis without touching each other's keys.
 	RedisPrefix string
+	// RedisTimeout is PAYCODE_REDIS_TIMEOUT (default 250ms): the deadline of
+	// every Redis command (dial, write, read, a pooled connection), retried
+	// at most once. It bounds how long a caller waits for a Redis that is
+	// down, paused or withholding replies before a 503 with Retry-After.
+	RedisTimeout time.Duration
+	// RedisWaitReplicas is PAYCODE_REDIS_WAIT_REPLICAS (default 0): how
+	// many replicas must hold a money movement before paycode answers 201
+	// (WAIT on the connection that moved it). With 0, a failover to a
+	// replica that had not received the movement loses it (README
+	// "Durability"). Production refuses to start with 0 on a topology that
+	// has replicas unless it is set to 0 explicitly (RedisWaitReplicasSet).
+	RedisWaitReplicas    int
+	RedisWaitReplicasSet bool
+	// RedisWaitTimeout is PAYCODE_REDIS_WAIT_TIMEOUT (default 250ms): how
+	// long a movement waits for its replicas; short of them it answers 503
+	// unconfirmed, and the terminal's retry with the same Idempotency-Key
+	// returns the original outcome if it survived or moves the money once.
+	RedisWaitTimeout time.Duration
 
 	// BodyLimit is PAYCODE_BODY_LIMIT in bytes (default 65536): larger request
 	// bodies are refused with 413 before a handler reads them.
@@ -247,6 +265,8 @@ func Load(getenv Getenv) (*Config, error) {
 		RedisUsername:       get("PAYCODE_REDIS_USERNAME", ""),
 		RedisPassword:       get("PAYCODE_REDIS_PASSWORD", ""),
 		RedisPrefix:         get("PAYCODE_REDIS_PREFIX", "pc:"),
+		RedisTimeout:        duration("PAYCODE_REDIS_TIMEOUT", 250*time.Millisecond),
+		RedisWaitTimeout:    duration("PAYCODE_REDIS_WAIT_TIMEOUT", 250*time.Millisecond),
 		LogLevel:            strings.ToLower(get("PAYCODE_LOG_LEVEL", "info")),
 		ReadTimeout:         duration("PAYCODE_READ_TIMEOUT", 10*time.Second),
 		WriteTimeout:        duration("PAYCODE_WRITE_TIMEOUT", 15*time.Second),
@@ -314,6 +334,19 @@ func Load(getenv Getenv) (*Config, error) {
 			// The URL may carry a password: never echo it.
 			problems = append(problems, errors.New("PAYCODE_REDIS_URL: not a redis://, rediss:// or unix:// URL"))
 		}
+	}
+	if v := get("PAYCODE_REDIS_WAIT_REPLICAS", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 16 {
+			problems = append(problems, fmt.Errorf("PAYCODE_REDIS_WAIT_REPLICAS: %q is not a whole number from 0 to 16", v))
+		}
+		c.RedisWaitReplicas, c.RedisWaitReplicasSet = n, err == nil
+	}
+	if c.RedisWaitReplicas > 0 && !c.HasRedis() {
+		problems = append(problems, errors.New("PAYCODE_REDIS_WAIT_REPLICAS: the embedded store has no replicas; set a Redis address or 0"))
+	}
+	if c.RedisTimeout > 5*time.Second || c.RedisWaitTimeout > 5*time.Second {
+		problems = append(problems, errors.New("PAYCODE_REDIS_TIMEOUT and PAYCODE_REDIS_WAIT_TIMEOUT: at most 5s (callers must get an answer, not a hang)"))
 	}
 	if c.RedisSentinelMaster != "" && len(c.RedisAddrs) == 0 {
 		problems = append(problems, errors.New("PAYCODE_REDIS_SENTINEL_MASTER: needs the Sentinel addresses in PAYCODE_REDIS_ADDRS"))

@@ -140,3 +140,34 @@ func TestCountryHeaderNeedsProxies(t *testing.T) {
 		t.Errorf("default country header = %q; want none", c.CountryHeader)
 	}
 }
+
+// The replication settings: WAIT is a deliberate choice, recorded as set
+// even when it is 0, and impossible on the embedded store.
+func TestRedisWaitSettings(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RedisWaitReplicas != 0 || c.RedisWaitReplicasSet || c.RedisWaitTimeout != 250*time.Millisecond || c.RedisTimeout != 250*time.Millisecond {
+		t.Errorf("defaults: wait %d (set %v), wait timeout %v, timeout %v", c.RedisWaitReplicas, c.RedisWaitReplicasSet, c.RedisWaitTimeout, c.RedisTimeout)
+	}
+	c, err = Load(env(map[string]string{"PAYCODE_REDIS_URL": "redis://r:6379/0", "PAYCODE_REDIS_WAIT_REPLICAS": "0"}))
+	if err != nil || !c.RedisWaitReplicasSet || c.RedisWaitReplicas != 0 {
+		t.Errorf("explicit 0: %+v %v", c, err)
+	}
+	c, err = Load(env(map[string]string{"PAYCODE_REDIS_URL": "redis://r:6379/0", "PAYCODE_REDIS_WAIT_REPLICAS": "1",
+		"PAYCODE_REDIS_WAIT_TIMEOUT": "100ms", "PAYCODE_REDIS_TIMEOUT": "400ms"}))
+	if err != nil || c.RedisWaitReplicas != 1 || c.RedisWaitTimeout != 100*time.Millisecond || c.RedisTimeout != 400*time.Millisecond {
+		t.Errorf("wait 1: %+v %v", c, err)
+	}
+	for _, bad := range []map[string]string{
+		{"PAYCODE_REDIS_WAIT_REPLICAS": "1"}, // embedded store
+		{"PAYCODE_REDIS_URL": "redis://r:6379/0", "PAYCODE_REDIS_WAIT_REPLICAS": "-1"},
+		{"PAYCODE_REDIS_URL": "redis://r:6379/0", "PAYCODE_REDIS_WAIT_REPLICAS": "one"},
+		{"PAYCODE_REDIS_URL": "redis://r:6379/0", "PAYCODE_REDIS_TIMEOUT": "30s"},
+	} {
+		if _, err := Load(env(bad)); err == nil || !strings.Contains(err.Error(), "PAYCODE_REDIS_") {
+			t.Errorf("%v: err = %v, want a PAYCODE_REDIS_ problem", bad, err)
+		}
+	}
+}

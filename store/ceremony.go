@@ -196,7 +196,13 @@ func (s *Store) Signup(ctx context.Context, id string) (*Signup, error) {
 // the key jkt and reports whether it was fresh.
 func (s *Store) ClaimJTI(ctx context.Context, jkt, jti string, ttl time.Duration) (bool, error) {
 	h := sha256.Sum256([]byte(jti))
-	ok, err := s.Put(ctx, s.keys.DPoPJTI(jkt, hex.EncodeToString(h[:16])), []byte{'1'}, ttl)
+	// The value is unique to this call, so that a resent claim finds its
+	// own write (fresh) and a second proof with the same jti does not.
+	mine, err := RandomID()
+	if err != nil {
+		return false, err
+	}
+	ok, err := s.Put(ctx, s.keys.DPoPJTI(jkt, hex.EncodeToString(h[:16])), []byte(mine), ttl)
 	if err != nil {
 		return false, fmt.Errorf("claiming a DPoP jti: %w", err)
 	}

@@ -42,6 +42,52 @@ type Options struct {
 	Embedded bool
 	// Logger receives the start-up announcement of the embedded store.
 	Logger *slog.Logger
+	// Timeout bounds every Redis command: dialling, writing, reading and
+	// waiting for a pooled connection (default DefaultTimeout). A command
+	// is retried at most once (on a network error), so a Redis that is
+	// down, paused or withholding replies costs a caller about two
+	// timeouts before ErrUnavailable, never a hang.
+	Timeout time.Duration
+	// WaitReplicas is how many replicas must hold a money movement before
+	// it is reported done (WAIT on the connection that ran the movement);
+	// 0 does not wait. WaitTimeout bounds that WAIT (default
+	// DefaultWaitTimeout).
+	WaitReplicas int
+	WaitTimeout  time.Duration
+}
+
+// Defaults of Options.
+const (
+	DefaultTimeout     = 250 * time.Millisecond
+	DefaultWaitTimeout = 250 * time.Millisecond
+)
+
+// timeouts fills the go-redis options every topology shares.
+type timeouts struct {
+	dial, read, write, pool time.Duration
+	retries                 int
+	minBackoff, maxBackoff  time.Duration
+}
+
+func (o Options) timeouts() timeouts {
+	t := o.Timeout
+	if t <= 0 {
+		t = DefaultTimeout
+	}
+	read := t
+	if o.WaitReplicas > 0 {
+		// WAIT blocks for up to WaitTimeout before it answers.
+		read += o.waitTimeout()
+	}
+	return timeouts{dial: t, read: read, write: t, pool: t, retries: 1,
+		minBackoff: 4 * time.Millisecond, maxBackoff: 32 * time.Millisecond}
+}
+
+func (o Options) waitTimeout() time.Duration {
+	if o.WaitTimeout <= 0 {
+		return DefaultWaitTimeout
+	}
+	return o.WaitTimeout
 }
 
 // Store is the Redis layer. It is safe for concurrent use and keeps no state
@@ -49,6 +95,9 @@ type Options struct {
 type Store struct {
 	rdb  redis.UniversalClient
 	keys Keys
+	// waitReplicas and waitTimeout: see Options.
+	waitReplicas int
+	waitTimeout  time.Duration
 
 	embedded *miniredis.Miniredis
 	stop     chan struct{}
@@ -62,7 +111,11 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if strings.ContainsAny(opts.Prefix, "{}") {
 		return nil, fmt.Errorf("opening store: key prefix %q contains a brace", opts.Prefix)
 	}
-	s := &Store{keys: Keys{prefix: opts.Prefix}}
+	s := &Store{keys: Keys{prefix: opts.Prefix}, waitReplicas: opts.WaitReplicas, waitTimeout: opts.waitTimeout()}
+	if opts.WaitReplicas < 0 {
+		return nil, errors.New("opening store: WaitReplicas must not be negative")
+	}
+	to := opts.timeouts()
 	var tlsConfig *tls.Config
 	if opts.TLS {
 		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -74,6 +127,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			// The URL may hold a password: do not repeat it.
 			return nil, errors.New("opening store: PAYCODE_REDIS_URL does not parse")
 		}
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = to.dial, to.read, to.write, to.pool
+		o.MaxRetries, o.MinRetryBackoff, o.MaxRetryBackoff = to.retries, to.minBackoff, to.maxBackoff
 		s.rdb = redis.NewClient(o)
 	case len(opts.Addrs) > 0 && opts.SentinelMaster != "":
 		s.rdb = redis.NewFailoverClient(&redis.FailoverOptions{
@@ -82,13 +137,20 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			Username:      opts.Username,
 			Password:      opts.Password,
 			TLSConfig:     tlsConfig,
+			DialTimeout:   to.dial, ReadTimeout: to.read, WriteTimeout: to.write, PoolTimeout: to.pool,
+			MaxRetries: to.retries, MinRetryBackoff: to.minBackoff, MaxRetryBackoff: to.maxBackoff,
 		})
 	case len(opts.Addrs) > 0:
 		s.rdb = redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:     opts.Addrs,
-			Username:  opts.Username,
-			Password:  opts.Password,
-			TLSConfig: tlsConfig,
+			Addrs:       opts.Addrs,
+			Username:    opts.Username,
+			Password:    opts.Password,
+			TLSConfig:   tlsConfig,
+			DialTimeout: to.dial, ReadTimeout: to.read, WriteTimeout: to.write, PoolTimeout: to.pool,
+			MaxRetries: to.retries, MinRetryBackoff: to.minBackoff, MaxRetryBackoff: to.maxBackoff,
+			// A failover moves slots: follow MOVED/ASK a few times within
+			// the same bounded budget.
+			MaxRedirects: 3,
 		})
 	case opts.Embedded:
 		mr := miniredis.NewMiniRedis()
@@ -96,7 +158,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("starting the embedded store: %w", err)
 		}
 		s.embedded = mr
-		s.rdb = redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		s.rdb = redis.NewClient(&redis.Options{Addr: mr.Addr(), DialTimeout: to.dial, ReadTimeout: to.read,
+			WriteTimeout: to.write, PoolTimeout: to.pool, MaxRetries: to.retries})
 		s.stop = make(chan struct{})
 		s.stopped.Add(1)
 		go s.runEmbeddedClock()
@@ -108,8 +171,18 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, errors.New("opening store: no Redis address configured")
 	}
 	if err := s.Check(ctx); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("opening store: %w", err)
+		// A Redis that answers but refuses writes (a master short of its
+		// min-replicas, a replica not yet promoted, a dataset loading) is a
+		// state the deployment recovers from on its own: start, answer 503
+		// meanwhile, and let /readyz say why. A Redis that cannot be
+		// reached at all is a configuration error: fail fast.
+		if pingErr := s.rdb.Ping(ctx).Err(); pingErr != nil || !Unavailable(err) {
+			s.Close()
+			return nil, fmt.Errorf("opening store: %w", err)
+		}
+		if opts.Logger != nil {
+			opts.Logger.Warn("Redis answers but refuses writes; serving 503 until it accepts them (see /readyz)", "error", err.Error())
+		}
 	}
 	return s, nil
 }
@@ -181,17 +254,29 @@ func (s *Store) Check(ctx context.Context) error {
 
 // Put stores value under key only if the key does not exist, with a TTL
 // (which must be positive: nothing single-use lives forever). It reports
-// whether the value was stored.
+// whether the value was stored. A key that already holds exactly value
+// counts as stored: go-redis resends a command whose reply was lost, and a
+// claim must recognise its own earlier write rather than report it as
+// someone else's (callers whose values could be equal make them unique,
+// as ClaimJTI does).
 func (s *Store) Put(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
 	if ttl <= 0 {
 		return false, errors.New("storing a single-use value: TTL must be positive")
 	}
-	ok, err := s.rdb.SetNX(ctx, key, value, ttl).Result()
+	n, err := claimScript.Run(ctx, s.rdb, []string{key}, value, ttl.Milliseconds()).Int()
 	if err != nil {
 		return false, wrap("storing a single-use value", err)
 	}
-	return ok, nil
+	return n == 1, nil
 }
+
+// claimScript is SET NX that also reports success when the key already
+// holds the same value (the caller's own write, resent).
+var claimScript = redis.NewScript(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+return 0
+`)
 
 // Take atomically reads and deletes key (GETDEL): of any number of
 // concurrent callers, at most one gets the value. It returns ErrNotFound
@@ -229,7 +314,7 @@ func Unavailable(err error) bool {
 	var rerr redis.Error
 	if errors.As(err, &rerr) {
 		msg := rerr.Error()
-		for _, p := range []string{"LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY", "BUSY"} {
+		for _, p := range []string{"LOADING", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN", "READONLY", "NOREPLICAS", "BUSY", "MOVED", "ASK"} {
 			if strings.HasPrefix(msg, p) {
 				return true
 			}

@@ -109,8 +109,14 @@ func (m *Main) Run(ctx context.Context, getenv config.Getenv) error {
 		Prefix:         cfg.RedisPrefix,
 		Embedded:       cfg.Env == config.Dev && !cfg.HasRedis(),
 		Logger:         m.Log,
+		Timeout:        cfg.RedisTimeout,
+		WaitReplicas:   cfg.RedisWaitReplicas,
+		WaitTimeout:    cfg.RedisWaitTimeout,
 	})
 	if err != nil {
+		return err
+	}
+	if err := checkReplication(openCtx, cfg, m.Store, m.Log); err != nil {
 		return err
 	}
 	if cfg.DevSecret {
@@ -198,4 +204,22 @@ func healthcheck() int {
 		return 1
 	}
 	return 0
+}
+
+// checkReplication refuses, in production, a topology with replicas when
+// nobody decided whether money movements wait for them: without WAIT, a
+// failover to a lagging replica loses payments that were answered 201.
+func checkReplication(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger) error {
+	if cfg.Env != config.Production || cfg.RedisWaitReplicasSet {
+		return nil
+	}
+	n, err := st.Replicas(ctx)
+	if err != nil {
+		return fmt.Errorf("PAYCODE_REDIS_WAIT_REPLICAS: cannot read the replication state: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("PAYCODE_REDIS_WAIT_REPLICAS: Redis has %d replica(s) per master; set how many must hold a payment before 201 (1 is usual), or 0 on purpose to accept losing acknowledged payments in a failover", n)
+	}
+	log.Warn("Redis has no replicas: an acknowledged payment survives a crash only through the AOF (README \"Durability\")")
+	return nil
 }

@@ -122,3 +122,13 @@ func DeletePrefix(ctx context.Context, rdb redis.UniversalClient, prefix string)
 	}
 	return nil
 }
+
+// OpenRedis opens a store on the real Redis of PAYCODE_TEST_REDIS with
+// options adjusted by set (for tests of settings the embedded store does
+// not have, such as WAIT). It skips locally and fails in CI without one.
+func OpenRedis(t testing.TB, set func(*store.Options)) *store.Store {
+	t.Helper()
+	opts := store.Options{URL: fromEnv(t, "PAYCODE_TEST_REDIS")}
+	set(&opts)
+	return open(t, opts)
+}

@@ -1,0 +1,86 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/paycode/paycode/store"
+	"github.com/paycode/paycode/store/storetest"
+)
+
+var setScript = redis.NewScript(`redis.call('SET', KEYS[1], ARGV[1], 'PX', 60000) return 'done'`)
+
+// A movement that fewer replicas hold than configured is never reported
+// as done: on a node without replicas, WAIT 1 falls short and the caller
+// gets ErrUnconfirmed (a 503 to the client), although the write happened.
+// Without this, a failover to a replica that missed the write loses a
+// payment the terminal was told is approved.
+func TestEvalDurableUnconfirmedWithoutReplicas(t *testing.T) {
+	s := storetest.OpenRedis(t, func(o *store.Options) {
+		o.WaitReplicas = 1
+		o.WaitTimeout = 50 * time.Millisecond
+	})
+	ctx := context.Background()
+	key := s.Keys().Health("durable-wait")
+	res, err := s.EvalDurable(ctx, setScript, []string{key}, "v1")
+	if !errors.Is(err, store.ErrUnconfirmed) || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("EvalDurable with WAIT 1 and no replica: err = %v, want ErrUnconfirmed (and ErrUnavailable)", err)
+	}
+	if res != "done" {
+		t.Errorf("the script's reply = %v, want it even when unconfirmed", res)
+	}
+	if got, err := s.Client().Get(ctx, key).Result(); err != nil || got != "v1" {
+		t.Errorf("the write: %q %v; the script must have run once", got, err)
+	}
+	// The script is evaluated even when Redis does not have it cached
+	// (NOSCRIPT falls back to EVAL on the same pinned connection).
+	if err := s.Client().ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EvalDurable(ctx, setScript, []string{key}, "v2"); !errors.Is(err, store.ErrUnconfirmed) {
+		t.Fatalf("after SCRIPT FLUSH: %v", err)
+	}
+	if got, _ := s.Client().Get(ctx, key).Result(); got != "v2" {
+		t.Errorf("after SCRIPT FLUSH the write is %q, want v2", got)
+	}
+}
+
+func TestEvalDurableWithoutWait(t *testing.T) {
+	s := storetest.Open(t)
+	res, err := s.EvalDurable(context.Background(), setScript, []string{s.Keys().Health("durable-nowait")}, "v")
+	if err != nil || res != "done" {
+		t.Fatalf("EvalDurable without WAIT = %v, %v", res, err)
+	}
+}
+
+// A claim that go-redis resends after a lost reply finds its own write and
+// reports success; a different value is refused. Without it a retried DPoP
+// proof was answered 401 invalid_dpop_proof as a replay of itself.
+func TestPutRecognisesItsOwnWrite(t *testing.T) {
+	for _, b := range storetest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			s := b.Open(t)
+			ctx := context.Background()
+			key := s.Keys().Health("claim")
+			for i, want := range []bool{true, true} {
+				if ok, err := s.Put(ctx, key, []byte("mine"), time.Minute); err != nil || ok != want {
+					t.Fatalf("Put #%d of the same value = %v, %v; want %v", i+1, ok, err, want)
+				}
+			}
+			if ok, err := s.Put(ctx, key, []byte("theirs"), time.Minute); err != nil || ok {
+				t.Fatalf("Put of another value = %v, %v; want false", ok, err)
+			}
+			// Two proofs with the same jti are still a replay.
+			if fresh, err := s.ClaimJTI(ctx, "jkt", "jti-1", time.Minute); err != nil || !fresh {
+				t.Fatalf("first claim = %v, %v", fresh, err)
+			}
+			if fresh, err := s.ClaimJTI(ctx, "jkt", "jti-1", time.Minute); err != nil || fresh {
+				t.Fatalf("second claim of the same jti = %v, %v; want a replay", fresh, err)
+			}
+		})
+	}
+}
