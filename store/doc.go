@@ -1,48 +1,271 @@
 // Package store is paycode's Redis layer: the key names, the Lua scripts and
 // the connection, including the embedded in-process default. It is the one
-// place that shows the data model.
+// place that shows the data model: every key family, its type, slot and TTL,
+// and what writes it, is in the key table below.
 //
 // # Topologies
 //
 // Open returns a Store on a go-redis UniversalClient: a single node
 // (PAYCODE_REDIS_URL), a Redis Cluster (PAYCODE_REDIS_ADDRS) or a Sentinel
-// group (PAYCODE_REDIS_ADDRS + PAYCODE_REDIS_SENTINEL_MASTER). With no address
-// and Options.Embedded set, it starts miniredis in the process and says so in
-// the log; nothing falls back to the embedded store after a failed connection.
-// Open performs a real write/read/delete round trip before it returns.
+// group (PAYCODE_REDIS_ADDRS + PAYCODE_REDIS_SENTINEL_MASTER). Username,
+// password and TLS (PAYCODE_REDIS_USERNAME, PAYCODE_REDIS_PASSWORD,
+// PAYCODE_REDIS_TLS) apply to Cluster and Sentinel connections; a URL carries
+// its own. With no address and Options.Embedded set, it starts miniredis in
+// the process and says so in the log; nothing falls back to the embedded
+// store after a failed connection. Open refuses a key prefix with a brace in
+// it (it would become a hash tag) and performs a real write/read/delete round
+// trip before it returns.
 //
 // # Routing buckets and hash tags
 //
 // Every account has a routing bucket, a number 0000-9999 chosen at random
-// when the account is created and written into its account id
-// ("acct_1234..."). Every key of an account carries the bucket as a hash tag,
-// "{b1234}", so that all of an account's keys (device, credentials, sessions,
-// wallet, live codes, ledger) are in one Redis Cluster hash slot, and a
-// script that touches several of them stays one atomic script. The payment
-// code carries the same bucket, so a redemption finds its slot from the code
-// alone. Keys that belong to no account (terminals, switches, the audit
-// stream, health probes) have their own tags or none.
+// when its sign-up begins (NewSignupID) and written into the sign-up id and
+// then the account id ("acct_1234..."). Every key of an account carries the
+// bucket as a hash tag, "{b1234}", so that all of an account's keys (account,
+// devices, credentials, sessions, enrollments, wallet, ledger, codes,
+// payments, refunds, idempotency records, events) are in one Redis Cluster
+// hash slot, and a script that touches several of them stays one atomic
+// script. The ids of things that belong to an account (sessions, enrollments,
+// contact changes, payments, refunds) carry the same four digits, and so does
+// the payment code, so each of their keys is named from the id or the code
+// alone. All accounts of a bucket share its slot, and so does the bucket's
+// settlement stream, which the money scripts write in the same atomic step.
+//
+// Keys that belong to no account (the contact index, terminals and their
+// guess counters, switches, the audit stream, DPoP replay entries, rate
+// limits, health probes, the dev outbox and signing key) carry no hash tag:
+// each lands in the slot its whole name hashes to. So the contact index is
+// never written in the same script as an account: CreateAccount and
+// ChangeContact claim it in a step of its own (SET NX) and release the claim
+// when the account step fails.
 //
 // # Key names
 //
 // Every key begins with the configured prefix (PAYCODE_REDIS_PREFIX, default
-// "pc:"). No key name contains a secret: single-use values (challenges, OTPs,
-// codes, refresh tokens) are named by a keyed hash or an opaque id.
+// "pc:"), written {prefix} below, and Keys is the only code that spells a
+// name. The one exception is the rate limits: redis_rate prepends its own
+// "rate:" to the name Keys.RateLimit gives it. No key name contains a secret:
+// single-use values (challenges, OTPs, codes, refresh tokens, idempotency
+// keys, DPoP jtis) are named by a keyed hash or an opaque id, and contacts
+// by their keyed hash. Ids are a kind, "_", the four bucket digits and 24
+// base32 characters (acct_, sess_, sgn_, cer_, enr_, cch_, pay_, rfd_);
+// terminal ids are "term_" and 24 characters, with no bucket.
 //
-//	{prefix}health:{random}            string, 10 s TTL    start-up and /readyz round trip
-//	{prefix}eph:{b1234}:{kind}:{id}    string, TTL always   single-use values of an account (Put/Take)
-//	{prefix}enr:{b1234}:{enr_id}       hash, TTL always     an enrollment (a new device): state, its fixed DPoP key, OTP and cancel-token hashes, cool-down; expiry + 24 h
-//	{prefix}enrollments:{b1234}:{acct} zset, TTL always     the account's live enrollment ids, scored by expiry (ms)
-//	{prefix}cchg:{b1234}:{cch_id}      hash, 10 min TTL     a contact change waiting for the new address's OTP (hashes only)
-//	{prefix}acct:{b1234}:{acct}        hash field           probation_until (ms): set when a new device becomes active
-//	{prefix}switches                   hash, durable        the operator's kill switches: signups, topups, new_devices (on/off), reauth_after (ms), blocked_countries (ISO codes)
+// In the table, slot is "acct" for the account's bucket tag, "bucket" for a
+// bucket's tag that no account owns, "own" for no tag (the whole name picks
+// the slot) and "-" for a pub/sub channel (PUBLISH reaches every node). TTL
+// "none (durable)" means the key is never given an expiry and never trimmed
+// by paycode. Under each key: its hash fields (or value, members, entries)
+// and "by", the Lua script (its variable, then the Store method that runs it)
+// or Store method that writes it. Times are Unix milliseconds unless said.
 //
-// Later features add their keys to keys.go and to this table.
+//	key                                           type    slot   TTL (and where it comes from)
+//
+//	Per account: one slot, the account's bucket tag.
+//
+//	{prefix}acct:{b1234}:{acct_id}                hash    acct   none (durable)
+//	    fields  id, contact, contact_kind (email|phone), status (active|frozen), created_at, device_id, device_jkt, device_status
+//	            (active|locked|revoked), probation_until (absent or past: no probation)
+//	    by      createAccount (CreateAccount); setDeviceStatus (SetDeviceStatus); setAccountStatus (SetAccountStatus);
+//	            activateEnrollment (ActivateEnrollment: device_*, probation_until); switchContact (ChangeContact: contact,
+//	            contact_kind)
+//
+//	{prefix}devices:{b1234}:{acct_id}             hash    acct   none (durable; a replaced device's record stays)
+//	    fields  device id -> Device JSON: id, account_id, jkt, label, credential_id, created_at
+//	    by      createAccount (CreateAccount); activateEnrollment (ActivateEnrollment)
+//
+//	{prefix}creds:{b1234}:{acct_id}               hash    acct   none (durable)
+//	    fields  credential id (base64url) -> CredentialRecord JSON: credential (go-webauthn), account_id, device_id, created_at
+//	    by      createAccount (CreateAccount); recordAssertion (RecordAssertion: flags); activateEnrollment (ActivateEnrollment:
+//	            DEL, then the new passkey)
+//
+//	{prefix}credctr:{b1234}:{acct_id}             hash    acct   none (durable)
+//	    fields  credential id (base64url) -> sign count: the authority the counter check compares against
+//	    by      createAccount (CreateAccount); recordAssertion (RecordAssertion: only upward); activateEnrollment (DEL, then the new
+//	            one)
+//
+//	{prefix}recovery:{b1234}:{acct_id}            set     acct   none (durable)
+//	    members keyed hashes of the unused recovery codes
+//	    by      createAccount (CreateAccount: SADD); recoverEnrollment (StartRecovery: SREM of the code spent)
+//
+//	{prefix}sess:{b1234}:{sess_id}                hash    acct   session idle TTL, PAYCODE_SESSION_IDLE (15 min), renewed by every
+//	                                                             use, never past abs_exp = creation + PAYCODE_SESSION_MAX (24 h)
+//	    fields  account, device, jkt, auth_time, created_at, abs_exp, amr (space-separated), refresh (keyed hash of the current
+//	            refresh token), spent:<keyed hash> = 1 for each spent refresh token (reuse detection)
+//	    by      CreateSession (MULTI: HSET, PEXPIRE, SADD to sessions:); touchSession (TouchSession), rotateRefresh (RotateRefresh)
+//	            and setAuthTime (SetAuthTime) each PEXPIRE again; deleted by DeleteSession, RevokeSessions, activateEnrollment,
+//	            rotateRefresh on reuse, and the session check once abs_exp has passed
+//
+//	{prefix}sessions:{b1234}:{acct_id}            set     acct   none: the ids of sessions that time out stay until one of the
+//	                                                             removals below
+//	    members the account's session ids
+//	    by      CreateSession (SADD); DeleteSession, rotateRefresh on reuse (SREM); RevokeSessions, activateEnrollment (DEL)
+//
+//	{prefix}signup:{b1234}:{sgn_id}               hash    acct   10 min: otpTTL (bff/signup.go), passed to PutSignup
+//	    fields  contact, contact_kind, contact_hash, otp (keyed hash; "" once verified), tries (otpTries, 5), existing (1: the
+//	            contact has an account, and no guess verifies), verified (0|1). The id's bucket becomes the account's.
+//	    by      PutSignup (MULTI: HSET, PEXPIRE); verifyOTP (VerifySignupOTP; DEL when the tries run out); createAccount
+//	            (CreateAccount: DEL)
+//
+//	{prefix}chal:{b1234}:{cer_id|sgn_id}          string  acct   5 min: webauthn.Config.ChallengeTTL's default (bff sets none)
+//	    value   webauthn.Challenge JSON: purpose, jkt, account_id, session_id, subject, expires, session (go-webauthn). A login that
+//	            names no account yet (NewCeremonyID("")) uses a random bucket.
+//	    by      PutChallenge (SET PX: beginning again replaces it); TakeChallenge takes it (GETDEL)
+//
+//	{prefix}eph:{b1234}:{kind}:{id}               string  acct   the caller's, always positive (Put refuses none)
+//	    value   a single-use value: Put stores it (claimScript: SET NX PX), Take consumes it (GETDEL). No caller but tests today.
+//
+//	{prefix}enr:{b1234}:{enr_id}                  hash    acct   expires_at + 24 h (enrollmentRetention) while live; 24 h once ended
+//	    fields  id, account ("" for a decoy), jkt, label, ip, origin (passkey|contact), state, replaces, created_at, expires_at,
+//	            limit_subject, otp, otp_tries, otp_exp, cooldown_until, cancel (keyed hash of the cancel token), verified_at,
+//	            recovered_at, approved_by, approved_at, cancelled_by, cancelled_at, device_id, activated_at. expires_at is creation
+//	            or approval + PAYCODE_ENROLLMENT_TTL (15 min), or after a recovery the cool-down's end (PAYCODE_RECOVERY_COOLDOWN,
+//	            24 h) + 72 h (enrollReadyWindow, bff).
+//	    by      createEnrollment (CreateEnrollment), setEnrollmentOTP (SetEnrollmentOTP), verifyEnrollment (VerifyEnrollment),
+//	            recoverEnrollment (CheckRecovery, StartRecovery), approveEnrollment (ApproveEnrollment), cancelEnrollment
+//	            (CancelEnrollment), activateEnrollment (ActivateEnrollment)
+//
+//	{prefix}enrollments:{b1234}:{acct_id}         zset    acct   the longest member's expires_at + 24 h: raised, never lowered
+//	    members the live, visible (not unverified) enrollment ids, scored by expires_at
+//	    by      the enrollment scripts above: ZADD on create (when visible), verify, recover and approve; ZREM when one ends; create
+//	            and verify also drop expired members (ZREMRANGEBYSCORE)
+//
+//	{prefix}cchg:{b1234}:{cch_id}                 hash    acct   10 min: otpTTL (bff/signup.go), passed to PutContactChange
+//	    fields  account, session, old_contact, old_hash, new_contact, new_kind, new_hash, otp (keyed hash), tries (5), verified
+//	            (0|1)
+//	    by      PutContactChange (MULTI: HSET, PEXPIRE); verifyOTP (VerifyContactChangeOTP); switchContact (ChangeContact: DEL)
+//
+//	{prefix}wallet:{b1234}:{acct_id}              hash    acct   none (durable)
+//	    fields  balance (minor units), currency, day (business day, yyyymmdd in PAYCODE_TIMEZONE), spent_day, topups_day,
+//	            topup_count_day
+//	    by      payScript (Move: payments and top-ups); refundScript (Move: refunds, balance only)
+//
+//	{prefix}ledger:{b1234}:{acct_id}              stream  acct   none (durable, never trimmed); entries below
+//	    by      payScript, refundScript (Move)
+//
+//	{prefix}code:{b1234}:{code_name}              hash    acct   code TTL + 10 min: PAYCODE_CODE_TTL (60 s) + codeRetention
+//	    fields  account, device, session, issued_at, expires_at (cut to the next code's issue + PAYCODE_CODE_GRACE, 5 s, when one is
+//	            issued), status (live|used), used_at, payment. {code_name} is the keyed hash of the code's digits.
+//	    by      issueCode (IssueCode); payScript (Move: status used, used_at, payment)
+//
+//	{prefix}livecode:{b1234}:{acct_id}            string  acct   PAYCODE_CODE_TTL (60 s)
+//	    value   the {code_name} of the account's current code
+//	    by      issueCode (IssueCode: SET PX)
+//
+//	{prefix}pay:{b1234}:{pay_id}                  hash    acct   none (durable)
+//	    fields  id, kind (payment|topup), account, terminal, store, amount, currency, refunded, order_ref, created_at, ledger (the
+//	            ledger entry id), code (the code id: the first 16 characters of its name)
+//	    by      payScript (Move: approved payments and top-ups only); refundScript (Move: HINCRBY refunded)
+//
+//	{prefix}rfd:{b1234}:{rfd_id}                  hash    acct   none (durable); the refund id carries the payment's bucket
+//	    fields  id, payment, amount, created_at, ledger, terminal
+//	    by      refundScript (Move)
+//
+//	{prefix}rfds:{b1234}:{pay_id}                 list    acct   none (durable)
+//	    members the payment's refund ids, oldest first
+//	    by      refundScript (Move: RPUSH)
+//
+//	{prefix}idem:{b1234}:{term_id}:{key_hash}     hash    acct   24 h: idemTTL, set with the outcome
+//	    fields  hash (keyed hash of the request body), outcome ("approved:<id>:<balance>" or "declined:<reason>"). {key_hash} is the
+//	            keyed hash of the Idempotency-Key; the slot is that of the money moved.
+//	    by      payScript, refundScript (Move), declines included
+//
+//	{prefix}idemlock:{b1234}:{term_id}:{key_hash} string  acct   30 s: idemLockTTL; deleted when the script finishes or fails
+//	    value   "1", set with SET NX by Move before the script runs
+//
+//	{prefix}events:{b1234}:{acct_id}              stream  acct   1 h after the last event: eventsTTL (payScript writes 3600000);
+//	                                                             MAXLEN ~ 100 (eventsKept)
+//	    by      publishEvent (Publish); payScript (Move: code.redeemed). Entries below.
+//
+//	{prefix}evch:{b1234}:{acct_id}                channel -      none (pub/sub: nothing is kept)
+//	    message "<events stream id>\n<event JSON>", published by publishEvent (Publish) and payScript (Move); read by Subscribe
+//
+//	Per bucket: the bucket's tag, shared by the accounts of the bucket.
+//
+//	{prefix}settle:{b1234}                        stream  bucket none (durable; paycode never trims it); entries below
+//	    by      payScript, refundScript (Move), in the step that writes the ledger entry; read by the operator's accounting
+//
+//	Global: no tag.
+//
+//	{prefix}health:{random}                       string  own    10 s, and deleted at once
+//	    by      Check (Open, and bff's /readyz): a write/read/delete round trip
+//
+//	{prefix}contact:{contact_hash}                string  own    none (durable)
+//	    value   the id of the account that owns the contact (named by its keyed hash)
+//	    by      CreateAccount, ChangeContact (SET NX); releaseContact (DEL if it still names the account)
+//
+//	{prefix}dpop:{jkt}:{jti_hash}                 string  own    DPoP proofs: 65 s (tokens.DefaultDPoPMaxAge 60 s +
+//	                                                             DefaultDPoPMaxSkew 5 s); terminal client assertions: until exp +
+//	                                                             5 s (DefaultAssertionLeeway), 1 s to 5 min 5 s
+//	    value   a marker unique to the claim; {jti_hash} is the hex of the first 16 bytes of SHA-256(jti); for a client assertion
+//	            {jkt} is the terminal id
+//	    by      ClaimJTI (Put: claimScript, SET NX PX), for tokens.DPoPVerifier and tokens.ClientAssertionVerifier
+//
+//	{prefix}rl:{name}:{subject}                   string  own    until the limit is full again: at most its period (1 min to 24 h),
+//	                                                             SET EX
+//	    value   the GCRA theoretical arrival time. Stored as rate:{prefix}rl:{name}:{subject}: Keys.RateLimit("rl:"+name, subject)
+//	            gives the name and redis_rate v10 prepends "rate:".
+//	    by      Allow (redis_rate's allowN script), from bff's Server.limit; the names, subjects and limits:
+//	              ceremony-ip, terminal-token-ip  IP            30/min    refresh-ip              IP            60/min
+//	              otp-ip, enroll-otp-ip           IP            10/h      verify-ip               IP            30/h
+//	              otp-contact                     contact hash  3/10 min  enroll-contact          contact hash  3/10 min
+//	              enroll-ip                       IP            10/h      enroll-account          account id    5/h
+//	              enroll-recover-ip               IP            10/24 h   enroll-recover-account  contact hash  10/24 h
+//	              enroll-cancel-ip                IP            30/h      contact-change-account  account id    3/h
+//	              codes-account                   account id    PAYCODE_CODES_PER_MINUTE (20)/min
+//
+//	{prefix}audit                                 stream  own    none (durable, never trimmed); entries below
+//	    by      Audit (XADD)
+//
+//	{prefix}outbox                                stream  own    24 h after the last message (EXPIRE); MAXLEN ~ 1000; dev only
+//	    entries m = notify.Message JSON
+//	    by      AppendOutbox (notify.OutboxNotifier, only when PAYCODE_ENV=dev)
+//
+//	{prefix}signing-key:dev                       string  own    none (durable); dev only
+//	    value   the dev access-token signing key (PEM), shared by every dev replica
+//	    by      DevSigningKey (SET NX: the first replica's key wins)
+//
+//	{prefix}term:{term_id}                        hash    own    none (durable)
+//	    fields  id, store, label, public_key (PEM), status (active|suspended), created_at
+//	    by      putTerminal (PutTerminal); setTerminalStatus (SetTerminalStatus; bff suspends at PAYCODE_GUESS_SUSPEND unknown
+//	            codes)
+//
+//	{prefix}guess:{term_id}                       string  own    10 min from the first unknown code: guessWindow (bff), EXPIRE NX
+//	    value   the terminal's code_unknown declines in the window
+//	    by      CountGuess (INCR)
+//
+//	{prefix}switches                              hash    own    none (durable)
+//	    fields  signups, topups, new_devices (on|off), reauth_after (ms, 0: never), blocked_countries (sorted ISO 3166 codes)
+//	    by      SetSwitch (HSET, canonical values only)
+//
+// Stream entries and channel messages:
+//
+//	ledger    payments, top-ups: kind, amount (signed: payments negative), balance (after), payment, terminal, store,
+//	          order_ref, currency, at (ms)
+//	          refunds: kind (refund), amount, balance, payment, refund, terminal, store, currency, at
+//	settle    ledger (the ledger entry id), account, kind, amount (signed as in the ledger), currency, payment,
+//	          refund (refunds only), terminal, store, at (ms)
+//	audit     type, account, device, actor (customer|operator:<name>|system), ip, request_id, time (RFC 3339),
+//	          f.<name> for each extra field; never a secret
+//	events    e = event JSON {type, data, time} (Publish also writes "id": ""; readers take the stream id)
+//	evch      "<events stream id>\n<event JSON>"
+//
+// Later features add their keys to keys.go and to this table; TestDocKeyTable
+// fails when a family of Keys is missing here.
 //
 // # Errors
 //
-// Methods return ErrNotFound for a missing key and wrap ErrUnavailable around
-// every failure to reach Redis (network errors, timeouts, LOADING,
-// CLUSTERDOWN, TRYAGAIN, READONLY), which the API answers with 503. Callers
-// compare with errors.Is and fail closed on anything else.
+// Methods wrap ErrUnavailable around every failure to reach Redis or to have
+// it serve the command (see Unavailable): network errors and timeouts, a
+// closed client or an exhausted pool, a cancelled or expired context, and
+// replies such as LOADING, CLUSTERDOWN, TRYAGAIN, MASTERDOWN, READONLY and
+// BUSY. The API answers it with 503. After a timeout a write may still have
+// happened; the money path stays exactly-once through its idempotency records.
+// A method that reads one record returns ErrNotFound when its key is missing
+// (or expired, or taken); counters, indexes and optional fields read as their
+// zero value instead (Guesses, RecoveryCodesLeft, Enrollments, ProbationUntil,
+// Wallet), status setters report a missing record with false, and Move reports
+// an unknown code or payment as a decline, not an error. Each method's comment
+// names the other errors it returns. Callers compare with errors.Is and fail
+// closed on anything else.
 package store
