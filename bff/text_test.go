@@ -221,6 +221,8 @@ func problemRequests() []problemRequest {
 			msg: text.M(text.MemberRequired, "member", "signup_id")},
 		{name: "no DPoP proof", method: "POST", path: "/v1/login/start", body: `{}`, status: 401,
 			msg: text.M(text.DPoPMissing)},
+		{name: "unknown language", method: "GET", path: "/v1/text/fr", status: 404,
+			msg: text.M(text.UnknownLanguage, "langs", "en, ja")},
 	}
 }
 
@@ -308,6 +310,66 @@ func TestProblemLanguage(t *testing.T) {
 				t.Errorf("WWW-Authenticate = %q in Japanese, %q in English; it is for programs and stays English", jaH["WWW-Authenticate"], enH["WWW-Authenticate"])
 			}
 		})
+	}
+}
+
+// GET /v1/text/{lang} serves the whole catalogue of a language, public and
+// cacheable, and revalidates with its ETag.
+func TestTextCatalogueRoute(t *testing.T) {
+	s, _ := newTestServer(t, nil, nil)
+	for _, lang := range text.Langs {
+		t.Run(string(lang), func(t *testing.T) {
+			resp, raw := do(t, s.app, httptest.NewRequest("GET", "/v1/text/"+string(lang), nil))
+			if resp.StatusCode != 200 {
+				t.Fatalf("status %d: %s", resp.StatusCode, raw)
+			}
+			if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "public") || !strings.Contains(cc, "max-age=") {
+				t.Errorf("Cache-Control = %q; want public with a max-age", cc)
+			}
+			if cl := resp.Header.Get("Content-Language"); cl != string(lang) {
+				t.Errorf("Content-Language = %q, want %s", cl, lang)
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			var doc struct {
+				Lang     string            `json:"lang"`
+				Messages map[string]string `json:"messages"`
+			}
+			if err := json.Unmarshal(raw, &doc); err != nil {
+				t.Fatal(err)
+			}
+			if doc.Lang != string(lang) {
+				t.Errorf("lang = %q", doc.Lang)
+			}
+			all := text.All()
+			if len(doc.Messages) != len(all) {
+				t.Errorf("%d messages, want %d", len(doc.Messages), len(all))
+			}
+			for _, e := range all {
+				if got := doc.Messages[string(e.ID)]; got != e.Template(lang) {
+					t.Errorf("%s = %q, want %q", e.ID, got, e.Template(lang))
+				}
+			}
+
+			etag := resp.Header.Get("ETag")
+			if etag == "" {
+				t.Fatal("no ETag")
+			}
+			req := httptest.NewRequest("GET", "/v1/text/"+string(lang), nil)
+			req.Header.Set("If-None-Match", etag)
+			if resp, raw := do(t, s.app, req); resp.StatusCode != 304 || len(raw) != 0 {
+				t.Errorf("If-None-Match: status %d, %d bytes; want 304 and no body", resp.StatusCode, len(raw))
+			}
+		})
+	}
+	for _, path := range []string{"/v1/text/fr", "/v1/text/JA", "/v1/text/ja-JP", "/v1/text/"} {
+		resp, raw := do(t, s.app, httptest.NewRequest("GET", path, nil))
+		var p problemBody
+		_ = json.Unmarshal(raw, &p)
+		if resp.StatusCode != 404 || p.Code != codeNotFound {
+			t.Errorf("GET %s = %d %s; want 404 not_found", path, resp.StatusCode, raw)
+		}
 	}
 }
 
