@@ -9,6 +9,14 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/paycode/paycode/text"
+)
+
+// Problem codes of the admin listener.
+const (
+	codeAdminDisabled    = "admin_disabled"
+	codeInvalidPublicKey = "invalid_public_key"
 )
 
 // adminRoutes registers the admin listener's routes: probes and metrics
@@ -36,7 +44,7 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		s.metrics.ready.Set(0)
 		p := toProblem(err)
 		if p.Status != fiber.StatusServiceUnavailable {
-			p = newProblem(fiber.StatusServiceUnavailable, codeUnavailable, "The store failed its round trip.")
+			p = problemText(fiber.StatusServiceUnavailable, codeUnavailable, text.M(text.StoreCheckFailed))
 			p.Err = err
 		}
 		return p
@@ -49,11 +57,11 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 // configured token (dev only) operator calls are refused.
 func (s *Server) requireAdmin(c *fiber.Ctx) error {
 	if s.cfg.AdminToken == "" {
-		return newProblem(fiber.StatusForbidden, "admin_disabled", "Set PAYCODE_ADMIN_TOKEN to enable operator calls.")
+		return problemText(fiber.StatusForbidden, codeAdminDisabled, text.M(text.AdminDisabled))
 	}
 	token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.AdminToken)) != 1 {
-		p := newProblem(fiber.StatusUnauthorized, codeUnauthorized, "Admin calls need Authorization: Bearer with the admin token.")
+		p := problemText(fiber.StatusUnauthorized, codeUnauthorized, text.M(text.AdminToken))
 		p.Headers = map[string]string{fiber.HeaderWWWAuthenticate: `Bearer realm="paycode-admin"`}
 		return p
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/paycode/paycode/store"
+	"github.com/paycode/paycode/text"
 	"github.com/paycode/paycode/tokens"
 )
 
@@ -30,7 +31,7 @@ func (s *Server) opsRoutes(ops fiber.Router) {
 func (s *Server) adminAudit(c *fiber.Ctx) error {
 	limit := c.QueryInt("limit", 100)
 	if limit < 1 || limit > 1000 {
-		return newProblem(fiber.StatusBadRequest, codeMalformed, "limit must be between 1 and 1000.")
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.AuditLimit))
 	}
 	events, err := s.store.AuditEvents(c.UserContext(), int64(limit))
 	if err != nil {
@@ -56,10 +57,10 @@ type operatorReason struct {
 
 func (o operatorReason) check() error {
 	if o.Operator == "" || len(o.Operator) > 64 || !validOrderRef(o.Operator) {
-		return newProblem(fiber.StatusBadRequest, codeMalformed, "The member \"operator\" (who acts, 1-64 printable characters) is required.")
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.OperatorRequired))
 	}
 	if o.Reason == "" || len(o.Reason) > 500 {
-		return newProblem(fiber.StatusBadRequest, codeMalformed, "The member \"reason\" (up to 500 characters) is required.")
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.ReasonRequired))
 	}
 	return nil
 }
@@ -78,13 +79,13 @@ func (s *Server) adminRegisterTerminal(c *fiber.Ctx) error {
 		return err
 	}
 	if req.StoreID == "" || len(req.StoreID) > 64 || !validOrderRef(req.StoreID) || strings.ContainsAny(req.StoreID, " {}") {
-		return newProblem(fiber.StatusBadRequest, codeMalformed, "The member \"store_id\" (1-64 printable characters, no spaces) is required.")
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.StoreIDRequired))
 	}
 	if !validLabel(req.Label) {
-		return newProblem(fiber.StatusBadRequest, codeInvalidLabel, "The member \"label\" must be 1 to 64 printable characters.")
+		return problemText(fiber.StatusBadRequest, codeInvalidLabel, text.M(text.TerminalLabel))
 	}
 	if _, err := tokens.ParsePublicKeyPEM([]byte(req.PublicKeyPEM)); err != nil {
-		p := newProblem(fiber.StatusBadRequest, "invalid_public_key", "The member \"public_key_pem\" must be a PEM PUBLIC KEY, EC P-256 (ES256) or Ed25519 (EdDSA).")
+		p := problemText(fiber.StatusBadRequest, codeInvalidPublicKey, text.M(text.InvalidPublicKey))
 		p.Err = err
 		return p
 	}
@@ -107,7 +108,7 @@ func terminalBody(t *store.Terminal) fiber.Map {
 func (s *Server) adminGetTerminal(c *fiber.Ctx) error {
 	t, err := s.store.Terminal(c.UserContext(), c.Params("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		return newProblem(fiber.StatusNotFound, codeNotFound, "No such terminal.")
+		return problemText(fiber.StatusNotFound, codeNotFound, text.M(text.NoSuchTerminal))
 	} else if err != nil {
 		return err
 	}
@@ -135,7 +136,7 @@ func (s *Server) adminTerminalStatus(status string) fiber.Handler {
 			return err
 		}
 		if !ok {
-			return newProblem(fiber.StatusNotFound, codeNotFound, "No such terminal.")
+			return problemText(fiber.StatusNotFound, codeNotFound, text.M(text.NoSuchTerminal))
 		}
 		s.auditAs(c, "operator:"+req.Operator, "terminal."+status, "", "", map[string]string{"terminal": id, "reason": req.Reason})
 		return c.JSON(fiber.Map{"terminal_id": id, "status": status})
@@ -157,7 +158,7 @@ func (s *Server) adminAccountStatus(status string) fiber.Handler {
 			return err
 		}
 		if !ok {
-			return newProblem(fiber.StatusNotFound, codeNotFound, "No such account.")
+			return problemText(fiber.StatusNotFound, codeNotFound, text.M(text.NoSuchAccount))
 		}
 		typ := "account.frozen"
 		if status == store.AccountActive {

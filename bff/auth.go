@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/paycode/paycode/store"
+	"github.com/paycode/paycode/text"
 	"github.com/paycode/paycode/tokens"
 )
 
@@ -30,9 +31,20 @@ func dpopChallenge(errCode, description string) map[string]string {
 	return map[string]string{fiber.HeaderWWWAuthenticate: `DPoP error="` + errCode + `", error_description="` + description + `", ` + dpopAlgs}
 }
 
+// authProblem is a 401 with the DPoP challenge; the challenge's
+// error_description is the English detail.
 func authProblem(code, detail string, cause error) *Problem {
 	p := newProblem(fiber.StatusUnauthorized, code, detail)
 	p.Headers = dpopChallenge(code, detail)
+	p.Err = cause
+	return p
+}
+
+// authProblemText is authProblem with the detail as a catalogue message
+// (the header stays English: it is for programs, and ASCII).
+func authProblemText(code string, m text.Message, cause error) *Problem {
+	p := problemText(fiber.StatusUnauthorized, code, m)
+	p.Headers = dpopChallenge(code, p.Detail)
 	p.Err = cause
 	return p
 }
@@ -52,7 +64,7 @@ func (s *Server) proveDPoP(c *fiber.Ctx, accessToken string) (*tokens.DPoPProof,
 	}
 	headers := c.Request().Header.PeekAll("DPoP")
 	if len(headers) != 1 || len(headers[0]) == 0 {
-		return nil, authProblem(codeInvalidDPoP, "This call needs exactly one DPoP proof header signed by the device key.", nil)
+		return nil, authProblemText(codeInvalidDPoP, text.M(text.DPoPMissing), nil)
 	}
 	proof, err := s.dpop.Verify(c.UserContext(), string(headers[0]), tokens.DPoPRequest{
 		Method:      c.Method(),
@@ -62,11 +74,11 @@ func (s *Server) proveDPoP(c *fiber.Ctx, accessToken string) (*tokens.DPoPProof,
 	switch {
 	case err == nil:
 	case errors.Is(err, tokens.ErrUseDPoPNonce):
-		return nil, authProblem(codeUseNonce, "Retry with the DPoP-Nonce the server sent.", err)
+		return nil, authProblemText(codeUseNonce, text.M(text.UseDPoPNonce), err)
 	case errors.Is(err, tokens.ErrDPoPReplay):
-		return nil, authProblem(codeInvalidDPoP, "This DPoP proof was already used.", err)
+		return nil, authProblemText(codeInvalidDPoP, text.M(text.DPoPReplayed), err)
 	case errors.Is(err, tokens.ErrInvalidDPoP):
-		return nil, authProblem(codeInvalidDPoP, "The DPoP proof is not valid for this request.", err)
+		return nil, authProblemText(codeInvalidDPoP, text.M(text.InvalidDPoP), err)
 	default:
 		return nil, err // the replay cache failed: 503
 	}
@@ -84,39 +96,39 @@ func (s *Server) requireSession(c *fiber.Ctx) error {
 	scheme, token, _ := strings.Cut(authz, " ")
 	switch {
 	case authz == "":
-		p := newProblem(fiber.StatusUnauthorized, codeUnauthorized, "This call needs Authorization: DPoP <access token> and a DPoP proof.")
+		p := problemText(fiber.StatusUnauthorized, codeUnauthorized, text.M(text.DPoPRequired))
 		p.Headers = map[string]string{fiber.HeaderWWWAuthenticate: "DPoP " + dpopAlgs}
 		return p
 	case strings.EqualFold(scheme, "Bearer"):
 		// A DPoP-bound token presented as a bearer token: whoever holds it
 		// without the key must not be able to downgrade.
-		return authProblem(codeInvalidToken, "Access tokens are DPoP-bound; send them as Authorization: DPoP.", nil)
+		return authProblemText(codeInvalidToken, text.M(text.TokenAsBearer), nil)
 	case !strings.EqualFold(scheme, "DPoP") || token == "":
-		return authProblem(codeInvalidToken, "Authorization must be DPoP <access token>.", nil)
+		return authProblemText(codeInvalidToken, text.M(text.TokenScheme), nil)
 	}
 	claims, err := s.access.Verify(token)
 	if err != nil {
-		return authProblem(codeInvalidToken, "The access token is not valid.", err)
+		return authProblemText(codeInvalidToken, text.M(text.InvalidToken), err)
 	}
 	proof, err := s.proveDPoP(c, token)
 	if err != nil {
 		return err
 	}
 	if proof.JKT != claims.JKT {
-		return authProblem(codeInvalidToken, "The access token is bound to another key.", nil)
+		return authProblemText(codeInvalidToken, text.M(text.TokenWrongKey), nil)
 	}
 	sess, err := s.store.TouchSession(c.UserContext(), claims.SessionID, claims.Subject, proof.JKT, s.cfg.SessionIdle, s.now())
 	switch {
 	case err == nil:
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrWrongKey):
-		return authProblem(codeInvalidToken, "The session has ended; log in again.", err)
+		return authProblemText(codeInvalidToken, text.M(text.SessionEnded), err)
 	default:
 		return err
 	}
 	if cut, err := s.sessionCutOff(c, sess); err != nil {
 		return err
 	} else if cut {
-		return authProblem(codeInvalidToken, "The operator asked everyone to sign in again; log in again with your passkey.", nil)
+		return authProblemText(codeInvalidToken, text.M(text.ReauthForced), nil)
 	}
 	c.Locals(localClaims, claims)
 	c.Locals(localSession, sess)

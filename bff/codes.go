@@ -3,7 +3,6 @@ package bff
 import (
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/paycode/paycode/store"
+	"github.com/paycode/paycode/text"
 	"github.com/paycode/paycode/tokens"
 )
 
@@ -57,8 +57,8 @@ func (s *Server) issueCode(c *fiber.Ctx) error {
 		scale = *req.Scale
 	}
 	if scale < tokens.MinBarcodeScale || scale > tokens.MaxBarcodeScale {
-		return newProblem(fiber.StatusBadRequest, codeBadScale,
-			fmt.Sprintf("The member \"scale\" must be between %d and %d.", tokens.MinBarcodeScale, tokens.MaxBarcodeScale))
+		return problemText(fiber.StatusBadRequest, codeBadScale, text.M(text.ScaleRange,
+			"min", strconv.Itoa(tokens.MinBarcodeScale), "max", strconv.Itoa(tokens.MaxBarcodeScale)))
 	}
 	sess, _ := sessionOf(c)
 	now := s.now()
@@ -66,7 +66,7 @@ func (s *Server) issueCode(c *fiber.Ctx) error {
 		return stepUpProblem(s.cfg.PaymentWindow)
 	}
 	if sess.AccountStatus == store.AccountFrozen {
-		return newProblem(fiber.StatusForbidden, codeAccountFrozen, "This account is frozen; no payment codes are issued.")
+		return problemText(fiber.StatusForbidden, codeAccountFrozen, text.M(text.FrozenNoCodes))
 	}
 	// A client rotates every 30 s: the limit leaves room for retries and
 	// several screens, not for a flood.
@@ -86,9 +86,9 @@ func (s *Server) issueCode(c *fiber.Ctx) error {
 	switch err := s.store.IssueCode(c.UserContext(), rec, s.cfg.CodeTTL, s.cfg.CodeGrace); {
 	case err == nil:
 	case errors.Is(err, store.ErrAccountFrozen):
-		return newProblem(fiber.StatusForbidden, codeAccountFrozen, "This account is frozen; no payment codes are issued.")
+		return problemText(fiber.StatusForbidden, codeAccountFrozen, text.M(text.FrozenNoCodes))
 	case errors.Is(err, store.ErrDeviceRevoked):
-		return authProblem(codeInvalidToken, "This device is no longer the account's device.", err)
+		return authProblemText(codeInvalidToken, text.M(text.DeviceReplaced), err)
 	default:
 		return err
 	}
@@ -120,8 +120,7 @@ func codeID(name string) string { return name[:16] }
 // assertion is too old for this action.
 func stepUpProblem(window time.Duration) *Problem {
 	maxAge := strconv.Itoa(int(window.Seconds()))
-	p := newProblem(fiber.StatusUnauthorized, codeInsufficientAuth,
-		"Verify with your passkey again (POST /v1/session/reauth/start), then retry.")
+	p := problemText(fiber.StatusUnauthorized, codeInsufficientAuth, text.M(text.InsufficientAuth))
 	p.Headers = map[string]string{fiber.HeaderWWWAuthenticate: `DPoP error="insufficient_user_authentication", error_description="A recent passkey verification is required", max_age=` + maxAge + `, ` + dpopAlgs}
 	return p
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/paycode/paycode/store"
+	"github.com/paycode/paycode/text"
 )
 
 // Event streams (GET /v1/events) are Server-Sent Events, read by the app
@@ -72,7 +73,7 @@ func (s *Server) events(c *fiber.Ctx) error {
 	sess, _ := sessionOf(c)
 	last := strings.Clone(c.Get("Last-Event-ID")) // used after the handler returns
 	if last != "" && !streamID.MatchString(last) {
-		return newProblem(fiber.StatusBadRequest, codeMalformed, "Last-Event-ID is not an id this server sent.")
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.LastEventID))
 	}
 	// Subscribe before reading the replay, so nothing published in between
 	// is lost; duplicates are dropped by id.

@@ -6,6 +6,8 @@ import (
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/paycode/paycode/text"
 )
 
 // Rate limits. They are counted in Redis, so they hold across replicas;
@@ -29,7 +31,7 @@ func (s *Server) limit(c *fiber.Ctx, name, subject string, l redis_rate.Limit) e
 		return nil
 	}
 	s.metrics.limited.WithLabelValues(name).Inc()
-	p := newProblem(fiber.StatusTooManyRequests, codeRateLimited, "Too many attempts; wait before trying again.")
+	p := problemText(fiber.StatusTooManyRequests, codeRateLimited, text.M(text.RateLimited))
 	p.Headers = map[string]string{fiber.HeaderRetryAfter: strconv.Itoa(int(math.Ceil(res.RetryAfter.Seconds())))}
 	return p
 }

@@ -193,11 +193,14 @@ func toProblem(err error) *Problem {
 		}
 	}
 	if errors.Is(err, store.ErrUnavailable) {
-		return &Problem{Status: fiber.StatusServiceUnavailable, Code: codeUnavailable, Title: titleOf(codeUnavailable, 503),
-			Detail: "A dependency is unavailable; nothing was changed. Retry shortly.", Headers: map[string]string{"Retry-After": "1"}, Err: err}
+		p := problemText(fiber.StatusServiceUnavailable, codeUnavailable, text.M(text.Unavailable))
+		p.Headers = map[string]string{fiber.HeaderRetryAfter: "1"}
+		p.Err = err
+		return p
 	}
-	return &Problem{Status: fiber.StatusInternalServerError, Code: codeInternal, Title: titleOf(codeInternal, 500),
-		Detail: "The request failed; nothing was changed. If it persists, quote the request id.", Err: err}
+	p = problemText(fiber.StatusInternalServerError, codeInternal, text.M(text.Internal))
+	p.Err = err
+	return p
 }
 
 // handleError writes err as a problem document. It is Fiber's ErrorHandler,

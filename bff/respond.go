@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/paycode/paycode/store"
+	"github.com/paycode/paycode/text"
 	"github.com/paycode/paycode/tokens"
 )
 
@@ -21,27 +21,28 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 	if len(body) == 0 {
 		body = []byte("{}")
 	} else if ct := strings.ToLower(c.Get(fiber.HeaderContentType)); !strings.HasPrefix(ct, "application/json") {
-		return newProblem(fiber.StatusUnsupportedMediaType, codeUnsupportedType, "Send the body as application/json.")
+		return problemText(fiber.StatusUnsupportedMediaType, codeUnsupportedType, text.M(text.UnsupportedJSON))
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
-		detail := "The body is not a valid JSON object."
+		m := text.M(text.NotJSON)
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			detail = fmt.Sprintf("The member %q has the wrong type.", typeErr.Field)
+			m = text.M(text.MemberType, "member", typeErr.Field)
 		}
-		p := newProblem(fiber.StatusBadRequest, codeMalformed, detail)
+		p := problemText(fiber.StatusBadRequest, codeMalformed, m)
 		p.Err = err
 		return p
 	}
 	if dec.More() {
-		return newProblem(fiber.StatusBadRequest, codeMalformed, "The body holds more than one JSON value.")
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.TrailingJSON))
 	}
 	return nil
 }
 
+// missing is the problem of a required member that is absent or empty.
 func missing(member string) *Problem {
-	return newProblem(fiber.StatusBadRequest, codeMalformed, fmt.Sprintf("The member %q is required.", member))
+	return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.MemberRequired, "member", member))
 }
 
 // refreshCookie is where the PWA keeps its refresh token: __Host- (Secure,

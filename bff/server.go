@@ -159,6 +159,7 @@ func (s *Server) routes() {
 	v1.Post("/login/start", s.loginStart)
 	v1.Post("/login/finish", s.loginFinish)
 	v1.Post("/session/refresh", s.sessionRefresh)
+	v1.Get("/text/:lang", s.textCatalogue)
 
 	// Authenticated routes name requireSession each (a group middleware
 	// would also answer 401 for paths that do not exist).

@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/paycode/paycode/store"
+	"github.com/paycode/paycode/text"
 	"github.com/paycode/paycode/tokens"
 	"github.com/paycode/paycode/webauthn"
 )
@@ -38,7 +39,7 @@ func (s *Server) sessionRefresh(c *fiber.Ctx) error {
 	if err := s.limit(c, "refresh-ip", c.IP(), limitRefreshPerIP); err != nil {
 		return err
 	}
-	invalid := authProblem(codeRefreshInvalid, "The refresh token is not valid; log in again.", nil)
+	invalid := authProblemText(codeRefreshInvalid, text.M(text.InvalidGrant), nil)
 	accountID, sid, ok := parseRefresh(raw)
 	if !ok {
 		return invalid
@@ -71,7 +72,7 @@ func (s *Server) sessionRefresh(c *fiber.Ctx) error {
 		if err := s.store.DeleteSession(c.UserContext(), sid, accountID); err != nil {
 			return err
 		}
-		return authProblem(codeRefreshInvalid, "The operator asked everyone to sign in again; log in again with your passkey.", nil)
+		return authProblemText(codeRefreshInvalid, text.M(text.ReauthForced), nil)
 	}
 	access, exp, err := s.issueAccess(got)
 	if err != nil {
@@ -97,7 +98,7 @@ func (s *Server) reauthStart(c *fiber.Ctx) error {
 	}
 	allow := deviceCredentials(recs, sess.DeviceID)
 	if len(allow) == 0 {
-		return authProblem(codeInvalidToken, "The session's device has no passkey any more.", nil)
+		return authProblemText(codeInvalidToken, text.M(text.SessionNoPasskey), nil)
 	}
 	id, err := store.NewCeremonyID(sess.AccountID)
 	if err != nil {
@@ -155,7 +156,7 @@ func (s *Server) reauthFinish(c *fiber.Ctx) error {
 	now := s.now()
 	got, err := s.store.SetAuthTime(ctx, sess.ID, sess.AccountID, sess.JKT, now, passkeyAMR, s.cfg.SessionIdle, now)
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrWrongKey) {
-		return authProblem(codeInvalidToken, "The session has ended; log in again.", err)
+		return authProblemText(codeInvalidToken, text.M(text.SessionEnded), err)
 	} else if err != nil {
 		return err
 	}

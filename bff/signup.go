@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"net/mail"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/paycode/paycode/notify"
 	"github.com/paycode/paycode/store"
+	"github.com/paycode/paycode/text"
 	"github.com/paycode/paycode/tokens"
 	"github.com/paycode/paycode/webauthn"
 )
@@ -79,7 +81,7 @@ func (s *Server) signupContact(c *fiber.Ctx) error {
 	}
 	contact, kind, ok := normalizeContact(req.Contact)
 	if !ok {
-		return newProblem(fiber.StatusBadRequest, codeInvalidContact, "The contact must be an e-mail address or an E.164 phone number such as +819012345678.")
+		return problemText(fiber.StatusBadRequest, codeInvalidContact, text.M(text.InvalidContact))
 	}
 	hash := s.contactHash(contact)
 	if err := s.limit(c, "otp-ip", c.IP(), limitOTPPerIP); err != nil {
@@ -106,14 +108,15 @@ func (s *Server) signupContact(c *fiber.Ctx) error {
 	if err := s.store.PutSignup(c.UserContext(), su, s.otpHash(id, otp), otpTTL); err != nil {
 		return err
 	}
+	// Notifications are in English until accounts have a language.
 	msg := notify.Message{ID: id, Type: notify.TypeSignupOTP, To: contact, CreatedAt: s.now(),
-		Text: fmt.Sprintf("Your paycode sign-up code is %s. It expires in 10 minutes. Never share it: paycode staff will never ask for it.", otp.Reveal())}
+		Text: text.M(text.SignupOTPMessage, "code", otp.Reveal(), "minutes", strconv.Itoa(int(otpTTL.Minutes()))).Render(text.Default)}
 	if existing {
 		msg.Type = notify.TypeSignupExisting
-		msg.Text = "Someone tried to create a paycode account with this address, which already has one. If it was you, sign in with your passkey instead; if not, no action is needed."
+		msg.Text = text.M(text.SignupExistingMessage).Render(text.Default)
 	}
 	if err := s.notifier.Notify(c.UserContext(), msg); err != nil {
-		p := newProblem(fiber.StatusServiceUnavailable, codeUnavailable, "The code could not be sent; nothing was changed. Retry shortly.")
+		p := problemText(fiber.StatusServiceUnavailable, codeUnavailable, text.M(text.OTPNotSent))
 		p.Headers = map[string]string{fiber.HeaderRetryAfter: "5"}
 		p.Err = err
 		return p
@@ -147,7 +150,7 @@ func (s *Server) signupVerify(c *fiber.Ctx) error {
 		return missing("signup_id")
 	}
 	if !sixDigits.MatchString(req.OTP) {
-		return newProblem(fiber.StatusBadRequest, codeMalformed, "The member \"otp\" must be 6 digits.")
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.OTPFormat))
 	}
 	proof, err := s.proveDPoP(c, "")
 	if err != nil {
@@ -156,7 +159,7 @@ func (s *Server) signupVerify(c *fiber.Ctx) error {
 	if err := s.limit(c, "verify-ip", c.IP(), limitVerifyPerIP); err != nil {
 		return err
 	}
-	otpWrong := newProblem(fiber.StatusBadRequest, codeOTPInvalid, "The code is wrong or has expired.")
+	otpWrong := problemText(fiber.StatusBadRequest, codeOTPInvalid, text.M(text.OTPInvalid))
 	sb, err := store.BucketOfKind("sgn", req.SignupID)
 	if err != nil {
 		return otpWrong
@@ -228,7 +231,7 @@ func (s *Server) signupFinish(c *fiber.Ctx) error {
 		req.DeviceLabel = "device"
 	}
 	if !validLabel(req.DeviceLabel) {
-		return newProblem(fiber.StatusBadRequest, codeInvalidLabel, "The device label must be 1 to 64 printable characters.")
+		return problemText(fiber.StatusBadRequest, codeInvalidLabel, text.M(text.InvalidDeviceLabel))
 	}
 	proof, err := s.proveDPoP(c, "")
 	if err != nil {
@@ -244,7 +247,7 @@ func (s *Server) signupFinish(c *fiber.Ctx) error {
 	accountID := ch.AccountID
 	su, err := s.store.Signup(ctx, req.SignupID)
 	if errors.Is(err, store.ErrNotFound) {
-		return newProblem(fiber.StatusBadRequest, codeOTPInvalid, "The sign-up has expired; start again.")
+		return problemText(fiber.StatusBadRequest, codeOTPInvalid, text.M(text.SignupExpired))
 	} else if err != nil {
 		return err
 	}
@@ -271,9 +274,9 @@ func (s *Server) signupFinish(c *fiber.Ctx) error {
 	switch {
 	case err == nil:
 	case errors.Is(err, store.ErrContactTaken):
-		return newProblem(fiber.StatusConflict, codeContactTaken, "This contact was registered by another sign-up meanwhile; sign in instead.")
+		return problemText(fiber.StatusConflict, codeContactTaken, text.M(text.ContactTakenSignup))
 	case errors.Is(err, store.ErrNotVerified), errors.Is(err, store.ErrExists):
-		p := newProblem(fiber.StatusBadRequest, codeOTPInvalid, "The sign-up is no longer valid; start again.")
+		p := problemText(fiber.StatusBadRequest, codeOTPInvalid, text.M(text.SignupInvalid))
 		p.Err = err
 		return p
 	default:
@@ -301,7 +304,7 @@ func passkeyProblem(err error) error {
 	if !errors.Is(err, webauthn.ErrRejected) {
 		return err
 	}
-	p := newProblem(fiber.StatusUnauthorized, codePasskey, "The passkey could not be verified. Start again.")
+	p := problemText(fiber.StatusUnauthorized, codePasskey, text.M(text.PasskeyRejected))
 	p.Headers = map[string]string{fiber.HeaderWWWAuthenticate: "DPoP " + dpopAlgs}
 	p.Err = err
 	return p

@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/paycode/paycode/store"
+	"github.com/paycode/paycode/text"
 )
 
 // The operator's kill switches (DESIGN principle 5, the 7pay story): sign-ups,
@@ -118,7 +119,7 @@ func (s *Server) observeSwitches(w store.Switches, err error) {
 // switchesUnavailable is the fail-closed answer when the switches cannot be
 // read.
 func switchesUnavailable(err error) *Problem {
-	p := newProblem(fiber.StatusServiceUnavailable, codeUnavailable, "The service cannot confirm this channel is open; nothing was changed. Retry shortly.")
+	p := problemText(fiber.StatusServiceUnavailable, codeUnavailable, text.M(text.SwitchesUnknown))
 	p.Headers = map[string]string{fiber.HeaderRetryAfter: "1"}
 	p.Err = err
 	return p
@@ -140,7 +141,7 @@ func (s *Server) requireSignups(c *fiber.Ctx) error {
 		return err
 	}
 	if !w.Signups {
-		p := newProblem(fiber.StatusServiceUnavailable, codeSignupsDisabled, "Sign-ups are paused by the operator. Try again later.")
+		p := problemText(fiber.StatusServiceUnavailable, codeSignupsDisabled, text.M(text.SignupsDisabled))
 		p.Headers = map[string]string{fiber.HeaderRetryAfter: "600"}
 		return p
 	}
@@ -155,8 +156,7 @@ func (s *Server) requireNewDevices(c *fiber.Ctx) error {
 		return err
 	}
 	if !w.NewDevices {
-		return newProblem(fiber.StatusForbidden, codeNewDevicesDisabled,
-			"Adding a new device is paused by the operator. Keep using your current device, or try again later.")
+		return problemText(fiber.StatusForbidden, codeNewDevicesDisabled, text.M(text.NewDevicesDisabled))
 	}
 	return nil
 }
@@ -197,7 +197,7 @@ func (s *Server) countryGate(c *fiber.Ctx) error {
 		return err
 	}
 	if w.CountryBlocked(country) {
-		return newProblem(fiber.StatusForbidden, codeCountryBlocked, "This service is not available from your country.")
+		return problemText(fiber.StatusForbidden, codeCountryBlocked, text.M(text.CountryBlocked))
 	}
 	return c.Next()
 }
@@ -268,7 +268,7 @@ func (s *Server) adminSetSwitch(c *fiber.Ctx) error {
 	}
 	name := c.Params("name")
 	if !slices.Contains(store.SwitchNames, name) {
-		return newProblem(fiber.StatusBadRequest, codeUnknownSwitch, "Unknown switch; the switches are "+strings.Join(store.SwitchNames, ", ")+".")
+		return problemText(fiber.StatusBadRequest, codeUnknownSwitch, text.M(text.UnknownSwitchList, "switches", strings.Join(store.SwitchNames, ", ")))
 	}
 	if err := req.check(); err != nil {
 		return err
@@ -288,7 +288,7 @@ func (s *Server) adminSetSwitch(c *fiber.Ctx) error {
 		}
 	}
 	if err := s.store.SetSwitch(ctx, name, value); errors.Is(err, store.ErrBadSwitch) {
-		p := newProblem(fiber.StatusBadRequest, codeInvalidSwitchValue, switchValueHelp[name])
+		p := problemText(fiber.StatusBadRequest, codeInvalidSwitchValue, switchValueHelp[name])
 		p.Err = err
 		return p
 	} else if err != nil {
@@ -309,19 +309,20 @@ func (s *Server) adminSetSwitch(c *fiber.Ctx) error {
 	return c.JSON(switchView(now))
 }
 
-var switchValueHelp = map[string]string{
-	store.SwitchSignups:          "The value of signups is \"on\" or \"off\".",
-	store.SwitchTopups:           "The value of topups is \"on\" or \"off\".",
-	store.SwitchNewDevices:       "The value of new_devices is \"on\" or \"off\".",
-	store.SwitchReauthAfter:      "The value of reauth_after is \"now\" or an RFC 3339 time, not in the future and not before the current cut-off.",
-	store.SwitchBlockedCountries: "The value of blocked_countries is a comma-separated list of ISO 3166-1 alpha-2 codes such as \"KP,RU\", or \"\" for none.",
+// switchValueHelp says which values each switch takes.
+var switchValueHelp = map[string]text.Message{
+	store.SwitchSignups:          text.M(text.SwitchToggleValue, "switch", store.SwitchSignups),
+	store.SwitchTopups:           text.M(text.SwitchToggleValue, "switch", store.SwitchTopups),
+	store.SwitchNewDevices:       text.M(text.SwitchToggleValue, "switch", store.SwitchNewDevices),
+	store.SwitchReauthAfter:      text.M(text.ReauthAfterValue),
+	store.SwitchBlockedCountries: text.M(text.BlockedCountriesValue),
 }
 
 // reauthValue turns "now" or an RFC 3339 time into the stored Unix ms. The
 // cut-off only moves forward, and never past now: a future cut-off would
 // refuse the fresh logins it asks for.
 func (s *Server) reauthValue(v string, current time.Time) (string, error) {
-	bad := newProblem(fiber.StatusBadRequest, codeInvalidSwitchValue, switchValueHelp[store.SwitchReauthAfter])
+	bad := problemText(fiber.StatusBadRequest, codeInvalidSwitchValue, switchValueHelp[store.SwitchReauthAfter])
 	now := s.now()
 	t := now
 	if v != "now" {

@@ -10,8 +10,10 @@
 //     generic text); more precise occurrences use their own IDs. Clients
 //     branch on the problem code and may translate by it; the server's
 //     detail is a fallback for them, never a contract.
+//   - A problem code's generic text has no placeholders: clients show it as
+//     it is (bff's text_test.go checks every code the API answers).
 //   - Every message has both languages and the same placeholders in each
-//     (catalogue_test.go checks it). A template names its arguments as
+//     (text_test.go checks it). A template names its arguments as
 //     {name}; {name!q} inserts the value Go-quoted (the English texts quote
 //     what a client chose, such as a device label, so it cannot pass for our
 //     own words).
@@ -20,6 +22,15 @@
 //     account's verified address only, never into a log.
 //   - English is the default: a request without Accept-Language, or with
 //     only languages we do not have, is answered in English.
+//
+// # Names
+//
+// A problem code ("otp_invalid") names the code's generic text. A more
+// precise occurrence of one code is "<code>.<what>"
+// ("otp_invalid.signup_expired", "malformed_request.member_required"); a
+// text that several codes share, or that is no problem at all (a
+// notification), is "<area>.<what>" ("session.reauth_forced",
+// "signup.otp_message"). Each ID has a Go constant in the file of its area.
 //
 // Messages are registered by the message_*.go files, one per area, each in
 // an init function; a duplicate ID panics at start-up (and in every test).

@@ -71,6 +71,14 @@ func (e Entry) in(l Lang) string {
 	return e.En
 }
 
+// Template is the entry's text in language l, placeholders unexpanded (what
+// a client that renders messages itself receives).
+func (e Entry) Template(l Lang) string { return e.in(l) }
+
+// Placeholders lists the names of the entry's arguments, sorted (the same
+// in every language).
+func (e Entry) Placeholders() []string { return placeholders(e.En) }
+
 var catalogue = map[ID]Entry{}
 
 // register adds entries to the catalogue; message_*.go files call it from

@@ -80,10 +80,35 @@ async function dpopProof(method, path, token) {
   return input + '.' + b64u(sig);
 }
 
+// ---------- text ----------
+// The server's message catalogue (GET /v1/text/{lang}) in the browser's
+// language: a problem's code is the id of its text, so the app says what
+// went wrong in that language, the server's detail as the fallback.
+const lang = (() => {
+  for (const tag of navigator.languages || [navigator.language]) {
+    const l = String(tag || '').toLowerCase().split('-')[0];
+    if (l === 'ja' || l === 'en') return l;
+  }
+  return 'en';
+})();
+let messages = {};
+fetch(`/v1/text/${lang}`, { credentials: 'same-origin' })
+  .then((r) => (r.ok ? r.json() : null))
+  .then((d) => { if (d && d.messages) messages = d.messages; })
+  .catch(() => { /* offline: the server's details stand in */ });
+
+// problemText is the text of a problem's code (one that needs no
+// arguments), else the problem's own detail or title.
+function problemText(p, status) {
+  const t = p && p.code && Object.hasOwn(messages, p.code) ? messages[p.code] : '';
+  if (typeof t === 'string' && t && !t.includes('{')) return t;
+  return (p && (p.detail || p.title)) || `The server answered ${status}.`;
+}
+
 // ---------- API ----------
 class ApiError extends Error {
   constructor(status, problem, challenge) {
-    super((problem && (problem.detail || problem.title)) || `The server answered ${status}.`);
+    super(problemText(problem, status));
     this.status = status;
     this.problem = problem || {};
     this.code = this.problem.code || '';
