@@ -97,9 +97,12 @@ fetch(`/v1/text/${lang}`, { credentials: 'same-origin' })
   .then((d) => { if (d && d.messages) messages = d.messages; })
   .catch(() => { /* offline: the server's details stand in */ });
 
-// problemText is the text of a problem's code (one that needs no
-// arguments), else the problem's own detail or title.
+// problemText is the problem's own detail when the server wrote it in the
+// app's language (it is the more precise text: requests carry the app's
+// Accept-Language), else the text of its code (one that needs no
+// arguments), else whatever detail or title the problem has.
 function problemText(p, status) {
+  if (p && p.detail && p.lang === lang) return p.detail;
   const t = p && p.code && Object.hasOwn(messages, p.code) ? messages[p.code] : '';
   if (typeof t === 'string' && t && !t.includes('{')) return t;
   return (p && (p.detail || p.title)) || `The server answered ${status}.`;
@@ -119,7 +122,7 @@ class ApiError extends Error {
 let session = null; // {access, expiresAt, accountId}
 
 async function request(method, path, body, token) {
-  const headers = { DPoP: await dpopProof(method, path, token) };
+  const headers = { DPoP: await dpopProof(method, path, token), 'Accept-Language': lang };
   if (token) headers.Authorization = 'DPoP ' + token;
   const init = { method, headers, cache: 'no-store', credentials: 'same-origin' };
   if (body !== undefined) {
@@ -137,6 +140,7 @@ async function request(method, path, body, token) {
   if (!r.ok) {
     const challenge = r.headers.get('WWW-Authenticate') || '';
     const p = data || {};
+    p.lang = (r.headers.get('Content-Language') || '').toLowerCase();
     if (!p.code && challenge.includes('insufficient_user_authentication')) p.code = 'insufficient_user_authentication';
     throw new ApiError(r.status, p, challenge);
   }
