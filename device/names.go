@@ -67,8 +67,17 @@ func (a Actor) Kind() string {
 	return kind
 }
 
-// Audit event types and SSE event types of these flows (clients and
-// operators' tools match on them; never rename one).
+// Event types of the account's event stream (SSE) these flows publish;
+// clients match on them, never rename one.
+const (
+	EventPending        = "enrollment.pending"
+	EventApproved       = "enrollment.approved"
+	EventCancelled      = "enrollment.cancelled"
+	EventDeviceRevoked  = "device.revoked"
+	EventContactChanged = "contact.changed"
+)
+
+// Audit event types of these flows; operators' tools match on them.
 const (
 	auditCreated         = "enrollment.created"
 	auditUnknownContact  = "enrollment.unknown_contact"
@@ -85,11 +94,10 @@ const (
 	auditCounterSynced   = "passkey.counter_regression_synced"
 	auditContactStarted  = "contact.change_started"
 	auditContactChanged  = "contact.changed"
-	EventPending         = "enrollment.pending"
-	EventApproved        = "enrollment.approved"
-	EventCancelled       = "enrollment.cancelled"
-	EventDeviceRevoked   = "device.revoked"
-	EventContactChanged  = "contact.changed"
-	messageEnrollmentOTP = "enrollment.otp" // notify.Message types (notices are notify.TypeSecurity)
+)
+
+// Types of the OTP messages (notices are notify.TypeSecurity).
+const (
+	messageEnrollmentOTP = "enrollment.otp"
 	messageContactOTP    = "contact.otp"
 )

@@ -23,6 +23,8 @@ type Store interface {
 	Trail
 }
 
+var _ Store = (*store.Store)(nil)
+
 // Enrollments are the enrollment records and their scripts.
 type Enrollments interface {
 	CreateEnrollment(ctx context.Context, e store.Enrollment, maxLive int, now time.Time) error
