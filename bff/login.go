@@ -9,7 +9,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	newdevice "github.com/paycode/paycode/device"
 	"github.com/paycode/paycode/store"
+	"github.com/paycode/paycode/text"
 	"github.com/paycode/paycode/webauthn"
 )
 
@@ -98,22 +100,14 @@ func (s *Server) checkAssertion(c *fiber.Ctx, a *webauthn.Assertion, o *owner) e
 	if !regressed {
 		return nil
 	}
-	fields := map[string]string{"credential": store.CredentialKey(a.Credential.ID), "sign_count": fmt.Sprint(a.Credential.Authenticator.SignCount)}
-	if a.Credential.Flags.BackupEligible {
-		// Synced passkeys live on several devices by design; the device is
-		// proven by its DPoP key instead.
-		s.audit(c, "passkey.counter_regression_synced", acct.ID, rec.DeviceID, fields)
-		return nil
-	}
-	if _, err := s.store.SetDeviceStatus(c.UserContext(), acct.ID, rec.DeviceID, store.DeviceLocked); err != nil {
-		return err
-	}
-	// The lock already stops every session of the device; remove them too.
-	if _, err := s.store.RevokeSessions(c.UserContext(), acct.ID); err != nil {
-		return err
-	}
-	s.audit(c, "device.locked", acct.ID, rec.DeviceID, fields)
-	return passkeyProblem(fmt.Errorf("%w: sign counter regression on a device-bound credential", webauthn.ErrRejected))
+	// Synced passkeys live on several devices by design (only audited); a
+	// device-bound one locks its device (device.ErrDeviceLocked: the
+	// uniform passkey failure).
+	err = s.devices.OnCounterRegression(c.UserContext(), deviceRequest(c), newdevice.Regression{
+		AccountID: acct.ID, DeviceID: rec.DeviceID, CredentialKey: store.CredentialKey(a.Credential.ID),
+		SignCount: a.Credential.Authenticator.SignCount, BackupEligible: a.Credential.Flags.BackupEligible,
+	})
+	return s.deviceProblem(err)
 }
 
 // loginFinish validates the assertion. A valid passkey proven with a key
@@ -167,11 +161,11 @@ func (s *Server) loginFinish(c *fiber.Ctx) error {
 			return err
 		}
 		s.audit(c, "login.new_device", acct.ID, "", map[string]string{"jkt": proof.JKT})
-		e, err := s.enrollFromLogin(c, acct, proof.JKT, label)
+		e, err := s.devices.FromLogin(ctx, deviceRequest(c), acct, proof.JKT, label)
 		if err != nil {
-			return err
+			return s.deviceProblem(err)
 		}
-		p := newProblem(fiber.StatusForbidden, codeNewDevice, "This passkey belongs to an account bound to another device. Approve this device from your current one, or recover the account.")
+		p := problemText(fiber.StatusForbidden, codeNewDevice, text.M(text.NewDeviceElsewhere))
 		p.Extra = map[string]any{"enrollment_id": e.ID}
 		return p
 	}

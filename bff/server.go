@@ -16,6 +16,7 @@ import (
 
 	"github.com/paycode/paycode/api"
 	"github.com/paycode/paycode/config"
+	newdevice "github.com/paycode/paycode/device"
 	"github.com/paycode/paycode/notify"
 	"github.com/paycode/paycode/store"
 	"github.com/paycode/paycode/tokens"
@@ -41,6 +42,8 @@ type Server struct {
 	terminals  *tokens.TerminalTokens
 	jwks       []byte
 	notifier   notify.Notifier
+	// devices runs the new-device flows (package device).
+	devices *newdevice.Service
 	// closing is closed when shutdown begins, ending open event streams so
 	// they do not hold the drain until its timeout.
 	closing chan struct{}
@@ -98,6 +101,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Ser
 		return nil, err
 	}
 	s.switchCache = s.newSwitchCache()
+	s.devices = s.newDevices()
 	s.app = s.newApp("paycode")
 	s.admin = s.newApp("paycode-admin")
 	s.routes()

@@ -13,22 +13,12 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Enrollment states. An enrollment is a new device asking to become the
-// account's one device. It is created from the new device (by the
-// new_device answer of a passkey login, or by the account's contact) with
-// the new device's DPoP key fixed, and ends in exactly one of active,
-// cancelled or expired:
-//
-//	unverified        created by contact; nothing is shown to the bound device until the contact's OTP is checked
-//	pending_approval  the bound device sees it and may approve (fresh UV assertion) or cancel
-//	pending_recovery  OTP + recovery code given; the cool-down runs, the bound device and the contact may cancel
-//	approved          approved by the bound device or an operator; the new device may finish
-//	active            the new device is the account's device (terminal)
-//	cancelled         by the bound device, the contact's token, or because the account's device changed (terminal)
-//	expired           its time ran out in a live state (terminal)
-//
-// "ready" is not stored: it is how StateAt shows pending_recovery once the
-// cool-down is over, when the new device may finish.
+// Enrollment states, as stored (and shown by the API). An enrollment is a
+// new device asking to become the account's one device; what each state
+// means, which step moves it where, and the invariants are in one place:
+// package device (device/doc.go). This file holds the atomic scripts of
+// those steps. "ready" is not stored: it is how StateAt shows
+// pending_recovery once the cool-down is over.
 const (
 	EnrollmentUnverified      = "unverified"
 	EnrollmentPendingApproval = "pending_approval"
