@@ -152,7 +152,7 @@ func enrollLabel(l string) (string, error) {
 		return "new device", nil
 	}
 	if !validLabel(l) {
-		return "", problemText(fiber.StatusBadRequest, codeInvalidLabel, text.M(text.EnrollmentInvalidLabel))
+		return "", problemText(fiber.StatusBadRequest, codeInvalidLabel, text.M(text.InvalidDeviceLabel))
 	}
 	return l, nil
 }

@@ -44,7 +44,7 @@ func (s *Server) enrollmentApproveStart(c *fiber.Ctx) error {
 	}
 	allow := deviceCredentials(recs, sess.DeviceID)
 	if len(allow) == 0 {
-		m := text.M(text.EnrollmentNoPasskey)
+		m := text.M(text.SessionNoPasskey)
 		p := authProblem(codeInvalidToken, m.Render(text.En), nil)
 		p.Msg = &m
 		return p
@@ -142,7 +142,7 @@ func validReason(r string) bool {
 }
 
 func accountNotFound() *Problem {
-	return problemText(fiber.StatusNotFound, codeNotFound, text.M(text.EnrollmentAccountNotFound))
+	return problemText(fiber.StatusNotFound, codeNotFound, text.M(text.NoSuchAccount))
 }
 
 // operatorEnrollments lists an account's visible live enrollments for an

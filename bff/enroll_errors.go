@@ -38,12 +38,12 @@ var deviceProblems = []struct {
 	{newdevice.ErrNotApprover, fiber.StatusForbidden, codeForbidden, text.EnrollmentNotApprover, ""},
 	{newdevice.ErrAccountFrozen, fiber.StatusForbidden, codeAccountFrozen, text.EnrollmentAccountFrozen, ""},
 	{newdevice.ErrTooManyEnrollments, fiber.StatusTooManyRequests, codeRateLimited, text.EnrollmentTooMany, "60"},
-	{newdevice.ErrOTPWrong, fiber.StatusBadRequest, codeOTPInvalid, text.EnrollmentOTPWrong, ""},
+	{newdevice.ErrOTPWrong, fiber.StatusBadRequest, codeOTPInvalid, text.OTPInvalid, ""},
 	{newdevice.ErrFactorsWrong, fiber.StatusBadRequest, codeRecoveryInvalid, text.RecoveryInvalid, ""},
 	{newdevice.ErrCancelInvalid, fiber.StatusNotFound, codeNotFound, text.EnrollmentCancelInvalid, ""},
 	{newdevice.ErrNoticeFailed, fiber.StatusServiceUnavailable, codeUnavailable, text.EnrollmentNoticeFailed, "5"},
 	{newdevice.ErrSameContact, fiber.StatusBadRequest, codeInvalidContact, text.ContactChangeSame, ""},
-	{newdevice.ErrContactTaken, fiber.StatusConflict, codeContactTaken, text.ContactChangeTaken, ""},
+	{newdevice.ErrContactTaken, fiber.StatusConflict, codeContactTaken, text.ContactTaken, ""},
 	{newdevice.ErrContactChanged, fiber.StatusConflict, codeContactTaken, text.ContactChangeChanged, ""},
 }
 
@@ -118,5 +118,5 @@ func enrollmentStateProblem(state newdevice.State) *Problem {
 
 // otpFormatProblem answers an "otp" member that is not 6 digits.
 func otpFormatProblem() *Problem {
-	return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.EnrollmentOTPFormat))
+	return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.OTPFormat))
 }

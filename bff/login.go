@@ -151,7 +151,7 @@ func (s *Server) loginFinish(c *fiber.Ctx) error {
 	}
 	if acct.DeviceStatus == store.DeviceLocked {
 		s.audit(c, "login.refused_locked", acct.ID, acct.DeviceID, nil)
-		return newProblem(fiber.StatusForbidden, codeDeviceLocked, "This device is locked for your protection. Recover your account or contact support.")
+		return problemText(fiber.StatusForbidden, codeDeviceLocked, text.M(text.DeviceLocked))
 	}
 	if proof.JKT != acct.DeviceJKT || acct.DeviceStatus != store.DeviceActive {
 		// Still never a session for a new key; with new devices switched

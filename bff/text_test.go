@@ -33,8 +33,6 @@ import (
 // exception. (TestProblemCodesHaveText fails for a code listed here that
 // has its text already, so the list only shrinks.)
 var pendingTextAreas = map[string]bool{
-	// Enrollments and new devices.
-	"new_device": true, "device_locked": true, "recovery_invalid": true, "enrollment_state": true,
 	// Terminals.
 	"invalid_client": true, "terminal_suspended": true, "unsupported_grant_type": true,
 	"idempotency_key_required": true, "invalid_amount": true, "invalid_code_format": true,

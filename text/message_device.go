@@ -10,11 +10,13 @@ const (
 	// Problem codes of enrollments (their generic texts).
 	EnrollmentState ID = "enrollment_state"
 	RecoveryInvalid ID = "recovery_invalid"
+	// Problem codes of a passkey login on a device that is not (or no
+	// longer may be) the account's device.
+	NewDevice    ID = "new_device"
+	DeviceLocked ID = "device_locked"
 
 	// Problem details.
 	RequestUnknownMember          ID = "request.unknown_member"
-	EnrollmentInvalidLabel        ID = "enrollment.invalid_label"
-	EnrollmentInvalidContact      ID = "enrollment.invalid_contact"
 	EnrollmentNotFound            ID = "enrollment.not_found"
 	EnrollmentStateIs             ID = "enrollment.state"
 	EnrollmentStateUnverified     ID = "enrollment.state.unverified"
@@ -29,18 +31,13 @@ const (
 	EnrollmentNotApprover         ID = "enrollment.not_approver"
 	EnrollmentAccountFrozen       ID = "enrollment.account_frozen"
 	EnrollmentTooMany             ID = "enrollment.too_many"
-	EnrollmentOTPFormat           ID = "enrollment.otp_format"
-	EnrollmentOTPWrong            ID = "enrollment.otp_wrong"
 	EnrollmentRecoveryCodeLong    ID = "enrollment.recovery_code_too_long"
 	EnrollmentCancelInvalid       ID = "enrollment.cancel_invalid"
 	EnrollmentNoticeFailed        ID = "enrollment.notice_failed"
 	EnrollmentOperatorName        ID = "enrollment.operator_name"
 	EnrollmentOperatorReason      ID = "enrollment.operator_reason"
-	EnrollmentAccountNotFound     ID = "enrollment.account_not_found"
-	EnrollmentNoPasskey           ID = "enrollment.no_passkey"
 	NewDeviceElsewhere            ID = "new_device.bound_elsewhere"
 	ContactChangeSame             ID = "contact_change.same"
-	ContactChangeTaken            ID = "contact_change.taken"
 	ContactChangeChanged          ID = "contact_change.changed"
 
 	// Notifications.
@@ -65,12 +62,6 @@ func init() {
 		Entry{ID: RequestUnknownMember, Context: "problem: the JSON body has a member the call does not define (so that nobody believes it had an effect)",
 			En: "The body has a member this call does not define; nothing was done.",
 			Ja: "このリクエストでは使えない項目が含まれています。処理は行われていません。"},
-		Entry{ID: EnrollmentInvalidLabel, Context: "problem: the new device's name (device_label) is empty, too long or has control characters",
-			En: "The device label must be 1 to 64 printable characters.",
-			Ja: "端末名は1〜64文字の表示可能な文字で指定してください。"},
-		Entry{ID: EnrollmentInvalidContact, Context: "problem: the contact given for a new device or a contact change is neither an e-mail address nor an E.164 number",
-			En: "The contact must be an e-mail address or an E.164 phone number such as +819012345678.",
-			Ja: "連絡先はメールアドレス、または +819012345678 のようなE.164形式の電話番号で指定してください。"},
 		Entry{ID: EnrollmentNotFound, Context: "problem: no new-device request with this id, or the call was signed by another device key",
 			En: "No such enrollment for this device.",
 			Ja: "この端末の登録申請が見つかりません。"},
@@ -113,12 +104,6 @@ func init() {
 		Entry{ID: EnrollmentTooMany, Context: "problem: the account has too many new-device requests waiting (429)",
 			En: "Too many devices are waiting for approval on this account; approve or cancel them first.",
 			Ja: "このアカウントで承認待ちの端末が多すぎます。先に承認または取り消しを行ってください。"},
-		Entry{ID: EnrollmentOTPFormat, Context: "problem: the member otp (the 6-digit code) is not 6 digits; otp is the JSON member name, keep it",
-			En: "The member \"otp\" must be 6 digits.",
-			Ja: "「otp」は6桁の数字で指定してください。"},
-		Entry{ID: EnrollmentOTPWrong, Context: "problem: the 6-digit code is wrong or expired (new device, contact change)",
-			En: "The code is wrong or has expired.",
-			Ja: "確認コードが正しくないか、有効期限が切れています。"},
 		Entry{ID: EnrollmentRecoveryCodeLong, Context: "problem: the member recovery_code is longer than any recovery code; recovery_code is the JSON member name, keep it",
 			En: "The member \"recovery_code\" is too long.",
 			Ja: "「recovery_code」が長すぎます。"},
@@ -134,21 +119,18 @@ func init() {
 		Entry{ID: EnrollmentOperatorReason, Context: "problem (operator API): the member reason is empty or too long; reason is the JSON member name, keep it",
 			En: "The member \"reason\" must be 1 to 500 printable characters.",
 			Ja: "「reason」は1〜500文字の表示可能な文字で指定してください。"},
-		Entry{ID: EnrollmentAccountNotFound, Context: "problem (operator API): no account with this id",
-			En: "No such account.",
-			Ja: "アカウントが見つかりません。"},
-		Entry{ID: EnrollmentNoPasskey, Context: "problem: the signed-in device has no passkey left to approve with",
-			En: "The session's device has no passkey any more.",
-			Ja: "このセッションの端末にはパスキーがもうありません。"},
+		Entry{ID: NewDevice, Context: "problem code (403): the passkey is valid but this device is not the account's device; it must be approved or recover",
+			En: "This device is not your account's device. Approve it from your current device, or recover the account.",
+			Ja: "この端末はアカウントに登録された端末ではありません。現在の端末から承認するか、アカウントを復旧してください。"},
+		Entry{ID: DeviceLocked, Context: "problem code (403): the device was locked because its passkey's sign counter went backwards (a cloned authenticator)",
+			En: "This device is locked for your protection. Recover your account or contact support.",
+			Ja: "安全のため、この端末はロックされています。アカウントを復旧するか、サポートにお問い合わせください。"},
 		Entry{ID: NewDeviceElsewhere, Context: "problem (403 new_device): a valid passkey on a device that is not the account's; the answer carries the new request's id",
 			En: "This passkey belongs to an account bound to another device. Approve this device from your current one, or recover the account.",
 			Ja: "このパスキーのアカウントは別の端末に紐づいています。現在の端末からこの端末を承認するか、アカウントを復旧してください。"},
 		Entry{ID: ContactChangeSame, Context: "problem: the new contact is the account's contact already",
 			En: "This is already the account's contact.",
 			Ja: "これはすでにアカウントの連絡先です。"},
-		Entry{ID: ContactChangeTaken, Context: "problem: the new contact belongs to another account",
-			En: "This address is another account's contact.",
-			Ja: "この連絡先は別のアカウントで使われています。"},
 		Entry{ID: ContactChangeChanged, Context: "problem: the account's contact changed while this change was in progress",
 			En: "The account's contact changed meanwhile; start again.",
 			Ja: "手続き中にアカウントの連絡先が変更されました。最初からやり直してください。"},
