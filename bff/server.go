@@ -18,6 +18,7 @@ import (
 	"github.com/paycode/paycode/config"
 	newdevice "github.com/paycode/paycode/device"
 	"github.com/paycode/paycode/notify"
+	"github.com/paycode/paycode/pay"
 	"github.com/paycode/paycode/store"
 	"github.com/paycode/paycode/tokens"
 	"github.com/paycode/paycode/web"
@@ -50,6 +51,8 @@ type Server struct {
 	// switchCache holds the operator's switches for at most a second: the
 	// one piece of in-memory state (see switchCache).
 	switchCache *switchCache
+	// pay moves money for terminals (payments, top-ups, refunds).
+	pay *pay.Service
 
 	app   *fiber.App
 	admin *fiber.App
@@ -98,6 +101,9 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Ser
 	s.assertions = &tokens.ClientAssertionVerifier{Audience: cfg.PublicURL.String() + "/v1/terminal/token", Replay: st, Now: s.now}
 	s.terminals = &tokens.TerminalTokens{Keys: deps.Keys, Issuer: cfg.PublicURL.String(), Audience: cfg.PublicURL.String() + "/v1/terminal", Now: s.now}
 	if s.jwks, err = deps.Keys.JWKS(); err != nil {
+		return nil, err
+	}
+	if s.pay, err = s.newPay(); err != nil {
 		return nil, err
 	}
 	s.switchCache = s.newSwitchCache()

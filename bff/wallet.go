@@ -1,13 +1,8 @@
 package bff
 
 import (
-	"time"
-
 	"github.com/gofiber/fiber/v2"
 )
-
-// guessWindow is the window in which a terminal's unknown codes count.
-const guessWindow = 10 * time.Minute
 
 // wallet shows the customer's balance, limits and recent movements.
 func (s *Server) wallet(c *fiber.Ctx) error {
@@ -24,14 +19,11 @@ func (s *Server) wallet(c *fiber.Ctx) error {
 	if currency == "" {
 		currency = s.cfg.Currency
 	}
-	limits := fiber.Map{"per_payment": s.cfg.LimitPayment, "per_day": s.cfg.LimitDay, "per_topup": s.cfg.LimitTopup,
-		"topups_per_day": s.cfg.LimitTopupsPerDay, "probation": false}
-	if !acct.ProbationUntil.IsZero() && s.now().Before(acct.ProbationUntil) {
-		limits["probation"] = true
-		limits["probation_until"] = acct.ProbationUntil
-		limits["per_payment"] = min(s.cfg.LimitPayment, s.cfg.ProbationLimitDay)
-		limits["per_day"] = min(s.cfg.LimitDay, s.cfg.ProbationLimitDay)
-		limits["topups_per_day"] = 0
+	a := s.pay.Allowance(acct.ProbationUntil)
+	limits := fiber.Map{"per_payment": a.PerPayment, "per_day": a.PerDay, "per_topup": a.PerTopup,
+		"topups_per_day": a.TopupsPerDay, "probation": a.InProbation()}
+	if a.InProbation() {
+		limits["probation_until"] = a.ProbationUntil
 	}
 	recent := make([]fiber.Map, 0, len(w.Recent))
 	for _, e := range w.Recent {

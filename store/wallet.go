@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,16 +17,40 @@ import (
 // (the account's), so every movement is one atomic step: every check comes
 // before the first write, and the debit or credit, the ledger entry, the
 // settlement entry, the spent code, the idempotent outcome and the event
-// are written together or not at all.
+// are written together or not at all. The policy around them (who may ask,
+// the guessing threshold, which limits are in force) is package pay's.
+//
+// A script's KEYS and ARGV are declared once, as ordered lists of named
+// parameters (moneyScript): the Lua body reads them as locals k_<name> and
+// a_<name>, and Go builds them from one call value, so an index cannot drift
+// between the two. The decline reasons, the movement kinds and the words of
+// the stored outcome reach the Lua body from the Go constants below, and the
+// script's answer is read back in one place (readResult, parseOutcome).
+
+// Kind is the kind of a money movement. The values are on the wire: the
+// API's "kind", the payment record, ledger and settlement entries, events
+// and metric labels.
+type Kind string
 
 // Movement kinds.
 const (
-	KindPayment = "payment"
-	KindRefund  = "refund"
-	KindTopup   = "topup"
+	KindPayment Kind = "payment"
+	KindRefund  Kind = "refund"
+	KindTopup   Kind = "topup"
 )
 
-// Decline reasons: the stable codes terminals branch on.
+var kinds = []Kind{KindPayment, KindRefund, KindTopup}
+
+// Valid reports whether k is one of the movement kinds.
+func (k Kind) Valid() bool { return slices.Contains(kinds, k) }
+
+// Decline is the machine-readable reason a movement was declined: the
+// problem code terminals branch on, and what the idempotency record keeps.
+type Decline string
+
+// Decline reasons: the stable codes terminals branch on. The constants are
+// untyped so that they compare as they are with a problem document's code
+// (a string); every field and parameter that holds one is a Decline.
 const (
 	DeclineCodeUnknown       = "code_unknown"
 	DeclineCodeExpired       = "code_expired"
@@ -35,7 +62,21 @@ const (
 	DeclineCurrencyMismatch  = "currency_mismatch"
 	DeclineTopupsDisabled    = "topups_disabled"
 	DeclineRefundExceeds     = "refund_exceeds_remaining"
+	// DeclineNotFound: the refunded payment does not exist, is not a
+	// payment, or was made at another store. The API answers it 404
+	// not_found rather than 402.
+	DeclineNotFound = "not_found"
 )
+
+var declines = []Decline{DeclineCodeUnknown, DeclineCodeExpired, DeclineCodeUsed, DeclineInsufficientFunds,
+	DeclineLimitExceeded, DeclineAccountFrozen, DeclineDeviceRevoked, DeclineCurrencyMismatch,
+	DeclineTopupsDisabled, DeclineRefundExceeds, DeclineNotFound}
+
+// Declines lists every decline reason.
+func Declines() []Decline { return slices.Clone(declines) }
+
+// Valid reports whether d is one of the decline reasons.
+func (d Decline) Valid() bool { return slices.Contains(declines, d) }
 
 // Errors of the money path.
 var (
@@ -61,8 +102,8 @@ type Limits struct {
 // response: the same key and body always get the same outcome.
 type Outcome struct {
 	Approved  bool
-	Decline   string // the reason when not approved
-	PaymentID string // payment id (payments, top-ups) or refund id
+	Decline   Decline // the reason when not approved
+	PaymentID string  // payment id (payments, top-ups) or refund id
 	AccountID string
 	Amount    int64
 	Currency  string
@@ -72,7 +113,7 @@ type Outcome struct {
 
 // Movement is one request to move money.
 type Movement struct {
-	Kind       string
+	Kind       Kind
 	TerminalID string
 	StoreID    string
 	Amount     int64
@@ -89,8 +130,6 @@ type Movement struct {
 	Now      time.Time
 	Day      string // the business day, e.g. "20261126" in the operator's time zone
 	Limits   Limits
-	// Probation is when the account's probation ends (computed by the script
-	// from the account; carried back for the response).
 }
 
 // idemLockTTL bounds how long a crashed request blocks its key; idemTTL is
@@ -100,12 +139,61 @@ const (
 	idemTTL     = 24 * time.Hour
 )
 
-// moneyLib is shared by the movement scripts.
+// The words of a script's answer and of the stored outcome. A script
+// returns {done, outcome} after it ran, or {replay, outcome} when the
+// idempotency record already held one (outcome is then mismatch for
+// another body). An outcome is "approved:<id>:<balance>" or
+// "declined:<reason>"; idempotency records keep it for 24 hours, so the
+// format never changes.
+const (
+	resultDone     = "done"
+	resultReplay   = "replay"
+	resultMismatch = "mismatch"
+	outcomeApprove = "approved"
+	outcomeDecline = "declined"
+)
+
+// luaConstants gives the scripts the Go constants above as strict tables:
+// reading a name that is not there is a script error (so nothing is
+// written), never a silent nil.
+func luaConstants() string {
+	var b strings.Builder
+	b.WriteString(`local function strict(what, t)
+  return setmetatable(t, {__index = function(_, k) error('paycode: no ' .. what .. ' ' .. tostring(k)) end})
+end
+`)
+	table := func(name string, values []string) {
+		fmt.Fprintf(&b, "local %s = strict(%q, {", name, strings.ToLower(name))
+		for i, v := range values {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s = '%s'", v, v)
+		}
+		b.WriteString("})\n")
+	}
+	var ds, ks []string
+	for _, d := range declines {
+		ds = append(ds, string(d))
+	}
+	for _, k := range kinds {
+		ks = append(ks, string(k))
+	}
+	table("DECLINE", ds)
+	table("KIND", ks)
+	table("RESULT", []string{resultDone, resultReplay, resultMismatch, outcomeApprove, outcomeDecline})
+	return b.String()
+}
+
+// moneyLib is shared by the movement scripts. Every movement script has the
+// keys idem and lock and the arguments body_hash and idem_ttl (checked by
+// newMoneyScript): finish stores the outcome for the Idempotency-Key and
+// frees the key; decline and approve are the two ways to finish.
 const moneyLib = `
 local function idem_check(idem, hash)
   local r = redis.call('HMGET', idem, 'hash', 'outcome')
   if r[1] then
-    if r[1] ~= hash then return 'mismatch' end
+    if r[1] ~= hash then return RESULT.mismatch end
     return r[2]
   end
   return nil
@@ -115,120 +203,262 @@ local function day_reset(wallet, day)
   if w[1] ~= day then return 0, 0, 0 end
   return tonumber(w[2] or '0'), tonumber(w[3] or '0'), tonumber(w[4] or '0')
 end
+local function finish(outcome)
+  redis.call('HSET', k_idem, 'hash', a_body_hash, 'outcome', outcome)
+  redis.call('PEXPIRE', k_idem, a_idem_ttl)
+  redis.call('DEL', k_lock)
+  return {RESULT.done, outcome}
+end
+local function decline(reason) return finish(RESULT.declined .. ':' .. reason) end
+local function approve(id, balance) return finish(RESULT.approved .. ':' .. id .. ':' .. balance) end
 `
 
-// payScript: KEYS code, account, wallet, ledger, payment, idem, lock,
-// settle, events. ARGV: 1 kind, 2 account, 3 payment id, 4 terminal, 5 store,
-// 6 amount, 7 currency, 8 order ref, 9 now ms, 10 day, 11 per payment,
-// 12 per day, 13 per top-up, 14 top-ups per day, 15 top-ups disabled,
-// 16 body hash, 17 idem ttl ms, 18 code id, 19 event channel, 20 now
-// (RFC 3339), 21 the per-day limit during probation.
-var payScript = redis.NewScript(moneyLib + `
-local prev = idem_check(KEYS[6], ARGV[16])
-if prev then return {'replay', prev} end
-local kind, amount, now = ARGV[1], tonumber(ARGV[6]), tonumber(ARGV[9])
-local function finish(outcome)
-  redis.call('HSET', KEYS[6], 'hash', ARGV[16], 'outcome', outcome)
-  redis.call('PEXPIRE', KEYS[6], ARGV[17])
-  redis.call('DEL', KEYS[7])
-  return {'done', outcome}
-end
-local function decline(reason) return finish('declined:' .. reason) end
+// scriptKey and scriptArg are one entry of a script's KEYS and ARGV: the
+// name the Lua body reads it by (k_<name>, a_<name>) and how a call of type
+// T computes it.
+type scriptKey[T any] struct {
+	name string
+	of   func(*T) string
+}
 
-local c = redis.call('HMGET', KEYS[1], 'account', 'device', 'status', 'expires_at')
-if not c[1] or c[1] ~= ARGV[2] then return decline('code_unknown') end
-if c[3] == 'used' then return decline('code_used') end
-if now >= tonumber(c[4]) then return decline('code_expired') end
-local a = redis.call('HMGET', KEYS[2], 'status', 'device_id', 'device_status', 'probation_until')
-if a[1] == 'frozen' then return decline('account_frozen') end
-if a[2] ~= c[2] or a[3] ~= 'active' then return decline('device_revoked') end
+type scriptArg[T any] struct {
+	name string
+	of   func(*T) any
+}
+
+// moneyScript is a movement script with its KEYS and ARGV declared once.
+type moneyScript[T any] struct {
+	keys   []scriptKey[T]
+	args   []scriptArg[T]
+	src    string
+	script *redis.Script
+}
+
+// luaParam matches the parameters a Lua body reads.
+var luaParam = regexp.MustCompile(`\b([ka])_([a-z0-9_]+)`)
+
+// newMoneyScript builds a script from its parameters and body: a prelude
+// binds every KEYS and ARGV entry to its local, then come the constants and
+// moneyLib. It panics (at start-up, and in every test) when the body reads
+// a parameter that is not declared or a declared one is never read.
+func newMoneyScript[T any](keys []scriptKey[T], args []scriptArg[T], body string) *moneyScript[T] {
+	var b strings.Builder
+	declared := map[string]bool{}
+	for i, k := range keys {
+		fmt.Fprintf(&b, "local k_%s = KEYS[%d]\n", k.name, i+1)
+		declared["k_"+k.name] = false
+	}
+	for i, a := range args {
+		fmt.Fprintf(&b, "local a_%s = ARGV[%d]\n", a.name, i+1)
+		declared["a_"+a.name] = false
+	}
+	for _, m := range luaParam.FindAllStringSubmatch(moneyLib+body, -1) {
+		if _, ok := declared[m[0]]; !ok {
+			panic("store: a money script reads " + m[0] + ", which it does not declare")
+		}
+		declared[m[0]] = true
+	}
+	for name, read := range declared {
+		if !read {
+			panic("store: a money script declares " + name + " but never reads it")
+		}
+	}
+	b.WriteString(luaConstants())
+	b.WriteString(moneyLib)
+	b.WriteString(body)
+	src := b.String()
+	return &moneyScript[T]{keys: keys, args: args, src: src, script: redis.NewScript(src)}
+}
+
+// keysAndArgs builds KEYS and ARGV of a call, in the declared order.
+func (s *moneyScript[T]) keysAndArgs(c *T) ([]string, []any) {
+	keys := make([]string, len(s.keys))
+	for i, k := range s.keys {
+		keys[i] = k.of(c)
+	}
+	args := make([]any, len(s.args))
+	for i, a := range s.args {
+		args[i] = a.of(c)
+	}
+	return keys, args
+}
+
+func (s *moneyScript[T]) run(ctx context.Context, rdb redis.Scripter, c *T) ([]any, error) {
+	keys, args := s.keysAndArgs(c)
+	return s.script.Run(ctx, rdb, keys, args...).Slice()
+}
+
+// payCall is one run of payScript: a payment or a top-up by code.
+type payCall struct {
+	k          Keys
+	b          Bucket
+	m          *Movement
+	account    string // the code's account; empty for an unknown code
+	paymentID  string // the id the movement gets if approved
+	idem, lock string
+}
+
+// payScript redeems a code for a payment or a top-up. An unknown code still
+// runs it (with keys of no account in the same slot): the decline is
+// recorded for the idempotency key like any other outcome.
+var payScript = newMoneyScript([]scriptKey[payCall]{
+	{"code", func(c *payCall) string { return c.k.Code(c.b, c.m.CodeName) }},
+	{"account", func(c *payCall) string { return c.k.Account(c.b, c.account) }},
+	{"wallet", func(c *payCall) string { return c.k.Wallet(c.b, c.account) }},
+	{"ledger", func(c *payCall) string { return c.k.Ledger(c.b, c.account) }},
+	{"payment", func(c *payCall) string { return c.k.Payment(c.b, c.paymentID) }},
+	{"idem", func(c *payCall) string { return c.idem }},
+	{"lock", func(c *payCall) string { return c.lock }},
+	{"settle", func(c *payCall) string { return c.k.Settlement(c.b) }},
+	{"events", func(c *payCall) string { return c.k.Events(c.b, c.account) }},
+}, []scriptArg[payCall]{
+	{"kind", func(c *payCall) any { return string(c.m.Kind) }},
+	{"account", func(c *payCall) any { return c.account }},
+	{"payment_id", func(c *payCall) any { return c.paymentID }},
+	{"terminal", func(c *payCall) any { return c.m.TerminalID }},
+	{"store", func(c *payCall) any { return c.m.StoreID }},
+	{"amount", func(c *payCall) any { return c.m.Amount }},
+	{"currency", func(c *payCall) any { return c.m.Currency }},
+	{"order_ref", func(c *payCall) any { return c.m.OrderRef }},
+	{"now_ms", func(c *payCall) any { return c.m.Now.UnixMilli() }},
+	{"day", func(c *payCall) any { return c.m.Day }},
+	{"per_payment", func(c *payCall) any { return c.m.Limits.PerPayment }},
+	{"per_day", func(c *payCall) any { return c.m.Limits.PerDay }},
+	{"per_topup", func(c *payCall) any { return c.m.Limits.PerTopup }},
+	{"topups_per_day", func(c *payCall) any { return c.m.Limits.TopupsPerDay }},
+	{"topups_disabled", func(c *payCall) any { return luaBool(c.m.Limits.TopupsDisabled) }},
+	{"body_hash", func(c *payCall) any { return c.m.BodyHash }},
+	{"idem_ttl", func(c *payCall) any { return idemTTL.Milliseconds() }},
+	{"code_id", func(c *payCall) any { return codeIDOf(c.m.CodeName) }},
+	{"event_channel", func(c *payCall) any { return c.k.EventChannel(c.b, c.account) }},
+	{"now", func(c *payCall) any { return c.m.Now.UTC().Format(time.RFC3339Nano) }},
+	{"probation_per_day", func(c *payCall) any { return c.m.Limits.ProbationPerDay }},
+}, `
+local prev = idem_check(k_idem, a_body_hash)
+if prev then return {RESULT.replay, prev} end
+local kind, amount, now = a_kind, tonumber(a_amount), tonumber(a_now_ms)
+
+local c = redis.call('HMGET', k_code, 'account', 'device', 'status', 'expires_at')
+if not c[1] or c[1] ~= a_account then return decline(DECLINE.code_unknown) end
+if c[3] == 'used' then return decline(DECLINE.code_used) end
+if now >= tonumber(c[4]) then return decline(DECLINE.code_expired) end
+local a = redis.call('HMGET', k_account, 'status', 'device_id', 'device_status', 'probation_until')
+if a[1] == 'frozen' then return decline(DECLINE.account_frozen) end
+if a[2] ~= c[2] or a[3] ~= 'active' then return decline(DECLINE.device_revoked) end
 local probation = a[4] and tonumber(a[4]) > now
-local w = redis.call('HMGET', KEYS[3], 'balance', 'currency')
+local w = redis.call('HMGET', k_wallet, 'balance', 'currency')
 local balance = tonumber(w[1] or '0')
-local currency = w[2] or ARGV[7]
-if currency ~= ARGV[7] then return decline('currency_mismatch') end
-local spent, topups, topup_count = day_reset(KEYS[3], ARGV[10])
+local currency = w[2] or a_currency
+if currency ~= a_currency then return decline(DECLINE.currency_mismatch) end
+local spent, topups, topup_count = day_reset(k_wallet, a_day)
 local delta
-if kind == 'payment' then
-  local per_payment, per_day = tonumber(ARGV[11]), tonumber(ARGV[12])
+if kind == KIND.payment then
+  local per_payment, per_day = tonumber(a_per_payment), tonumber(a_per_day)
   if probation then
-    per_payment = math.min(per_payment, tonumber(ARGV[21]))
-    per_day = math.min(per_day, tonumber(ARGV[21]))
+    per_payment = math.min(per_payment, tonumber(a_probation_per_day))
+    per_day = math.min(per_day, tonumber(a_probation_per_day))
   end
-  if amount > per_payment or spent + amount > per_day then return decline('limit_exceeded') end
-  if balance < amount then return decline('insufficient_funds') end
+  if amount > per_payment or spent + amount > per_day then return decline(DECLINE.limit_exceeded) end
+  if balance < amount then return decline(DECLINE.insufficient_funds) end
   delta = -amount
   spent = spent + amount
 else
-  if ARGV[15] == '1' or probation then return decline('topups_disabled') end
-  if amount > tonumber(ARGV[13]) or topup_count + 1 > tonumber(ARGV[14]) then return decline('limit_exceeded') end
+  if a_topups_disabled == '1' or probation then return decline(DECLINE.topups_disabled) end
+  if amount > tonumber(a_per_topup) or topup_count + 1 > tonumber(a_topups_per_day) then return decline(DECLINE.limit_exceeded) end
   delta = amount
   topups = topups + amount
   topup_count = topup_count + 1
 end
 balance = balance + delta
-redis.call('HSET', KEYS[3], 'balance', balance, 'currency', currency, 'day', ARGV[10],
+redis.call('HSET', k_wallet, 'balance', balance, 'currency', currency, 'day', a_day,
   'spent_day', spent, 'topups_day', topups, 'topup_count_day', topup_count)
-local entry = redis.call('XADD', KEYS[4], '*', 'kind', kind, 'amount', delta, 'balance', balance,
-  'payment', ARGV[3], 'terminal', ARGV[4], 'store', ARGV[5], 'order_ref', ARGV[8], 'currency', currency, 'at', ARGV[9])
-redis.call('HSET', KEYS[5], 'id', ARGV[3], 'kind', kind, 'account', ARGV[2], 'terminal', ARGV[4], 'store', ARGV[5],
-  'amount', amount, 'currency', currency, 'refunded', 0, 'order_ref', ARGV[8], 'created_at', ARGV[9], 'ledger', entry, 'code', ARGV[18])
-redis.call('HSET', KEYS[1], 'status', 'used', 'used_at', ARGV[9], 'payment', ARGV[3])
-redis.call('XADD', KEYS[8], '*', 'ledger', entry, 'account', ARGV[2], 'kind', kind, 'amount', delta, 'currency', currency,
-  'payment', ARGV[3], 'terminal', ARGV[4], 'store', ARGV[5], 'at', ARGV[9])
-local data = {code_id = ARGV[18], kind = kind, amount = amount, currency = currency, store = ARGV[5],
-  payment_id = ARGV[3], balance = balance}
-local ev = cjson.encode({type = 'code.redeemed', data = data, time = ARGV[20]})
-local evid = redis.call('XADD', KEYS[9], 'MAXLEN', '~', 100, '*', 'e', ev)
-redis.call('PEXPIRE', KEYS[9], 3600000)
-redis.call('PUBLISH', ARGV[19], evid .. '\n' .. ev)
-return finish('approved:' .. ARGV[3] .. ':' .. balance)
+local entry = redis.call('XADD', k_ledger, '*', 'kind', kind, 'amount', delta, 'balance', balance,
+  'payment', a_payment_id, 'terminal', a_terminal, 'store', a_store, 'order_ref', a_order_ref, 'currency', currency, 'at', a_now_ms)
+redis.call('HSET', k_payment, 'id', a_payment_id, 'kind', kind, 'account', a_account, 'terminal', a_terminal, 'store', a_store,
+  'amount', amount, 'currency', currency, 'refunded', 0, 'order_ref', a_order_ref, 'created_at', a_now_ms, 'ledger', entry, 'code', a_code_id)
+redis.call('HSET', k_code, 'status', 'used', 'used_at', a_now_ms, 'payment', a_payment_id)
+redis.call('XADD', k_settle, '*', 'ledger', entry, 'account', a_account, 'kind', kind, 'amount', delta, 'currency', currency,
+  'payment', a_payment_id, 'terminal', a_terminal, 'store', a_store, 'at', a_now_ms)
+local data = {code_id = a_code_id, kind = kind, amount = amount, currency = currency, store = a_store,
+  payment_id = a_payment_id, balance = balance}
+local ev = cjson.encode({type = 'code.redeemed', data = data, time = a_now})
+local evid = redis.call('XADD', k_events, 'MAXLEN', '~', 100, '*', 'e', ev)
+redis.call('PEXPIRE', k_events, 3600000)
+redis.call('PUBLISH', a_event_channel, evid .. '\n' .. ev)
+return approve(a_payment_id, balance)
 `)
 
-// refundScript: KEYS payment, wallet, ledger, idem, lock, settle, refund,
-// refunds list.
-// ARGV: 1 refund id, 2 store, 3 amount, 4 now ms, 5 body hash, 6 idem ttl,
-// 7 terminal.
-var refundScript = redis.NewScript(moneyLib + `
-local prev = idem_check(KEYS[4], ARGV[5])
-if prev then return {'replay', prev} end
-local function finish(outcome)
-  redis.call('HSET', KEYS[4], 'hash', ARGV[5], 'outcome', outcome)
-  redis.call('PEXPIRE', KEYS[4], ARGV[6])
-  redis.call('DEL', KEYS[5])
-  return {'done', outcome}
-end
-local p = redis.call('HMGET', KEYS[1], 'store', 'amount', 'refunded', 'account', 'currency', 'kind', 'id')
-if not p[1] or p[1] ~= ARGV[2] or p[6] ~= 'payment' then return finish('declined:not_found') end
-local amount = tonumber(ARGV[3])
+// refundCall is one run of refundScript.
+type refundCall struct {
+	k          Keys
+	b          Bucket
+	m          *Movement
+	account    string // the payment's account; empty for an unknown payment
+	refundID   string // the id the refund gets if approved
+	idem, lock string
+}
+
+// refundScript refunds (part of) a payment made at the same store.
+var refundScript = newMoneyScript([]scriptKey[refundCall]{
+	{"payment", func(c *refundCall) string { return c.k.Payment(c.b, c.m.PaymentID) }},
+	{"wallet", func(c *refundCall) string { return c.k.Wallet(c.b, c.account) }},
+	{"ledger", func(c *refundCall) string { return c.k.Ledger(c.b, c.account) }},
+	{"idem", func(c *refundCall) string { return c.idem }},
+	{"lock", func(c *refundCall) string { return c.lock }},
+	{"settle", func(c *refundCall) string { return c.k.Settlement(c.b) }},
+	{"refund", func(c *refundCall) string { return c.k.Refund(c.b, c.refundID) }},
+	{"refunds", func(c *refundCall) string { return c.k.Refunds(c.b, c.m.PaymentID) }},
+}, []scriptArg[refundCall]{
+	{"refund_id", func(c *refundCall) any { return c.refundID }},
+	{"store", func(c *refundCall) any { return c.m.StoreID }},
+	{"amount", func(c *refundCall) any { return c.m.Amount }},
+	{"now_ms", func(c *refundCall) any { return c.m.Now.UnixMilli() }},
+	{"body_hash", func(c *refundCall) any { return c.m.BodyHash }},
+	{"idem_ttl", func(c *refundCall) any { return idemTTL.Milliseconds() }},
+	{"terminal", func(c *refundCall) any { return c.m.TerminalID }},
+}, `
+local prev = idem_check(k_idem, a_body_hash)
+if prev then return {RESULT.replay, prev} end
+local p = redis.call('HMGET', k_payment, 'store', 'amount', 'refunded', 'account', 'currency', 'kind', 'id')
+if not p[1] or p[1] ~= a_store or p[6] ~= KIND.payment then return decline(DECLINE.not_found) end
+local amount = tonumber(a_amount)
 local remaining = tonumber(p[2]) - tonumber(p[3])
-if amount > remaining then return finish('declined:refund_exceeds_remaining') end
-local balance = tonumber(redis.call('HGET', KEYS[2], 'balance') or '0') + amount
-redis.call('HSET', KEYS[2], 'balance', balance)
-redis.call('HINCRBY', KEYS[1], 'refunded', amount)
-local entry = redis.call('XADD', KEYS[3], '*', 'kind', 'refund', 'amount', amount, 'balance', balance,
-  'payment', p[7], 'refund', ARGV[1], 'terminal', ARGV[7], 'store', ARGV[2], 'currency', p[5], 'at', ARGV[4])
-redis.call('HSET', KEYS[7], 'id', ARGV[1], 'payment', p[7], 'amount', amount, 'created_at', ARGV[4], 'ledger', entry, 'terminal', ARGV[7])
-redis.call('RPUSH', KEYS[8], ARGV[1])
-redis.call('XADD', KEYS[6], '*', 'ledger', entry, 'account', p[4], 'kind', 'refund', 'amount', amount, 'currency', p[5],
-  'payment', p[7], 'refund', ARGV[1], 'terminal', ARGV[7], 'store', ARGV[2], 'at', ARGV[4])
-return finish('approved:' .. ARGV[1] .. ':' .. balance)
+if amount > remaining then return decline(DECLINE.refund_exceeds_remaining) end
+local balance = tonumber(redis.call('HGET', k_wallet, 'balance') or '0') + amount
+redis.call('HSET', k_wallet, 'balance', balance)
+redis.call('HINCRBY', k_payment, 'refunded', amount)
+local entry = redis.call('XADD', k_ledger, '*', 'kind', KIND.refund, 'amount', amount, 'balance', balance,
+  'payment', p[7], 'refund', a_refund_id, 'terminal', a_terminal, 'store', a_store, 'currency', p[5], 'at', a_now_ms)
+redis.call('HSET', k_refund, 'id', a_refund_id, 'payment', p[7], 'amount', amount, 'created_at', a_now_ms, 'ledger', entry, 'terminal', a_terminal)
+redis.call('RPUSH', k_refunds, a_refund_id)
+redis.call('XADD', k_settle, '*', 'ledger', entry, 'account', p[4], 'kind', KIND.refund, 'amount', amount, 'currency', p[5],
+  'payment', p[7], 'refund', a_refund_id, 'terminal', a_terminal, 'store', a_store, 'at', a_now_ms)
+return approve(a_refund_id, balance)
 `)
+
+func luaBool(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
 
 // Move runs one money movement exactly once per idempotency key. It
 // returns the outcome (approved or a decline reason), ErrIdempotencyMismatch
 // when the key was used with another body, ErrInFlight while another
 // request with the key is running, and ErrUnavailable (wrapped) when Redis
-// fails, in which case nothing moved.
+// fails, in which case nothing moved. A refund of a payment id that is not
+// one is declined DeclineNotFound without touching Redis.
 func (s *Store) Move(ctx context.Context, m Movement) (*Outcome, error) {
-	var b Bucket
-	var err error
+	if !m.Kind.Valid() {
+		return nil, fmt.Errorf("moving money: unknown kind %q", m.Kind)
+	}
+	b := m.CodeBucket
 	if m.Kind == KindRefund {
+		var err error
 		if b, err = BucketOfKind("pay", m.PaymentID); err != nil {
-			return &Outcome{Decline: "not_found"}, nil
+			return &Outcome{Decline: DeclineNotFound}, nil
 		}
-	} else {
-		b = m.CodeBucket
 	}
 	k := s.keys
 	idem, lock := k.Idem(b, m.TerminalID, m.IdemKey), k.IdemLock(b, m.TerminalID, m.IdemKey)
@@ -246,61 +476,48 @@ func (s *Store) Move(ctx context.Context, m Movement) (*Outcome, error) {
 				return nil, ErrIdempotencyMismatch
 			}
 			out, _ := r[1].(string)
-			return parseOutcome(out, m, true)
+			return parseOutcome(out, &m, true)
 		}
 		return nil, ErrInFlight
 	}
 	var res []any
 	if m.Kind == KindRefund {
-		res, err = s.runRefund(ctx, b, m, idem, lock)
+		res, err = s.runRefund(ctx, b, &m, idem, lock)
 	} else {
-		res, err = s.runPay(ctx, b, m, idem, lock)
+		res, err = s.runPay(ctx, b, &m, idem, lock)
 	}
 	if err != nil {
 		// Nothing moved (the script is atomic); free the key for a retry.
 		s.rdb.Del(context.WithoutCancel(ctx), lock)
 		return nil, wrap("moving money", err)
 	}
-	tag, _ := res[0].(string)
-	out, _ := res[1].(string)
-	if tag == "replay" {
+	replayed, out, err := readResult(res)
+	if err != nil {
+		return nil, err
+	}
+	if replayed {
 		s.rdb.Del(ctx, lock)
-		if out == "mismatch" {
+		if out == resultMismatch {
 			return nil, ErrIdempotencyMismatch
 		}
-		return parseOutcome(out, m, true)
 	}
-	return parseOutcome(out, m, false)
+	return parseOutcome(out, &m, replayed)
 }
 
-func (s *Store) runPay(ctx context.Context, b Bucket, m Movement, idem, lock string) ([]any, error) {
-	k := s.keys
-	account, err := s.rdb.HGet(ctx, k.Code(b, m.CodeName), "account").Result()
+func (s *Store) runPay(ctx context.Context, b Bucket, m *Movement, idem, lock string) ([]any, error) {
+	account, err := s.rdb.HGet(ctx, s.keys.Code(b, m.CodeName), "account").Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
 	}
-	// An unknown code still runs the script (with keys of no account in the
-	// same slot): the decline is recorded for the idempotency key like any
-	// other outcome.
 	payID, err := NewID("pay", b)
 	if err != nil {
 		return nil, err
 	}
-	disabled := "0"
-	if m.Limits.TopupsDisabled {
-		disabled = "1"
-	}
-	keys := []string{k.Code(b, m.CodeName), k.Account(b, account), k.Wallet(b, account), k.Ledger(b, account),
-		k.Payment(b, payID), idem, lock, k.Settlement(b), k.Events(b, account)}
-	return payScript.Run(ctx, s.rdb, keys, m.Kind, account, payID, m.TerminalID, m.StoreID, m.Amount, m.Currency,
-		m.OrderRef, m.Now.UnixMilli(), m.Day, m.Limits.PerPayment, m.Limits.PerDay, m.Limits.PerTopup,
-		m.Limits.TopupsPerDay, disabled, m.BodyHash, idemTTL.Milliseconds(), codeIDOf(m.CodeName),
-		k.EventChannel(b, account), m.Now.UTC().Format(time.RFC3339Nano), m.Limits.ProbationPerDay).Slice()
+	return payScript.run(ctx, s.rdb, &payCall{k: s.keys, b: b, m: m, account: account, paymentID: payID, idem: idem, lock: lock})
 }
 
-func (s *Store) runRefund(ctx context.Context, b Bucket, m Movement, idem, lock string) ([]any, error) {
-	k := s.keys
-	account, err := s.rdb.HGet(ctx, k.Payment(b, m.PaymentID), "account").Result()
+func (s *Store) runRefund(ctx context.Context, b Bucket, m *Movement, idem, lock string) ([]any, error) {
+	account, err := s.rdb.HGet(ctx, s.keys.Payment(b, m.PaymentID), "account").Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
 	}
@@ -308,10 +525,7 @@ func (s *Store) runRefund(ctx context.Context, b Bucket, m Movement, idem, lock 
 	if err != nil {
 		return nil, err
 	}
-	keys := []string{k.Payment(b, m.PaymentID), k.Wallet(b, account), k.Ledger(b, account), idem, lock,
-		k.Settlement(b), k.Refund(b, refundID), k.Refunds(b, m.PaymentID)}
-	return refundScript.Run(ctx, s.rdb, keys, refundID, m.StoreID, m.Amount, m.Now.UnixMilli(), m.BodyHash,
-		idemTTL.Milliseconds(), m.TerminalID).Slice()
+	return refundScript.run(ctx, s.rdb, &refundCall{k: s.keys, b: b, m: m, account: account, refundID: refundID, idem: idem, lock: lock})
 }
 
 // codeIDOf is the short, non-secret handle of a code used in events.
@@ -322,30 +536,41 @@ func codeIDOf(name string) string {
 	return name[:16]
 }
 
-func parseOutcome(s string, m Movement, replayed bool) (*Outcome, error) {
+// readResult reads a movement script's answer: whether it was a replay,
+// and the outcome (or resultMismatch).
+func readResult(res []any) (replayed bool, outcome string, err error) {
+	if len(res) == 2 {
+		tag, _ := res[0].(string)
+		outcome, _ = res[1].(string)
+		switch tag {
+		case resultDone:
+			return false, outcome, nil
+		case resultReplay:
+			return true, outcome, nil
+		}
+	}
+	return false, "", fmt.Errorf("moving money: unexpected script answer %v", res)
+}
+
+// parseOutcome reads a stored outcome ("approved:<id>:<balance>" or
+// "declined:<reason>"); a reason that is not a Decline is an error.
+func parseOutcome(s string, m *Movement, replayed bool) (*Outcome, error) {
 	o := &Outcome{Amount: m.Amount, Currency: m.Currency, Replayed: replayed}
-	kind, rest, _ := cut(s, ':')
-	switch kind {
-	case "approved":
-		id, bal, _ := cut(rest, ':')
+	word, rest, _ := strings.Cut(s, ":")
+	switch word {
+	case outcomeApprove:
+		id, bal, _ := strings.Cut(rest, ":")
 		n, err := strconv.ParseInt(bal, 10, 64)
-		if err != nil {
+		if err != nil || id == "" {
 			return nil, fmt.Errorf("reading an outcome: %q", s)
 		}
 		o.Approved, o.PaymentID, o.Balance = true, id, n
-	case "declined":
-		o.Decline = rest
-	default:
-		return nil, fmt.Errorf("reading an outcome: %q", s)
-	}
-	return o, nil
-}
-
-func cut(s string, sep byte) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == sep {
-			return s[:i], s[i+1:], true
+		return o, nil
+	case outcomeDecline:
+		if d := Decline(rest); d.Valid() {
+			o.Decline = d
+			return o, nil
 		}
 	}
-	return s, "", false
+	return nil, fmt.Errorf("reading an outcome: %q", s)
 }
