@@ -102,7 +102,6 @@ func (s *Server) issueCode(c *fiber.Ctx) error {
 	}
 	s.metrics.codes.Inc()
 	s.publish(c, sess.AccountID, "code.issued", map[string]any{"code_id": codeID(rec.Name), "expires_at": rec.ExpiresAt})
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Status(fiber.StatusCreated).JSON(codeResponse{
 		Code:       code.Digits(),
 		ExpiresAt:  rec.ExpiresAt,

@@ -26,7 +26,6 @@ func (s *Server) contactChangeStart(c *fiber.Ctx) error {
 	if err != nil {
 		return s.deviceProblem(err)
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"contact_change_id": cc.ID, "expires_in": int(otpTTL.Seconds())})
 }
 
@@ -52,6 +51,5 @@ func (s *Server) contactChangeVerify(c *fiber.Ctx) error {
 	if err != nil {
 		return s.deviceProblem(err)
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{"contact": cc.NewContact, "contact_kind": cc.NewKind})
 }

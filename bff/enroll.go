@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"strings"
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/gofiber/fiber/v2"
@@ -94,7 +93,7 @@ func (l deviceLimiter) Limit(ctx context.Context, lim newdevice.Limit, subject s
 // deviceRequest is what device records of the call (copied: Fiber reuses
 // its memory).
 func deviceRequest(c *fiber.Ctx) newdevice.Request {
-	return newdevice.Request{IP: strings.Clone(c.IP()), RequestID: requestID(c)}
+	return newdevice.Request{IP: c.IP(), RequestID: requestID(c)}
 }
 
 // decodeExactJSON is decodeJSON that also refuses members the call does
@@ -122,10 +121,9 @@ func enrollmentNotFound() *Problem {
 	return problemText(fiber.StatusNotFound, codeNotFound, text.M(text.EnrollmentNotFound))
 }
 
-// enrollmentID reads the enrollment id of the path (copied: Fiber reuses
-// its memory) and checks its form.
+// enrollmentID reads the enrollment id of the path and checks its form.
 func enrollmentID(c *fiber.Ctx) (string, error) {
-	id := strings.Clone(c.Params("enrollment_id"))
+	id := c.Params("enrollment_id")
 	if _, err := store.BucketOfKind("enr", id); err != nil {
 		return "", enrollmentNotFound()
 	}
@@ -181,7 +179,6 @@ func (s *Server) enrollmentStatus(c *fiber.Ctx) error {
 	if err != nil {
 		return s.deviceProblem(err)
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(newdevice.View(e, s.now()))
 }
 
@@ -193,6 +190,5 @@ func (s *Server) enrollmentList(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{"enrollments": views})
 }

@@ -58,7 +58,6 @@ func (s *Server) enrollmentApproveStart(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{"enrollment_id": e.ID, "approval_id": ceremonyID, "options": opts, "enrollment": newdevice.View(e, s.now())})
 }
 
@@ -105,7 +104,6 @@ func (s *Server) enrollmentApprove(c *fiber.Ctx) error {
 	if err != nil {
 		return s.deviceProblem(err)
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(newdevice.View(e, s.now()))
 }
 
@@ -124,7 +122,6 @@ func (s *Server) enrollmentCancel(c *fiber.Ctx) error {
 	if err != nil {
 		return s.deviceProblem(err)
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(newdevice.View(e, s.now()))
 }
 
@@ -148,7 +145,7 @@ func accountNotFound() *Problem {
 // operatorEnrollments lists an account's visible live enrollments for an
 // operator (admin listener).
 func (s *Server) operatorEnrollments(c *fiber.Ctx) error {
-	accountID := strings.Clone(c.Params("account_id"))
+	accountID := c.Params("account_id")
 	if _, err := store.BucketOf(accountID); err != nil {
 		return accountNotFound()
 	}

@@ -38,7 +38,6 @@ func (s *Server) enrollmentCreate(c *fiber.Ctx) error {
 	if err != nil {
 		return s.deviceProblem(err)
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"enrollment_id": e.ID, "state": newdevice.Unverified,
 		"expires_in": int(s.cfg.EnrollmentTTL.Seconds())})
 }
@@ -57,7 +56,6 @@ func (s *Server) enrollmentSendOTP(c *fiber.Ctx) error {
 	if err != nil {
 		return s.deviceProblem(err)
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"enrollment_id": e.ID, "expires_in": int(otpTTL.Seconds())})
 }
 
@@ -81,6 +79,5 @@ func (s *Server) enrollmentVerify(c *fiber.Ctx) error {
 	if err != nil {
 		return s.deviceProblem(err)
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(newdevice.View(e, s.now()))
 }

@@ -44,7 +44,6 @@ func (s *Server) enrollmentFinishStart(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{"enrollment_id": e.ID, "finish_id": ceremonyID, "options": opts})
 }
 

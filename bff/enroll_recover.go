@@ -36,7 +36,6 @@ func (s *Server) enrollmentRecover(c *fiber.Ctx) error {
 	if err != nil {
 		return s.deviceProblem(err)
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Status(fiber.StatusAccepted).JSON(newdevice.View(e, s.now()))
 }
 
@@ -57,6 +56,5 @@ func (s *Server) enrollmentCancelWithToken(c *fiber.Ctx) error {
 	if err != nil {
 		return s.deviceProblem(err)
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{"enrollment_id": e.ID, "state": newdevice.StateOf(e, s.now())})
 }

@@ -71,7 +71,7 @@ func afterID(a, b string) bool {
 
 func (s *Server) events(c *fiber.Ctx) error {
 	sess, _ := sessionOf(c)
-	last := strings.Clone(c.Get("Last-Event-ID")) // used after the handler returns
+	last := c.Get("Last-Event-ID") // used after the handler returns: a copy, the app is Immutable
 	if last != "" && !streamID.MatchString(last) {
 		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.LastEventID))
 	}
@@ -94,7 +94,6 @@ func (s *Server) events(c *fiber.Ctx) error {
 	accountID, sessionID, jkt := sess.AccountID, sess.ID, sess.JKT
 	conn := c.Context().Conn()
 	c.Set(fiber.HeaderContentType, "text/event-stream")
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set("X-Accel-Buffering", "no")
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer cancel()

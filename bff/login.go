@@ -41,7 +41,6 @@ func (s *Server) loginStart(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{"login_id": id, "options": opts})
 }
 

@@ -33,8 +33,6 @@ func (s *Server) assignRequestID(c *fiber.Ctx) string {
 		var b [12]byte
 		_, _ = rand.Read(b[:]) // never fails (crypto/rand since Go 1.24)
 		id = hex.EncodeToString(b[:])
-	} else {
-		id = string([]byte(id)) // Fiber reuses the header's memory: copy
 	}
 	c.Locals(localRequestID, id)
 	c.Set(headerRequestID, id)

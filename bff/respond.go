@@ -81,7 +81,6 @@ func (s *Server) sendTokens(c *fiber.Ctx, status int, r tokenResponse, refresh t
 		}
 	}
 	r.TokenType = "DPoP"
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Status(status).JSON(r)
 }
 

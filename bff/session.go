@@ -109,7 +109,6 @@ func (s *Server) reauthStart(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{"reauth_id": id, "options": opts})
 }
 
@@ -201,7 +200,6 @@ func (s *Server) me(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{
 		"account": fiber.Map{"id": acct.ID, "contact": acct.Contact, "contact_kind": acct.ContactKind,
 			"status": acct.Status, "created_at": acct.CreatedAt, "recovery_codes_left": left, "probation_until": probation},

@@ -189,7 +189,6 @@ func (s *Server) signupVerify(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{"signup_id": req.SignupID, "options": opts})
 }
 

@@ -90,7 +90,6 @@ func (s *Server) terminalToken(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{"access_token": tok, "token_type": "Bearer", "expires_in": int64(exp.Sub(s.now()).Seconds())})
 }
 

@@ -30,6 +30,5 @@ func (s *Server) wallet(c *fiber.Ctx) error {
 		recent = append(recent, fiber.Map{"id": e.ID, "kind": e.Kind, "amount": e.Amount, "balance": e.Balance,
 			"payment_id": e.Payment, "store_id": e.Store, "at": e.At})
 	}
-	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{"balance": w.Balance, "currency": currency, "limits": limits, "recent": recent})
 }
