@@ -1,6 +1,8 @@
 package bff
 
 import (
+	"context"
+
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/paycode/paycode/store"
@@ -14,13 +16,20 @@ func (s *Server) audit(c *fiber.Ctx, typ, accountID, deviceID string, fields map
 }
 
 func (s *Server) auditAs(c *fiber.Ctx, actor, typ, accountID, deviceID string, fields map[string]string) {
-	err := s.store.Audit(c.UserContext(), store.AuditEvent{
+	s.recordAudit(c.UserContext(), store.AuditEvent{
 		Type: typ, AccountID: accountID, DeviceID: deviceID, Actor: actor,
 		IP: c.IP(), RequestID: requestID(c), Fields: fields, Time: s.now(),
 	})
-	s.metrics.audit.WithLabelValues(typ).Inc()
+}
+
+// recordAudit appends an event to the audit stream and counts it; a
+// failure is logged for the operator, not returned. The domain services
+// (pay) report their events through it.
+func (s *Server) recordAudit(ctx context.Context, ev store.AuditEvent) {
+	err := s.store.Audit(ctx, ev)
+	s.metrics.audit.WithLabelValues(ev.Type).Inc()
 	if err != nil {
-		s.log.Error("audit event not recorded", "type", typ, "account", accountID, "request_id", requestID(c), "error", err.Error())
+		s.log.Error("audit event not recorded", "type", ev.Type, "account", ev.AccountID, "request_id", ev.RequestID, "error", err.Error())
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	newdevice "github.com/paycode/paycode/device"
 	"github.com/paycode/paycode/notify"
 	"github.com/paycode/paycode/store"
 	"github.com/paycode/paycode/text"
@@ -53,18 +54,7 @@ func normalizeContact(raw string) (contact, kind string, ok bool) {
 	return strings.ToLower(raw), "email", true
 }
 
-func (s *Server) contactHash(contact string) string {
-	return tokens.KeyedHash(s.cfg.Secret, "contact", contact)
-}
-
-// newOTP draws a 6-digit code uniformly (no modulo bias).
-func newOTP() (tokens.Secret, error) {
-	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
-	if err != nil {
-		return tokens.Secret{}, fmt.Errorf("drawing an OTP: %w", err)
-	}
-	return tokens.NewSecret([]byte(fmt.Sprintf("%06d", n.Int64()))), nil
-}
+func (s *Server) contactHash(contact string) string { return s.devices.ContactHash(contact) }
 
 // signupContact starts a sign-up: it sends a one-time code to the contact.
 // The answer is the same whether or not the contact already has an account
@@ -100,7 +90,7 @@ func (s *Server) signupContact(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	otp, err := newOTP()
+	otp, err := newdevice.NewOTP()
 	if err != nil {
 		return err
 	}
@@ -128,7 +118,7 @@ func (s *Server) signupContact(c *fiber.Ctx) error {
 // otpHash binds the OTP's keyed hash to its sign-up, so equal codes of
 // different sign-ups do not hash alike.
 func (s *Server) otpHash(signupID string, otp tokens.Secret) string {
-	return tokens.KeyedHash(s.cfg.Secret, "otp:"+signupID, otp.Reveal())
+	return s.devices.OTPHash(signupID, otp)
 }
 
 var sixDigits = regexp.MustCompile(`^[0-9]{6}$`)
@@ -337,11 +327,5 @@ func (s *Server) newRecoveryCodes() (codes, hashes []string, err error) {
 // RecoveryCodeHash is the keyed hash of a recovery code, normalised
 // (case, dashes and spaces do not matter).
 func (s *Server) RecoveryCodeHash(code string) string {
-	code = strings.Map(func(r rune) rune {
-		if r == '-' || unicode.IsSpace(r) {
-			return -1
-		}
-		return unicode.ToLower(r)
-	}, code)
-	return tokens.KeyedHash(s.cfg.Secret, "recovery", code)
+	return s.devices.RecoveryCodeHash(tokens.NewSecret([]byte(code)))
 }

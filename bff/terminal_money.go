@@ -1,7 +1,6 @@
 package bff
 
 import (
-	"context"
 	"errors"
 	"regexp"
 	"strconv"
@@ -29,16 +28,6 @@ func (s *Server) newPay() (*pay.Service, error) {
 		Guessing: pay.GuessPolicy{Throttle: c.GuessThrottle, Suspend: c.GuessSuspend},
 		Now:      s.now,
 	}, s.store, pay.AuditorFunc(s.recordAudit))
-}
-
-// recordAudit appends an event the money service reports (a suspension)
-// to the audit stream; like audit, a failure is logged, not returned.
-func (s *Server) recordAudit(ctx context.Context, ev store.AuditEvent) {
-	err := s.store.Audit(ctx, ev)
-	s.metrics.audit.WithLabelValues(ev.Type).Inc()
-	if err != nil {
-		s.log.Error("audit event not recorded", "type", ev.Type, "request_id", ev.RequestID, "error", err.Error())
-	}
 }
 
 var idempotencyKey = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)

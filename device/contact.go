@@ -45,7 +45,7 @@ func (s *Service) ChangeContactStart(ctx context.Context, req Request, sess *sto
 	if err != nil {
 		return nil, err
 	}
-	otp, err := newOTP()
+	otp, err := NewOTP()
 	if err != nil {
 		return nil, err
 	}

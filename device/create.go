@@ -99,7 +99,7 @@ func (s *Service) Create(ctx context.Context, req Request, contact, label, jkt s
 		return nil, err
 	}
 	now := s.now()
-	otp, err := newOTP()
+	otp, err := NewOTP()
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +171,7 @@ func (s *Service) SendOTP(ctx context.Context, req Request, id, jkt string) (*st
 		return nil, err
 	}
 	now := s.now()
-	otp, err := newOTP()
+	otp, err := NewOTP()
 	if err != nil {
 		return nil, err
 	}

@@ -12,9 +12,9 @@ import (
 	"github.com/paycode/paycode/tokens"
 )
 
-// The keyed hashes of this package. Sign-up (bff/signup.go) writes the
-// contact index and the recovery codes with the same purposes; a test in
-// bff checks that both sides hash alike.
+// The keyed hashes of accounts' contacts, OTPs and recovery codes: the one
+// definition, which sign-up (bff/signup.go) uses too, so that what sign-up
+// writes is what recovery and the contact lookup find.
 
 // ContactHash is the keyed hash under which a contact is indexed and
 // limited (never the raw address).
@@ -47,8 +47,8 @@ func (s *Service) cancelHash(code tokens.Secret) string {
 	return tokens.KeyedHash(s.Secret, "enrollment-cancel", code.Reveal())
 }
 
-// newOTP draws a 6-digit code uniformly (no modulo bias).
-func newOTP() (tokens.Secret, error) {
+// NewOTP draws a 6-digit code uniformly (no modulo bias).
+func NewOTP() (tokens.Secret, error) {
 	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
 	if err != nil {
 		return tokens.Secret{}, fmt.Errorf("drawing an OTP: %w", err)
