@@ -137,6 +137,7 @@ const (
 	codeRateLimited      = "rate_limited"
 	codeInternal         = "internal"
 	codeUnavailable      = "unavailable"
+	codeUnconfirmed      = "unconfirmed"
 	codeTimeout          = "request_timeout"
 )
 
@@ -151,6 +152,7 @@ var titles = map[string]string{
 	codeRateLimited:      "Too many requests",
 	codeInternal:         "Internal error",
 	codeUnavailable:      "Service temporarily unavailable",
+	codeUnconfirmed:      "The outcome is not confirmed",
 	codeTimeout:          "The request took too long",
 }
 
@@ -191,6 +193,14 @@ func toProblem(err error) *Problem {
 		if fe.Code >= 400 && fe.Code < 500 {
 			return &Problem{Status: fe.Code, Code: codeMalformed, Title: titleOf(codeMalformed, fe.Code)}
 		}
+	}
+	if errors.Is(err, store.ErrUnconfirmed) {
+		// Sent but not confirmed: the one 503 that must not say "nothing
+		// was changed".
+		p := problemText(fiber.StatusServiceUnavailable, codeUnconfirmed, text.M(text.Unconfirmed))
+		p.Headers = map[string]string{fiber.HeaderRetryAfter: "1"}
+		p.Err = err
+		return p
 	}
 	if errors.Is(err, store.ErrUnavailable) {
 		p := problemText(fiber.StatusServiceUnavailable, codeUnavailable, text.M(text.Unavailable))

@@ -28,7 +28,6 @@ const (
 	codeUnsupportedGrant    = "unsupported_grant_type"
 	codeIdempotencyRequired = "idempotency_key_required"
 	codeIdempotencyMismatch = "idempotency_mismatch"
-	codeIdempotencyInFlight = "idempotency_in_flight"
 	codeInvalidAmount       = "invalid_amount"
 	codeInvalidCodeFormat   = "invalid_code_format"
 	codeTerminalSuspended   = "terminal_suspended"

@@ -184,7 +184,7 @@ func (s *Server) terminalRefund(c *fiber.Ctx) error {
 // refused counts what the money service answered and turns everything but
 // an approval into the problem the terminal sees: a decline is 402 with the
 // reason as the code (404 for a refund of no such payment), the guessing
-// throttle 429, a reused Idempotency-Key 422, one in flight 409.
+// throttle 429, a reused Idempotency-Key 422.
 func (s *Server) refused(out *pay.Outcome, err error) error {
 	switch {
 	case errors.Is(err, pay.ErrThrottled):
@@ -194,10 +194,6 @@ func (s *Server) refused(out *pay.Outcome, err error) error {
 		return p
 	case errors.Is(err, pay.ErrIdempotencyMismatch):
 		return problemText(fiber.StatusUnprocessableEntity, codeIdempotencyMismatch, text.M(text.IdempotencyMismatch))
-	case errors.Is(err, pay.ErrInFlight):
-		p := problemText(fiber.StatusConflict, codeIdempotencyInFlight, text.M(text.IdempotencyInFlight))
-		p.Headers = map[string]string{fiber.HeaderRetryAfter: "1"}
-		return p
 	case err != nil:
 		return err
 	}

@@ -15,9 +15,9 @@ import (
 // It returns the Outcome (approved, or declined with its reason),
 // ErrThrottled when the terminal is past the guessing threshold,
 // ErrIdempotencyMismatch when the Idempotency-Key was used with another
-// body, ErrInFlight while a request with the key is running, and
-// store.ErrUnavailable (wrapped) when Redis fails; on an error no money
-// moved.
+// body, store.ErrUnavailable (wrapped) when Redis could not be reached
+// (no money moved), and store.ErrUnconfirmed (wrapped) when the movement
+// was sent but is not confirmed (retry with the same key).
 func (s *Service) Redeem(ctx context.Context, req CodeRequest) (*Outcome, error) {
 	out, err := s.byCode(ctx, store.KindPayment, req, false)
 	if err != nil {

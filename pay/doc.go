@@ -20,8 +20,13 @@
 //     The same key with the same body (kind, code, amount, currency and
 //     order reference; for a refund the payment id and amount) gets the
 //     same Outcome again, declines included, with Replayed set; the same key
-//     with another body is ErrIdempotencyMismatch (422); while the first
-//     request runs (at most 30 s) it is ErrInFlight (409). Because the
+//     with another body is ErrIdempotencyMismatch (422). The check and the
+//     movement are one script, so there is no lock to outlive a crash, and
+//     concurrent requests with one key get one movement and one answer.
+//     An outcome not confirmed (reply lost, or short of the replicas
+//     PAYCODE_REDIS_WAIT_REPLICAS asks for) is store.ErrUnconfirmed: the
+//     terminal retries with the same key and gets the stored outcome if it
+//     survived, or the money moves once if it did not. Because the
 //     record lives in the money's slot, a key reused for a code of another
 //     routing bucket is not recognised as a reuse: it is another movement.
 //   - Declines are answers, not errors: Outcome.Decline is a

@@ -159,8 +159,6 @@ var (
 	ErrThrottled = errors.New("pay: too many unknown codes from this terminal")
 	// ErrIdempotencyMismatch: the Idempotency-Key was used with another body.
 	ErrIdempotencyMismatch = store.ErrIdempotencyMismatch
-	// ErrInFlight: a request with the same Idempotency-Key is being processed.
-	ErrInFlight = store.ErrInFlight
 )
 
 // declined is the outcome of a decline decided before the store is asked.

@@ -170,9 +170,6 @@
 //	            keyed hash of the Idempotency-Key; the slot is that of the money moved.
 //	    by      payScript, refundScript (Move), declines included
 //
-//	{prefix}idemlock:{b1234}:{term_id}:{key_hash} string  acct   30 s: idemLockTTL; deleted when the script finishes or fails
-//	    value   "1", set with SET NX by Move before the script runs
-//
 //	{prefix}events:{b1234}:{acct_id}              stream  acct   1 h after the last event: eventsTTL (payScript writes 3600000);
 //	                                                             MAXLEN ~ 100 (eventsKept)
 //	    by      publishEvent (Publish); payScript (Move: code.redeemed). Entries below.

@@ -251,14 +251,8 @@ func (k Keys) Refunds(b Bucket, paymentID string) string {
 
 // Idem is the stored outcome of a terminal's request, by the keyed hash of
 // its Idempotency-Key, in the slot of the money it moved (24 h TTL).
-// IdemLock marks the key in flight (30 s TTL).
 func (k Keys) Idem(b Bucket, terminalID, keyHash string) string {
 	return k.prefix + "idem:" + b.Tag() + ":" + terminalID + ":" + keyHash
-}
-
-// IdemLock marks an idempotency key in flight.
-func (k Keys) IdemLock(b Bucket, terminalID, keyHash string) string {
-	return k.prefix + "idemlock:" + b.Tag() + ":" + terminalID + ":" + keyHash
 }
 
 // Settlement is the bucket's settlement stream: one entry per movement,

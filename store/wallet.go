@@ -82,8 +82,6 @@ func (d Decline) Valid() bool { return slices.Contains(declines, d) }
 var (
 	// ErrIdempotencyMismatch: the Idempotency-Key was used with another body.
 	ErrIdempotencyMismatch = errors.New("idempotency key reused with a different request")
-	// ErrInFlight: a request with the same Idempotency-Key is being processed.
-	ErrInFlight = errors.New("a request with this idempotency key is in flight")
 )
 
 // Limits are the wallet limits in force for one movement (minor units).
@@ -132,12 +130,9 @@ type Movement struct {
 	Limits   Limits
 }
 
-// idemLockTTL bounds how long a crashed request blocks its key; idemTTL is
-// how long outcomes are kept for retries (24 h).
-const (
-	idemLockTTL = 30 * time.Second
-	idemTTL     = 24 * time.Hour
-)
+// idemTTL is how long outcomes are kept for retries (24 h after the last
+// try).
+const idemTTL = 24 * time.Hour
 
 // The words of a script's answer and of the stored outcome. A script
 // returns {done, outcome} after it ran, or {replay, outcome} when the
@@ -186,14 +181,22 @@ end
 }
 
 // moneyLib is shared by the movement scripts. Every movement script has the
-// keys idem and lock and the arguments body_hash and idem_ttl (checked by
-// newMoneyScript): finish stores the outcome for the Idempotency-Key and
-// frees the key; decline and approve are the two ways to finish.
+// key idem and the arguments body_hash and idem_ttl (checked by
+// newMoneyScript). idem_check comes first in every script: the
+// idempotency record and the movement are one atomic step, so there is no
+// lock between them that a crash could leave behind, and concurrent
+// requests with one key are serialised by Redis (the first moves, the
+// others replay its outcome). A replay refreshes the record's TTL: that
+// write makes the WAIT after the script cover the record (WAIT counts the
+// writes of its own connection), so a replayed outcome is as replicated
+// as a fresh one before it is answered. finish stores the outcome for the
+// key; decline and approve are the two ways to finish.
 const moneyLib = `
 local function idem_check(idem, hash)
   local r = redis.call('HMGET', idem, 'hash', 'outcome')
   if r[1] then
     if r[1] ~= hash then return RESULT.mismatch end
+    redis.call('PEXPIRE', idem, a_idem_ttl)
     return r[2]
   end
   return nil
@@ -206,7 +209,6 @@ end
 local function finish(outcome)
   redis.call('HSET', k_idem, 'hash', a_body_hash, 'outcome', outcome)
   redis.call('PEXPIRE', k_idem, a_idem_ttl)
-  redis.call('DEL', k_lock)
   return {RESULT.done, outcome}
 end
 local function decline(reason) return finish(RESULT.declined .. ':' .. reason) end
@@ -283,19 +285,29 @@ func (s *moneyScript[T]) keysAndArgs(c *T) ([]string, []any) {
 	return keys, args
 }
 
-func (s *moneyScript[T]) run(ctx context.Context, rdb redis.Scripter, c *T) ([]any, error) {
+// run runs the script durably (evalDurable: on the slot's master, and with
+// WAIT when replicas are required) and returns its answer.
+func (s *moneyScript[T]) run(ctx context.Context, st *Store, c *T) ([]any, error) {
 	keys, args := s.keysAndArgs(c)
-	return s.script.Run(ctx, rdb, keys, args...).Slice()
+	res, err := st.evalDurable(ctx, s.script, keys, args...)
+	if err != nil {
+		return nil, err
+	}
+	out, ok := res.([]any)
+	if !ok {
+		return nil, fmt.Errorf("moving money: unexpected script answer %v", res)
+	}
+	return out, nil
 }
 
 // payCall is one run of payScript: a payment or a top-up by code.
 type payCall struct {
-	k          Keys
-	b          Bucket
-	m          *Movement
-	account    string // the code's account; empty for an unknown code
-	paymentID  string // the id the movement gets if approved
-	idem, lock string
+	k         Keys
+	b         Bucket
+	m         *Movement
+	account   string // the code's account; empty for an unknown code
+	paymentID string // the id the movement gets if approved
+	idem      string
 }
 
 // payScript redeems a code for a payment or a top-up. An unknown code still
@@ -308,7 +320,6 @@ var payScript = newMoneyScript([]scriptKey[payCall]{
 	{"ledger", func(c *payCall) string { return c.k.Ledger(c.b, c.account) }},
 	{"payment", func(c *payCall) string { return c.k.Payment(c.b, c.paymentID) }},
 	{"idem", func(c *payCall) string { return c.idem }},
-	{"lock", func(c *payCall) string { return c.lock }},
 	{"settle", func(c *payCall) string { return c.k.Settlement(c.b) }},
 	{"events", func(c *payCall) string { return c.k.Events(c.b, c.account) }},
 }, []scriptArg[payCall]{
@@ -390,12 +401,12 @@ return approve(a_payment_id, balance)
 
 // refundCall is one run of refundScript.
 type refundCall struct {
-	k          Keys
-	b          Bucket
-	m          *Movement
-	account    string // the payment's account; empty for an unknown payment
-	refundID   string // the id the refund gets if approved
-	idem, lock string
+	k        Keys
+	b        Bucket
+	m        *Movement
+	account  string // the payment's account; empty for an unknown payment
+	refundID string // the id the refund gets if approved
+	idem     string
 }
 
 // refundScript refunds (part of) a payment made at the same store.
@@ -404,7 +415,6 @@ var refundScript = newMoneyScript([]scriptKey[refundCall]{
 	{"wallet", func(c *refundCall) string { return c.k.Wallet(c.b, c.account) }},
 	{"ledger", func(c *refundCall) string { return c.k.Ledger(c.b, c.account) }},
 	{"idem", func(c *refundCall) string { return c.idem }},
-	{"lock", func(c *refundCall) string { return c.lock }},
 	{"settle", func(c *refundCall) string { return c.k.Settlement(c.b) }},
 	{"refund", func(c *refundCall) string { return c.k.Refund(c.b, c.refundID) }},
 	{"refunds", func(c *refundCall) string { return c.k.Refunds(c.b, c.m.PaymentID) }},
@@ -444,11 +454,20 @@ func luaBool(b bool) string {
 }
 
 // Move runs one money movement exactly once per idempotency key. It
-// returns the outcome (approved or a decline reason), ErrIdempotencyMismatch
-// when the key was used with another body, ErrInFlight while another
-// request with the key is running, and ErrUnavailable (wrapped) when Redis
-// fails, in which case nothing moved. A refund of a payment id that is not
-// one is declined DeclineNotFound without touching Redis.
+// returns the outcome (approved or a decline reason; Replayed when the key
+// had one already), or:
+//
+//   - ErrIdempotencyMismatch when the key was used with another body;
+//   - ErrUnavailable (wrapped) when Redis could not be reached before the
+//     movement was sent: nothing moved;
+//   - ErrUnconfirmed (wrapped; it matches ErrUnavailable too) when the
+//     movement was sent but its reply was lost or fewer replicas than
+//     configured acknowledged it: it may have happened. A retry with the
+//     same key and body returns the stored outcome if it survived, or
+//     moves the money once if it did not; never twice, never under two ids.
+//
+// A refund of a payment id that is not one is declined DeclineNotFound
+// without touching Redis.
 func (s *Store) Move(ctx context.Context, m Movement) (*Outcome, error) {
 	if !m.Kind.Valid() {
 		return nil, fmt.Errorf("moving money: unknown kind %q", m.Kind)
@@ -460,72 +479,52 @@ func (s *Store) Move(ctx context.Context, m Movement) (*Outcome, error) {
 			return &Outcome{Decline: DeclineNotFound}, nil
 		}
 	}
-	k := s.keys
-	idem, lock := k.Idem(b, m.TerminalID, m.IdemKey), k.IdemLock(b, m.TerminalID, m.IdemKey)
-	got, err := s.rdb.SetNX(ctx, lock, "1", idemLockTTL).Result()
-	if err != nil {
-		return nil, wrap("locking the idempotency key", err)
-	}
-	if !got {
-		r, err := s.rdb.HMGet(ctx, idem, "hash", "outcome").Result()
-		if err != nil {
-			return nil, wrap("reading the idempotency record", err)
-		}
-		if h, _ := r[0].(string); h != "" {
-			if h != m.BodyHash {
-				return nil, ErrIdempotencyMismatch
-			}
-			out, _ := r[1].(string)
-			return parseOutcome(out, &m, true)
-		}
-		return nil, ErrInFlight
-	}
+	idem := s.keys.Idem(b, m.TerminalID, m.IdemKey)
 	var res []any
+	var err error
 	if m.Kind == KindRefund {
-		res, err = s.runRefund(ctx, b, &m, idem, lock)
+		res, err = s.runRefund(ctx, b, &m, idem)
 	} else {
-		res, err = s.runPay(ctx, b, &m, idem, lock)
+		res, err = s.runPay(ctx, b, &m, idem)
 	}
 	if err != nil {
-		// Nothing moved (the script is atomic); free the key for a retry.
-		s.rdb.Del(context.WithoutCancel(ctx), lock)
-		return nil, wrap("moving money", err)
+		return nil, err
 	}
 	replayed, out, err := readResult(res)
 	if err != nil {
 		return nil, err
 	}
-	if replayed {
-		s.rdb.Del(ctx, lock)
-		if out == resultMismatch {
-			return nil, ErrIdempotencyMismatch
-		}
+	if replayed && out == resultMismatch {
+		return nil, ErrIdempotencyMismatch
 	}
 	return parseOutcome(out, &m, replayed)
 }
 
-func (s *Store) runPay(ctx context.Context, b Bucket, m *Movement, idem, lock string) ([]any, error) {
+// runPay reads the code's account (the script must name the account's keys)
+// and runs payScript.
+func (s *Store) runPay(ctx context.Context, b Bucket, m *Movement, idem string) ([]any, error) {
 	account, err := s.rdb.HGet(ctx, s.keys.Code(b, m.CodeName), "account").Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, err
+		return nil, wrap("reading the code", err)
 	}
 	payID, err := NewID("pay", b)
 	if err != nil {
 		return nil, err
 	}
-	return payScript.run(ctx, s.rdb, &payCall{k: s.keys, b: b, m: m, account: account, paymentID: payID, idem: idem, lock: lock})
+	return payScript.run(ctx, s, &payCall{k: s.keys, b: b, m: m, account: account, paymentID: payID, idem: idem})
 }
 
-func (s *Store) runRefund(ctx context.Context, b Bucket, m *Movement, idem, lock string) ([]any, error) {
+// runRefund reads the payment's account and runs refundScript.
+func (s *Store) runRefund(ctx context.Context, b Bucket, m *Movement, idem string) ([]any, error) {
 	account, err := s.rdb.HGet(ctx, s.keys.Payment(b, m.PaymentID), "account").Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, err
+		return nil, wrap("reading the payment", err)
 	}
 	refundID, err := NewID("rfd", b)
 	if err != nil {
 		return nil, err
 	}
-	return refundScript.run(ctx, s.rdb, &refundCall{k: s.keys, b: b, m: m, account: account, refundID: refundID, idem: idem, lock: lock})
+	return refundScript.run(ctx, s, &refundCall{k: s.keys, b: b, m: m, account: account, refundID: refundID, idem: idem})
 }
 
 // codeIDOf is the short, non-secret handle of a code used in events.

@@ -10,15 +10,15 @@ import (
 // stops the program at start-up (here: panics in newMoneyScript).
 func TestMoneyScriptParametersCannotDrift(t *testing.T) {
 	type call struct{ v string }
-	keys := []scriptKey[call]{{"idem", func(*call) string { return "i" }}, {"lock", func(*call) string { return "l" }}}
+	keys := []scriptKey[call]{{"idem", func(*call) string { return "i" }}, {"code", func(*call) string { return "c" }}}
 	args := []scriptArg[call]{{"body_hash", func(*call) any { return "h" }}, {"idem_ttl", func(*call) any { return 1 }},
 		{"amount", func(c *call) any { return c.v }}}
 	for _, tc := range []struct {
 		name, body, panics string
 	}{
-		{"all read", "return a_amount", ""},
-		{"a typo", "return a_amout", "a_amout"},
-		{"never read", "return 1", "a_amount"},
+		{"all read", "return {k_code, a_amount}", ""},
+		{"a typo", "return {k_code, a_amout}", "a_amout"},
+		{"never read", "return k_code", "a_amount"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer func() {
@@ -30,13 +30,13 @@ func TestMoneyScriptParametersCannotDrift(t *testing.T) {
 			}()
 			s := newMoneyScript(keys, args, tc.body)
 			k, a := s.keysAndArgs(&call{v: "7"})
-			if strings.Join(k, ",") != "i,l" || len(a) != 3 || a[2] != "7" {
+			if strings.Join(k, ",") != "i,c" || len(a) != 3 || a[2] != "7" {
 				t.Errorf("keys %v, args %v", k, a)
 			}
 		})
 	}
 	if !strings.Contains(payScript.src, "local a_probation_per_day = ARGV[21]") ||
-		!strings.Contains(refundScript.src, "local k_refunds = KEYS[8]") {
+		!strings.Contains(refundScript.src, "local k_refunds = KEYS[7]") {
 		t.Error("the scripts' parameters are not where the callers' lists put them")
 	}
 }

@@ -93,7 +93,7 @@ func TestMoneyConformance(t *testing.T) {
 			if b.Cluster {
 				k := s.Keys()
 				keys := []string{k.Code(bucket, "c2"), k.Account(bucket, acct), k.Wallet(bucket, acct), k.Ledger(bucket, acct),
-					k.Payment(bucket, pay.PaymentID), k.Idem(bucket, "term_1", "k2"), k.IdemLock(bucket, "term_1", "k2"),
+					k.Payment(bucket, pay.PaymentID), k.Idem(bucket, "term_1", "k2"),
 					k.Settlement(bucket), k.Events(bucket, acct), k.Refunds(bucket, pay.PaymentID), k.LiveCode(bucket, acct)}
 				want, err := s.Client().ClusterKeySlot(ctx, keys[0]).Result()
 				if err != nil {

@@ -12,6 +12,7 @@ const (
 	RateLimited      ID = "rate_limited"
 	Internal         ID = "internal"
 	Unavailable      ID = "unavailable"
+	Unconfirmed      ID = "unconfirmed"
 	Timeout          ID = "request_timeout"
 )
 
@@ -39,6 +40,9 @@ func init() {
 		Entry{ID: Unavailable, Context: "problem: Redis or another dependency is down; retry after Retry-After",
 			En: "A dependency is unavailable; nothing was changed. Retry shortly.",
 			Ja: "一時的にご利用いただけません。変更は行われていません。しばらくしてからもう一度お試しください。"},
+		Entry{ID: Unconfirmed, Context: "problem (503): a money movement was sent to Redis but is not confirmed (its reply was lost, or too few replicas hold it); the terminal must retry with the same Idempotency-Key",
+			En: "The outcome is not confirmed: the payment may or may not have happened. Retry with the same Idempotency-Key and body; you get the original outcome, and the customer is charged at most once.",
+			Ja: "結果を確認できませんでした。決済が行われたかどうかは不明です。同じ Idempotency-Key と内容で再送してください。元の結果が返され、お客様への請求は一度だけです。"},
 		Entry{ID: Timeout, Context: "problem: the request took too long",
 			En: "The request took too long.", Ja: "リクエストがタイムアウトしました。"},
 	)

@@ -30,7 +30,6 @@ const (
 	UnsupportedGrantType   ID = "unsupported_grant_type"
 	IdempotencyKeyRequired ID = "idempotency_key_required"
 	IdempotencyMismatch    ID = "idempotency_mismatch"
-	IdempotencyInFlight    ID = "idempotency_in_flight"
 	InvalidAmount          ID = "invalid_amount"
 	CurrencyFormat         ID = "malformed_request.currency"
 	OrderRefFormat         ID = "malformed_request.order_ref"
@@ -91,9 +90,6 @@ func init() {
 		Entry{ID: IdempotencyMismatch, Context: "problem (422): an Idempotency-Key was reused for another request body",
 			En: "This Idempotency-Key was used with a different request; use a new key for a new request.",
 			Ja: "この Idempotency-Key は別のリクエストで使用されています。新しいリクエストには新しいキーを使ってください。"},
-		Entry{ID: IdempotencyInFlight, Context: "problem (409): a request with the same Idempotency-Key is still being processed; Retry-After says when",
-			En: "A request with this Idempotency-Key is being processed; retry shortly with the same key.",
-			Ja: "この Idempotency-Key のリクエストは処理中です。少し待ってから同じキーで再試行してください。"},
 		Entry{ID: InvalidAmount, Context: "problem (400): the amount of a money call is zero, negative or too large",
 			En: "The amount must be a positive whole number of minor units (yen).",
 			Ja: "金額は最小通貨単位（円）の正の整数で指定してください。"},

@@ -56,6 +56,7 @@
 //	2  usage: bad or missing flags
 //	3  declined: 402, the reason is the problem's code (code_used,
 //	   insufficient_funds, limit_exceeded ...)
-//	4  unavailable: network error, timeout, 5xx, 429 or 409 (the same
-//	   idempotency key still in flight); retry with the same idempotency key
+//	4  unavailable: network error, timeout, 5xx (503 unavailable: nothing
+//	   changed; 503 unconfirmed: it may have happened), 429 or 409; retry
+//	   with the same idempotency key
 package main
