@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/paycode/paycode/store"
 	"github.com/paycode/paycode/text"
 )
 
@@ -36,7 +37,8 @@ func (s *Server) adminRoutes() {
 }
 
 // readyz answers 200 only after a real write/read/delete round trip to
-// Redis, so a load balancer takes a replica out while its Redis is down.
+// Redis, so a load balancer takes a replica out while its Redis is down or
+// refuses writes; the 503 says which (the "reason" member).
 func (s *Server) readyz(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
@@ -47,6 +49,10 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 			p = problemText(fiber.StatusServiceUnavailable, codeUnavailable, text.M(text.StoreCheckFailed))
 			p.Err = err
 		}
+		// Why, for the operator and the orchestrator: a Redis that refuses
+		// writes (a master short of its min-replicas, a replica not yet
+		// promoted) is not the same incident as one that is gone.
+		p.Extra = map[string]any{"reason": store.Why(err)}
 		return p
 	}
 	s.metrics.ready.Set(1)

@@ -3,6 +3,7 @@ package bff
 import (
 	"context"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,5 +89,61 @@ func TestRedisCrashBetweenPayments(t *testing.T) {
 	}
 	if len(entries) != sales+1 || sum != d.balance() {
 		t.Errorf("ledger: %d entries summing to %d; want %d entries summing to the balance", len(entries), sum, sales+1)
+	}
+}
+
+// Fault: the master refuses writes (min-replicas-to-write 1 and its
+// replica gone: NOREPLICAS). Every sale answers 503 unavailable with
+// Retry-After, never a 500, and nothing moves; /readyz says why; paycode
+// still starts against such a Redis (it recovers by itself when the
+// replica is back); once it accepts writes, the same keys charge once.
+func TestRedisRefusesWrites(t *testing.T) {
+	srv := storetest.StartServer(t)
+	if !srv.Real {
+		t.Skip("needs a real redis-server (min-replicas-to-write)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, store.Options{URL: srv.URL, Prefix: "norepl:"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	e := newEnvOn(t, st, nil)
+	term := e.registerTerminal("store-1")
+	d := e.customer("norepl@example.com")
+	mustStatus(t, "top-up", term.topup(d.code(), 1000), 201)
+	code, key := d.code(), newIdem()
+	sale := func() response {
+		return term.call("POST", "/v1/terminal/payments", key, map[string]any{"code": code, "amount": 100, "currency": "JPY"})
+	}
+	if err := st.Client().ConfigSet(ctx, "min-replicas-to-write", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	r := sale()
+	if r.status != 503 || r.str("code") != codeUnavailable || r.header.Get("Retry-After") == "" {
+		t.Fatalf("sale while Redis refuses writes = %d %s; want 503 unavailable with Retry-After", r.status, r.raw)
+	}
+	resp, body := do(t, e.s.admin, httptest.NewRequest("GET", "/readyz", nil))
+	if resp.StatusCode != 503 || !strings.Contains(string(body), `"reason":"refuses_writes: NOREPLICAS"`) {
+		t.Errorf("readyz = %d %s; want 503 with the reason", resp.StatusCode, body)
+	}
+	// A replica of paycode started now comes up and waits for Redis.
+	again, err := store.Open(ctx, store.Options{URL: srv.URL, Prefix: "norepl:"})
+	if err != nil {
+		t.Fatalf("paycode must start while Redis refuses writes: %v", err)
+	}
+	again.Close()
+	if err := st.Client().ConfigSet(ctx, "min-replicas-to-write", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	first := sale()
+	mustStatus(t, "sale once Redis accepts writes", first, 201)
+	replay := sale()
+	if replay.status != 201 || replay.str("payment_id") != first.str("payment_id") {
+		t.Errorf("retry = %d %s; want the same payment", replay.status, replay.raw)
+	}
+	if b := d.balance(); b != 900 {
+		t.Errorf("balance = %d; want 900 (charged once)", b)
 	}
 }

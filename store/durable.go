@@ -202,3 +202,33 @@ func (s *Store) Replicas(ctx context.Context) (int, error) {
 	}
 	return 0, fmt.Errorf("reading the replication state: unsupported client %T", s.rdb)
 }
+
+// Why names, for an operator, why a failed Check failed: "refuses_writes:
+// <WORD>" when Redis answered with a refusal (NOREPLICAS, READONLY,
+// MASTERDOWN, LOADING, CLUSTERDOWN, TRYAGAIN, ...), "timeout" when it did
+// not answer in time, "unreachable" when no connection could be made, and
+// "failed" otherwise. It never repeats more of the error than its first
+// word, which carries no data.
+func Why(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case isRedisReply(err):
+		var rerr redis.Error
+		errors.As(err, &rerr)
+		word, _, _ := strings.Cut(rerr.Error(), " ")
+		return "refuses_writes: " + word
+	case notSent(err):
+		return "unreachable"
+	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		return "timeout"
+	case Unavailable(err):
+		return "unreachable"
+	}
+	return "failed"
+}
+
+func isTimeout(err error) bool {
+	var nerr net.Error
+	return errors.As(err, &nerr) && nerr.Timeout()
+}
