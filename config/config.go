@@ -68,10 +68,11 @@ type Config struct {
 	// every key name, so that several deployments (or test runs) can share a
 	// Redis without touching each other's keys.
 	RedisPrefix string
-	// RedisTimeout is PAYCODE_REDIS_TIMEOUT (default 250ms): the deadline of
-	// every Redis command (dial, write, read, a pooled connection), retried
-	// at most once. It bounds how long a caller waits for a Redis that is
-	// down, paused or withholding replies before a 503 with Retry-After.
+	// RedisTimeout is PAYCODE_REDIS_TIMEOUT (default 500ms): the deadline of
+	// every Redis command (dial, write, read; twice that for a pooled
+	// connection), retried at most once. It bounds how long a caller waits
+	// for a Redis that is down, paused or withholding replies before a 503
+	// with Retry-After (about a second).
 	RedisTimeout time.Duration
 	// RedisWaitReplicas is PAYCODE_REDIS_WAIT_REPLICAS (default 0): how
 	// many replicas must hold a money movement before paycode answers 201
@@ -265,7 +266,7 @@ func Load(getenv Getenv) (*Config, error) {
 		RedisUsername:       get("PAYCODE_REDIS_USERNAME", ""),
 		RedisPassword:       get("PAYCODE_REDIS_PASSWORD", ""),
 		RedisPrefix:         get("PAYCODE_REDIS_PREFIX", "pc:"),
-		RedisTimeout:        duration("PAYCODE_REDIS_TIMEOUT", 250*time.Millisecond),
+		RedisTimeout:        duration("PAYCODE_REDIS_TIMEOUT", 500*time.Millisecond),
 		RedisWaitTimeout:    duration("PAYCODE_REDIS_WAIT_TIMEOUT", 250*time.Millisecond),
 		LogLevel:            strings.ToLower(get("PAYCODE_LOG_LEVEL", "info")),
 		ReadTimeout:         duration("PAYCODE_READ_TIMEOUT", 10*time.Second),

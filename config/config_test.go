@@ -148,7 +148,7 @@ func TestRedisWaitSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.RedisWaitReplicas != 0 || c.RedisWaitReplicasSet || c.RedisWaitTimeout != 250*time.Millisecond || c.RedisTimeout != 250*time.Millisecond {
+	if c.RedisWaitReplicas != 0 || c.RedisWaitReplicasSet || c.RedisWaitTimeout != 250*time.Millisecond || c.RedisTimeout != 500*time.Millisecond {
 		t.Errorf("defaults: wait %d (set %v), wait timeout %v, timeout %v", c.RedisWaitReplicas, c.RedisWaitReplicasSet, c.RedisWaitTimeout, c.RedisTimeout)
 	}
 	c, err = Load(env(map[string]string{"PAYCODE_REDIS_URL": "redis://r:6379/0", "PAYCODE_REDIS_WAIT_REPLICAS": "0"}))

@@ -42,11 +42,12 @@ type Options struct {
 	Embedded bool
 	// Logger receives the start-up announcement of the embedded store.
 	Logger *slog.Logger
-	// Timeout bounds every Redis command: dialling, writing, reading and
-	// waiting for a pooled connection (default DefaultTimeout). A command
-	// is retried at most once (on a network error), so a Redis that is
-	// down, paused or withholding replies costs a caller about two
-	// timeouts before ErrUnavailable, never a hang.
+	// Timeout bounds every Redis command: dialling, writing and reading
+	// (default DefaultTimeout); waiting for a pooled connection may take
+	// twice as long (a burst queues for the pool; that is load, not an
+	// outage). A command is retried at most once (on a network error), so
+	// a Redis that is down, paused or withholding replies costs a caller
+	// about two timeouts before ErrUnavailable, never a hang.
 	Timeout time.Duration
 	// WaitReplicas is how many replicas must hold a money movement before
 	// it is reported done (WAIT on the connection that ran the movement);
@@ -58,7 +59,7 @@ type Options struct {
 
 // Defaults of Options.
 const (
-	DefaultTimeout     = 250 * time.Millisecond
+	DefaultTimeout     = 500 * time.Millisecond
 	DefaultWaitTimeout = 250 * time.Millisecond
 )
 
@@ -79,7 +80,7 @@ func (o Options) timeouts() timeouts {
 		// WAIT blocks for up to WaitTimeout before it answers.
 		read += o.waitTimeout()
 	}
-	return timeouts{dial: t, read: read, write: t, pool: t, retries: 1,
+	return timeouts{dial: t, read: read, write: t, pool: 2 * t, retries: 1,
 		minBackoff: 4 * time.Millisecond, maxBackoff: 32 * time.Millisecond}
 }
 

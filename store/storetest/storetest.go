@@ -34,6 +34,9 @@ type Backend struct {
 	Open func(t testing.TB) *store.Store
 }
 
+// testTimeout is the Redis command deadline of test stores.
+const testTimeout = 3 * time.Second
+
 // Required reports whether a missing Redis must fail the tests (CI).
 func Required() bool {
 	return os.Getenv("PAYCODE_TEST_REQUIRE_REDIS") != "" || os.Getenv("CI") != ""
@@ -85,6 +88,12 @@ func open(t testing.TB, opts store.Options) *store.Store {
 		t.Fatal(err)
 	}
 	opts.Prefix = "test:" + id[:10] + ":"
+	if opts.Timeout == 0 {
+		// Tests run with -race on two shared cores, where a goroutine can
+		// wait longer than the production deadline for its turn; a test
+		// that is about deadlines sets its own.
+		opts.Timeout = testTimeout
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s, err := store.Open(ctx, opts)
