@@ -117,7 +117,9 @@ func (s *Store) CreateAccount(ctx context.Context, n NewAccount) error {
 	// The contact index is global (not in the account's slot): claim it
 	// first, and release it if the account cannot be written.
 	contactKey := s.keys.Contact(n.ContactHash)
-	ok, err := s.rdb.SetNX(ctx, contactKey, n.Account.ID, 0).Result()
+	// A resent claim (go-redis retries a command whose reply was lost)
+	// finds its own account id and is not mistaken for another account's.
+	ok, err := claimScript.Run(ctx, s.rdb, []string{contactKey}, n.Account.ID, 0).Bool()
 	if err != nil {
 		return wrap("claiming the contact", err)
 	}

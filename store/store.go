@@ -272,9 +272,13 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, ttl time.Dura
 }
 
 // claimScript is SET NX that also reports success when the key already
-// holds the same value (the caller's own write, resent).
+// holds the same value (the caller's own write, resent). A TTL of 0 claims
+// for good.
 var claimScript = redis.NewScript(`
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+local set
+if ARGV[2] == '0' then set = redis.call('SET', KEYS[1], ARGV[1], 'NX')
+else set = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) end
+if set then return 1 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
 return 0
 `)
