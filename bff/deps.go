@@ -3,6 +3,7 @@ package bff
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/paycode/paycode/config"
@@ -10,6 +11,26 @@ import (
 	"github.com/paycode/paycode/store"
 	"github.com/paycode/paycode/tokens"
 )
+
+// StoreOptions is how the configuration opens the store: the one mapping
+// from PAYCODE_REDIS_* to store.Options, for the server and for tests
+// that run it in-process.
+func StoreOptions(cfg *config.Config, log *slog.Logger) store.Options {
+	return store.Options{
+		URL:            cfg.RedisURL,
+		Addrs:          cfg.RedisAddrs,
+		SentinelMaster: cfg.RedisSentinelMaster,
+		Username:       cfg.RedisUsername,
+		Password:       cfg.RedisPassword,
+		TLS:            cfg.RedisTLS,
+		Prefix:         cfg.RedisPrefix,
+		Embedded:       cfg.Env == config.Dev && !cfg.HasRedis(),
+		Logger:         log,
+		Timeout:        cfg.RedisTimeout,
+		WaitReplicas:   cfg.RedisWaitReplicas,
+		WaitTimeout:    cfg.RedisWaitTimeout,
+	}
+}
 
 // LoadSigningKeys reads the access-token signing keys from
 // PAYCODE_SIGNING_KEYS, or in dev without any, the key shared through Redis

@@ -55,6 +55,7 @@ func (s *Store) evalDurable(ctx context.Context, script *redis.Script, keys []st
 	}
 	conn, err := s.masterConn(ctx, keys[0])
 	if err != nil {
+		s.noteFailure(ctx, err)
 		return nil, wrap("reaching the slot's master", err)
 	}
 	defer conn.Close()
@@ -63,6 +64,7 @@ func (s *Store) evalDurable(ctx context.Context, script *redis.Script, keys []st
 		res, acked, err = evalWait(ctx, conn, script.Eval, keys, args, s.waitReplicas, s.waitTimeout)
 	}
 	if err != nil {
+		s.noteFailure(ctx, err)
 		return nil, sendError(err)
 	}
 	if acked < int64(s.waitReplicas) {

@@ -3,11 +3,14 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/paycode/paycode/internal/redistest"
 	"github.com/paycode/paycode/store"
 	"github.com/paycode/paycode/store/storetest"
 )
@@ -80,6 +83,43 @@ func TestPutRecognisesItsOwnWrite(t *testing.T) {
 			}
 			if fresh, err := s.ClaimJTI(ctx, "jkt", "jti-1", time.Minute); err != nil || fresh {
 				t.Fatalf("second claim of the same jti = %v, %v; want a replay", fresh, err)
+			}
+		})
+	}
+}
+
+// BenchmarkEvalDurable measures what WAIT costs a money movement: the same
+// one-write script on a master with one live replica, without WAIT and
+// with WAIT 1 (script and WAIT pipelined on one pinned connection), in the
+// same run. Report the ratio: `go test -run '^$' -bench EvalDurable ./store`.
+func BenchmarkEvalDurable(b *testing.B) {
+	master := redistest.StartNode(b, "master")
+	replica := redistest.StartNode(b, "replica", "replicaof 127.0.0.1 "+strconv.Itoa(master.Port))
+	ctx := context.Background()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		info, err := master.Info("replication")
+		if err == nil && info["connected_slaves"] == "1" && strings.Contains(info["slave0"], "state=online") {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("replica %s did not come online: %v %v", replica.Addr, info, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, wait := range []int{0, 1} {
+		b.Run("wait="+strconv.Itoa(wait), func(b *testing.B) {
+			s, err := store.Open(ctx, store.Options{URL: "redis://" + master.Addr, Prefix: "bench:", WaitReplicas: wait})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			key := s.Keys().Health("durable-bench")
+			b.ResetTimer()
+			for range b.N {
+				if _, err := s.EvalDurable(ctx, setScript, []string{key}, "v"); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

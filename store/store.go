@@ -142,7 +142,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			MaxRetries: to.retries, MinRetryBackoff: to.minBackoff, MaxRetryBackoff: to.maxBackoff,
 		})
 	case len(opts.Addrs) > 0:
-		s.rdb = redis.NewClusterClient(&redis.ClusterOptions{
+		cc := redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:       opts.Addrs,
 			Username:    opts.Username,
 			Password:    opts.Password,
@@ -153,6 +153,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			// the same bounded budget.
 			MaxRedirects: 3,
 		})
+		cc.AddHook(followFailover{cc})
+		s.rdb = cc
 	case opts.Embedded:
 		mr := miniredis.NewMiniRedis()
 		if err := mr.StartAddr("127.0.0.1:0"); err != nil {

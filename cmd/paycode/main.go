@@ -99,20 +99,7 @@ func (m *Main) Run(ctx context.Context, getenv config.Getenv) error {
 
 	openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	m.Store, err = store.Open(openCtx, store.Options{
-		URL:            cfg.RedisURL,
-		Addrs:          cfg.RedisAddrs,
-		SentinelMaster: cfg.RedisSentinelMaster,
-		Username:       cfg.RedisUsername,
-		Password:       cfg.RedisPassword,
-		TLS:            cfg.RedisTLS,
-		Prefix:         cfg.RedisPrefix,
-		Embedded:       cfg.Env == config.Dev && !cfg.HasRedis(),
-		Logger:         m.Log,
-		Timeout:        cfg.RedisTimeout,
-		WaitReplicas:   cfg.RedisWaitReplicas,
-		WaitTimeout:    cfg.RedisWaitTimeout,
-	})
+	m.Store, err = store.Open(openCtx, bff.StoreOptions(cfg, m.Log))
 	if err != nil {
 		return err
 	}

@@ -106,7 +106,7 @@ func StartPaycode(t testing.TB, r Redis, env map[string]string) *Paycode {
 	log := slog.New(slog.NewJSONHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	p.Store, err = store.Open(ctx, storeOptions(cfg, log))
+	p.Store, err = store.Open(ctx, bff.StoreOptions(cfg, log))
 	if err != nil {
 		t.Fatalf("opening paycode's store: %v", err)
 	}
@@ -139,24 +139,6 @@ func StartPaycode(t testing.TB, r Redis, env map[string]string) *Paycode {
 		}
 	})
 	return p
-}
-
-// storeOptions is how cmd/paycode (Main.Run) turns the configuration into
-// store options; it must stay the same, so that the settings under test
-// (PAYCODE_REDIS_WAIT_REPLICAS, PAYCODE_REDIS_WAIT_TIMEOUT,
-// PAYCODE_REDIS_TIMEOUT, once issue 11 adds them) reach the store here
-// exactly as they do in production.
-func storeOptions(cfg *config.Config, log *slog.Logger) store.Options {
-	return store.Options{
-		URL:            cfg.RedisURL,
-		Addrs:          cfg.RedisAddrs,
-		SentinelMaster: cfg.RedisSentinelMaster,
-		Username:       cfg.RedisUsername,
-		Password:       cfg.RedisPassword,
-		TLS:            cfg.RedisTLS,
-		Prefix:         cfg.RedisPrefix,
-		Logger:         log,
-	}
 }
 
 // Inspect opens a store of paycode's keys (same prefix) on r, for the

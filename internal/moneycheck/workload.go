@@ -17,9 +17,9 @@ import (
 )
 
 const (
-	kindPayment = store.KindPayment
-	kindTopup   = store.KindTopup
-	kindRefund  = store.KindRefund
+	kindPayment = string(store.KindPayment)
+	kindTopup   = string(store.KindTopup)
+	kindRefund  = string(store.KindRefund)
 )
 
 // Config sizes the workload. Zero fields take the defaults.

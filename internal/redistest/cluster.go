@@ -55,6 +55,35 @@ func StartCluster(t testing.TB, conf ...string) *Cluster {
 		}
 		return true, ""
 	})
+	// Gossip spreads who replicates whom after the slots are ok: wait
+	// until every node sees each of the 3 masters with its replica, so
+	// that a test asking for a master's replicas gets the whole answer.
+	waitFor(t, 30*time.Second, "every node sees 3 masters with one replica each", func() (bool, string) {
+		for _, n := range c.Nodes {
+			v, err := c.view(n)
+			if err != nil {
+				return false, n.Name + ": " + err.Error()
+			}
+			masters, replicas := map[string]bool{}, map[string]int{}
+			for _, cn := range v {
+				switch {
+				case cn.has("master") && len(cn.slots) > 0:
+					masters[cn.id] = true
+				case cn.has("slave") && cn.master != "-":
+					replicas[cn.master]++
+				}
+			}
+			if len(masters) != 3 {
+				return false, fmt.Sprintf("%s sees %d masters", n.Name, len(masters))
+			}
+			for id := range masters {
+				if replicas[id] != 1 {
+					return false, fmt.Sprintf("%s sees %d replicas of %s", n.Name, replicas[id], id)
+				}
+			}
+		}
+		return true, ""
+	})
 	c.WaitInSync(20 * time.Second)
 	return c
 }
