@@ -4,9 +4,14 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/paycode/paycode/internal/redistest"
 )
 
 type syncBuffer struct {
@@ -87,4 +92,47 @@ func TestRunUnreachableRedis(t *testing.T) {
 		t.Fatal("Run succeeded with an unreachable Redis")
 	}
 	m.Close()
+}
+
+// Production on a Redis with replicas refuses to start until someone has
+// decided whether money movements wait for them: without WAIT a failover
+// to a lagging replica loses payments that were answered 201 (README
+// "Durability").
+func TestRunProductionReplicasNeedWaitDecision(t *testing.T) {
+	master := redistest.StartNode(t, "master")
+	redistest.StartNode(t, "replica", "replicaof 127.0.0.1 "+strconv.Itoa(master.Port))
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if info, err := master.Info("replication"); err == nil && info["connected_slaves"] == "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the replica did not connect")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	run := func(wait string) error {
+		env := map[string]string{
+			"PAYCODE_ENV": "production", "PAYCODE_ADMIN_TOKEN": strings.Repeat("t", 32), "PAYCODE_PUBLIC_URL": "https://pay.example.com",
+			"PAYCODE_ADDR": "127.0.0.1:0", "PAYCODE_ADMIN_ADDR": "127.0.0.1:0", "PAYCODE_REDIS_URL": "redis://" + master.Addr + "/0",
+			"PAYCODE_SECRET": strings.Repeat("s", 32), "PAYCODE_SIGNING_KEYS": filepath.Join(t.TempDir(), "missing.pem"),
+			"PAYCODE_NOTIFY_WEBHOOK_URL": "https://ops.example.com/notify", "PAYCODE_NOTIFY_WEBHOOK_SECRET": strings.Repeat("w", 32),
+		}
+		if wait != "" {
+			env["PAYCODE_REDIS_WAIT_REPLICAS"] = wait
+		}
+		m := NewMain(io.Discard)
+		defer m.Close()
+		return m.Run(context.Background(), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	}
+	if err := run(""); err == nil || !strings.Contains(err.Error(), "PAYCODE_REDIS_WAIT_REPLICAS") {
+		t.Fatalf("production with a replica and no WAIT decision: %v; want a PAYCODE_REDIS_WAIT_REPLICAS error", err)
+	}
+	for _, wait := range []string{"0", "1"} {
+		// Past the decision, start-up goes on (and stops at the signing
+		// key file, which this test does not provide).
+		if err := run(wait); err == nil || strings.Contains(err.Error(), "PAYCODE_REDIS_WAIT_REPLICAS") {
+			t.Errorf("production with PAYCODE_REDIS_WAIT_REPLICAS=%s: %v; want past the WAIT check", wait, err)
+		}
+	}
 }
