@@ -112,7 +112,7 @@ func (s *Server) adminGetTerminal(c *fiber.Ctx) error {
 	} else if err != nil {
 		return err
 	}
-	guesses, err := s.store.Guesses(c.UserContext(), t.ID)
+	guesses, err := s.store.Guesses(c.UserContext(), t.ID, s.now())
 	if err != nil {
 		return err
 	}
@@ -132,6 +132,7 @@ func (s *Server) adminTerminalStatus(status string) fiber.Handler {
 		}
 		id := c.Params("id")
 		ok, err := s.store.SetTerminalStatus(c.UserContext(), id, status)
+		s.terms.forget(id) // this replica at once; the others within terminalCacheTTL
 		if err != nil {
 			return err
 		}

@@ -53,6 +53,10 @@ type Server struct {
 	switchCache *switchCache
 	// pay moves money for terminals (payments, top-ups, refunds).
 	pay *pay.Service
+	// terms and termTokens are the terminal hot path's per-replica caches
+	// (terminal_cache.go).
+	terms      *terminalCache
+	termTokens *tokenCache
 
 	app   *fiber.App
 	admin *fiber.App
@@ -103,6 +107,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Ser
 	if s.jwks, err = deps.Keys.JWKS(); err != nil {
 		return nil, err
 	}
+	s.terms, s.termTokens = newTerminalCache(st, s.now), newTokenCache(s.now)
 	if s.pay, err = s.newPay(); err != nil {
 		return nil, err
 	}

@@ -92,22 +92,24 @@ func (s *Server) terminalToken(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"access_token": tok, "token_type": "Bearer", "expires_in": int64(exp.Sub(s.now()).Seconds())})
 }
 
-// requireTerminal authenticates a terminal call: a terminal bearer token,
-// and the terminal still registered and active (a suspension takes effect
-// on the next call, not when the token expires).
+// requireTerminal authenticates a terminal call: a terminal bearer token
+// (verified once, then remembered until it expires), and the terminal
+// still registered and active: a suspension takes effect on this
+// replica's next call and on every replica within terminalCacheTTL, not
+// when the token expires (terminal_cache.go).
 func (s *Server) requireTerminal(c *fiber.Ctx) error {
 	scheme, token, _ := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
 	if !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return invalidClient(text.TerminalBearerRequired, nil)
 	}
-	claims, err := s.terminals.Verify(token)
+	claims, err := s.termTokens.verify(token, s.terminals.Verify)
 	if err != nil {
 		p := problemText(fiber.StatusUnauthorized, codeInvalidToken, text.M(text.TerminalTokenInvalid))
 		p.Headers = map[string]string{fiber.HeaderWWWAuthenticate: `Bearer realm="paycode-terminal", error="invalid_token"`}
 		p.Err = err
 		return p
 	}
-	t, err := s.store.Terminal(c.UserContext(), claims.TerminalID)
+	t, err := s.terms.get(c.UserContext(), claims.TerminalID)
 	if errors.Is(err, store.ErrNotFound) {
 		return invalidClient(text.TerminalNotRegistered, err)
 	} else if err != nil {

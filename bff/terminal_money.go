@@ -27,7 +27,7 @@ func (s *Server) newPay() (*pay.Service, error) {
 			TopupsPerDay: c.LimitTopupsPerDay, ProbationPerDay: c.ProbationLimitDay},
 		Guessing: pay.GuessPolicy{Throttle: c.GuessThrottle, Suspend: c.GuessSuspend},
 		Now:      s.now,
-	}, s.store, pay.AuditorFunc(s.recordAudit))
+	}, payStore{Store: s.store, terms: s.terms}, pay.AuditorFunc(s.recordAudit))
 }
 
 var idempotencyKey = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
@@ -186,6 +186,9 @@ func (s *Server) terminalRefund(c *fiber.Ctx) error {
 // reason as the code (404 for a refund of no such payment), the guessing
 // throttle 429, a reused Idempotency-Key 422.
 func (s *Server) refused(out *pay.Outcome, err error) error {
+	if out != nil && out.Suspended {
+		s.metrics.suspensions.Inc()
+	}
 	switch {
 	case errors.Is(err, pay.ErrThrottled):
 		s.metrics.limited.WithLabelValues("code-guessing").Inc()
@@ -196,9 +199,6 @@ func (s *Server) refused(out *pay.Outcome, err error) error {
 		return problemText(fiber.StatusUnprocessableEntity, codeIdempotencyMismatch, text.M(text.IdempotencyMismatch))
 	case err != nil:
 		return err
-	}
-	if out.Suspended {
-		s.metrics.suspensions.Inc()
 	}
 	if out.Approved {
 		s.metrics.money.WithLabelValues(string(out.Kind), "approved").Inc()

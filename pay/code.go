@@ -13,7 +13,8 @@ import (
 // Redeem pays for a sale with the customer's code.
 //
 // It returns the Outcome (approved, or declined with its reason),
-// ErrThrottled when the terminal is past the guessing threshold,
+// ErrThrottled when the terminal is past the guessing threshold (with an
+// Outcome whose Suspended reports a suspension by this call),
 // ErrIdempotencyMismatch when the Idempotency-Key was used with another
 // body, store.ErrUnavailable (wrapped) when Redis could not be reached
 // (no money moved), and store.ErrUnconfirmed (wrapped) when the movement
@@ -21,7 +22,7 @@ import (
 func (s *Service) Redeem(ctx context.Context, req CodeRequest) (*Outcome, error) {
 	out, err := s.byCode(ctx, store.KindPayment, req, false)
 	if err != nil {
-		return nil, fmt.Errorf("redeeming a code: %w", err)
+		return throttledOutcome(out, err), fmt.Errorf("redeeming a code: %w", err)
 	}
 	return out, nil
 }
@@ -34,7 +35,7 @@ func (s *Service) Redeem(ctx context.Context, req CodeRequest) (*Outcome, error)
 func (s *Service) Topup(ctx context.Context, req CodeRequest, topupsOn bool) (*Outcome, error) {
 	out, err := s.byCode(ctx, store.KindTopup, req, !topupsOn)
 	if err != nil {
-		return nil, fmt.Errorf("topping up by code: %w", err)
+		return throttledOutcome(out, err), fmt.Errorf("topping up by code: %w", err)
 	}
 	return out, nil
 }
@@ -48,14 +49,14 @@ func (s *Service) byCode(ctx context.Context, kind store.Kind, req CodeRequest, 
 		return nil, err // the configured prefix is not one (New refuses it)
 	}
 	misread := err != nil
-	if err := s.throttle(ctx, req.Terminal); err != nil {
-		return nil, err
+	if out, err := s.throttle(ctx, kind, req); out != nil || err != nil {
+		return out, err
 	}
 	if req.Currency != s.cfg.Currency {
 		return declined(kind, req.Amount, req.Currency, store.DeclineCurrencyMismatch), nil
 	}
 	if misread {
-		return s.unknownCode(ctx, kind, req)
+		return s.guess(ctx, kind, req)
 	}
 	now := s.cfg.Now()
 	out, err := s.store.Move(ctx, store.Movement{
@@ -71,7 +72,16 @@ func (s *Service) byCode(ctx context.Context, kind store.Kind, req CodeRequest, 
 	}
 	// A replayed code_unknown was counted when it was first answered.
 	if !out.Approved && out.Decline == store.DeclineCodeUnknown && !out.Replayed {
-		return s.unknownCode(ctx, kind, req)
+		return s.guess(ctx, kind, req)
 	}
 	return &Outcome{Kind: kind, Outcome: *out}, nil
+}
+
+// throttledOutcome keeps the Outcome of a throttled call (its Suspended
+// flag: the caller counts the suspension) and drops any other.
+func throttledOutcome(out *Outcome, err error) *Outcome {
+	if errors.Is(err, ErrThrottled) {
+		return out
+	}
+	return nil
 }

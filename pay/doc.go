@@ -46,21 +46,26 @@
 // Redeem and Topup take these steps, in this order, and stop at the first
 // answer:
 //
-//  0. bff: the terminal's token and status (one read of the terminal), the
-//     request's form (400s: Idempotency-Key, amount, currency letters,
-//     order reference, a code of 24 ASCII digits: a code of another shape
-//     is a misread barcode or a wrong field, answered invalid_code_format
-//     and not counted). For a top-up bff then reads the operator's switch
-//     (cached for a second); an unreadable switch is 503 before anything is
-//     counted, and the value is passed to Topup.
+//  0. bff: the terminal's token (verified once, then remembered by its
+//     hash until it expires) and status (the terminal record, cached per
+//     replica for at most a second and dropped at once on this replica when
+//     it suspends or reactivates the terminal), the request's form (400s:
+//     Idempotency-Key, amount, currency letters, order reference, a code of
+//     24 ASCII digits: a code of another shape is a misread barcode or a
+//     wrong field, answered invalid_code_format and not counted). For a
+//     top-up bff then reads the operator's switch (cached for a second); an
+//     unreadable switch is 503 before anything is counted, and the value is
+//     passed to Topup.
 //  1. The code is parsed in memory: issuer prefix and Luhn check digit. No
 //     Redis is touched for it, and a code that fails never reaches the
-//     money path (no lock, no script). Its failure is acted on at step 4.
-//  2. The throttle: one read of the terminal's guess count. At Throttle or
-//     more the call is ErrThrottled (429) and nothing is counted. It comes
-//     before every answer that depends on the code, so that a throttled
-//     terminal learns nothing about any code (all it gets is 429), and
-//     before the failed parse is acted on, so that its answer is uniform.
+//     money path (no script). Its failure is acted on at step 4.
+//  2. The throttle: the terminal's guess count (Store.Guesses; bff answers
+//     it from the cached terminal record, so it costs no round trip). At
+//     Throttle or more the call is ErrThrottled (429), the code is not
+//     tried, and the call is counted as a guess. It comes before every
+//     answer that depends on the code, so that a throttled terminal learns
+//     nothing about any code (all it gets is 429), and before the failed
+//     parse is acted on, so that its answer is uniform.
 //  3. The currency: a movement in another currency than the wallet
 //     currency is declined currency_mismatch before the code is looked at.
 //     It is not a guess: no code was tried, and the decline says nothing
@@ -68,39 +73,46 @@
 //  4. A code that did not parse (another issuer's prefix, a wrong check
 //     digit) is a guess: counted, declined code_unknown, exactly like a code
 //     that does not exist, so a guesser cannot tell the two apart. A
-//     mistyped code therefore costs the two guess round trips, never the
-//     money path; cmd/paycode-terminal checks the digit before sending so
-//     that a cashier's typo is not counted.
-//  5. The movement: the Idempotency-Key lock, a read of the code's account
-//     (so the script's keys can be named), then the script, which checks
-//     in this order: the idempotency record (replay or mismatch), the code
-//     (unknown, used, expired), the account (frozen), the device (not the
-//     active device: device_revoked), the wallet's currency, then for a
-//     payment the limits and the balance, for a top-up the switch and
-//     probation (topups_disabled) and the top-up limits; then it writes.
+//     mistyped code therefore costs the guess round trip, never the money
+//     path; cmd/paycode-terminal checks the digit before sending so that a
+//     cashier's typo is not counted.
+//  5. The movement: one script on the code's slot, which reads the code's
+//     account itself and checks in this order: the idempotency record
+//     (replay or mismatch), the code (unknown, used, expired), the account
+//     (frozen), the device (not the active device: device_revoked), the
+//     wallet's currency, then for a payment the limits and the balance, for
+//     a top-up the switch and probation (topups_disabled) and the top-up
+//     limits; then it writes.
 //  6. A code_unknown from the script is a guess (step 4), unless it was a
 //     replay: a replayed decline was counted when it was first answered.
 //
-// A valid code thus costs five round trips: the terminal, the guess count,
-// the lock, the code's account and the script.
+// A valid code thus costs one round trip once the terminal's record is
+// cached (the script; with PAYCODE_REDIS_WAIT_REPLICAS its WAIT rides in
+// the same pipeline), and an unknown code one more (the guess).
 //
 // # Code guessing
 //
-// A guess is a code_unknown answer to a code movement: a code that does not
-// parse (step 4) or names no code of its bucket (step 6). Guesses are
-// counted per terminal in a window of GuessWindow (10 minutes) that starts
-// with the first guess. From GuessPolicy.Throttle guesses on, the
-// terminal's code movements are ErrThrottled until the window ends, and
-// are not counted. The guess that brings the count to GuessPolicy.Suspend
-// suspends the terminal (its token stops working on the next call) and is
-// audited once, as terminal.suspended (actor system, reason code_guessing,
-// the count); of requests racing past the threshold only the one that
-// changed the terminal's status audits it. Since throttled calls are not
-// counted, a count above Throttle comes only from calls that passed the
-// throttle read together: with Suspend above Throttle, the suspension
-// catches a scanner firing guesses in parallel, and a scanner guessing one
-// code at a time is held at Throttle guesses per window. Refunds are not
-// guesses (a payment id has 120 random bits).
+// A guess is a code_unknown answer to a code movement (a code that does
+// not parse, step 4, or names no code of its bucket, step 6) or a code
+// movement refused by the throttle. Guesses are counted per terminal, in
+// the terminal's own record (store.CountGuess), in a window of GuessWindow
+// (10 minutes) that starts with the first guess. The count and the answer
+// are one atomic step: the guess that brings the count past
+// GuessPolicy.Throttle is answered ErrThrottled rather than code_unknown,
+// however many replicas and requests race, and from then on the
+// terminal's code movements are ErrThrottled until the window ends. The
+// guess that brings the count to GuessPolicy.Suspend suspends the
+// terminal in the same step (its token stops working within a second on
+// every replica, at once on this one) and is audited once, as
+// terminal.suspended (actor system, reason code_guessing, the count): of
+// requests racing past the threshold only the one whose step changed the
+// terminal's status audits it. Since throttled calls count, a scanner
+// that keeps trying one code at a time after the 429 is suspended after
+// Suspend calls in the window, as is one firing in parallel; an honest
+// scanner that waits out Retry-After is not. At most Throttle codes are
+// tried per window, plus what another replica's copy of the record, at
+// most a second old, lets through in that second (each of them counted).
+// Refunds are not guesses (a payment id has 120 random bits).
 //
 // # Limits and probation
 //

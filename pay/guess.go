@@ -28,43 +28,49 @@ type GuessPolicy struct {
 const EventTerminalSuspended = "terminal.suspended"
 
 // throttle refuses a code movement from a terminal that has reached the
-// throttle in the current window. It is the one Redis read before a code is
-// tried, and it comes before every answer that depends on the code.
-func (s *Service) throttle(ctx context.Context, t Terminal) error {
-	n, err := s.store.Guesses(ctx, t.ID)
+// throttle in the current window. It comes before every answer that depends
+// on the code, so a throttled terminal learns nothing about any code; the
+// refused call is counted as a guess (guess), so a scanner that keeps
+// trying while throttled reaches the suspension.
+func (s *Service) throttle(ctx context.Context, kind store.Kind, req CodeRequest) (*Outcome, error) {
+	n, err := s.store.Guesses(ctx, req.Terminal.ID, s.cfg.Now())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if n >= s.cfg.Guessing.Throttle {
-		return ErrThrottled
+	if n < s.cfg.Guessing.Throttle {
+		return nil, nil
 	}
-	return nil
+	out, err := s.guess(ctx, kind, req)
+	if err == nil && out != nil { // the window ended meanwhile: still refused, the code was not tried
+		err = ErrThrottled
+	}
+	return out, err
 }
 
-// unknownCode counts a guess and declines code_unknown. The request whose
-// count reaches the suspension threshold suspends the terminal and audits
-// it; of requests racing past the threshold, only the one that changed the
-// terminal's status does.
-func (s *Service) unknownCode(ctx context.Context, kind store.Kind, req CodeRequest) (*Outcome, error) {
-	n, err := s.store.CountGuess(ctx, req.Terminal.ID, GuessWindow)
+// guess counts a guess (an unknown code, or a call refused by the
+// throttle) and answers it, in one atomic step in the store: the count and
+// the suspension decided together. A count within Throttle is declined
+// code_unknown; past it the call is ErrThrottled (with the Outcome, for its
+// Suspended flag). The call whose count reaches Suspend suspends the
+// terminal and audits it; of calls racing past the threshold only the one
+// that changed the terminal's status does.
+func (s *Service) guess(ctx context.Context, kind store.Kind, req CodeRequest) (*Outcome, error) {
+	now := s.cfg.Now()
+	g, err := s.store.CountGuess(ctx, req.Terminal.ID, now, GuessWindow, s.cfg.Guessing.Suspend)
 	if err != nil {
 		return nil, err
 	}
 	out := declined(kind, req.Amount, req.Currency, store.DeclineCodeUnknown)
-	if n < s.cfg.Guessing.Suspend {
-		return out, nil
-	}
-	suspended, err := s.store.SuspendTerminal(ctx, req.Terminal.ID)
-	if err != nil {
-		return nil, err
-	}
-	if suspended {
+	if g.Suspended {
 		out.Suspended = true
 		s.audit.Audit(ctx, store.AuditEvent{
-			Type: EventTerminalSuspended, Actor: "system", IP: req.Caller.IP, RequestID: req.Caller.RequestID, Time: s.cfg.Now(),
+			Type: EventTerminalSuspended, Actor: "system", IP: req.Caller.IP, RequestID: req.Caller.RequestID, Time: now,
 			Fields: map[string]string{"terminal": req.Terminal.ID, "store": req.Terminal.StoreID,
-				"reason": "code_guessing", "unknown_codes": strconv.FormatInt(n, 10)},
+				"reason": "code_guessing", "unknown_codes": strconv.FormatInt(g.N, 10)},
 		})
+	}
+	if g.N > s.cfg.Guessing.Throttle {
+		return out, ErrThrottled
 	}
 	return out, nil
 }

@@ -205,7 +205,7 @@ func declined(t *testing.T, what string, want store.Decline) func(*pay.Outcome, 
 
 func (f *fixture) guesses(term pay.Terminal) int64 {
 	f.t.Helper()
-	n, err := f.st.Guesses(f.t.Context(), term.ID)
+	n, err := f.st.Guesses(f.t.Context(), term.ID, f.clock())
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func (f *fixture) suspensions(term pay.Terminal) int {
 // Attack: a compromised scanner trying codes one after another. Every
 // unknown code is counted; the one that reaches the threshold suspends the
 // terminal (audited once); after that the terminal is throttled without
-// any code being tried, not even a real one.
+// any code being tried, not even a real one, and each refused call counts.
 func TestUnknownCodesThrottleAndSuspend(t *testing.T) {
 	f := newFixture(t, pay.GuessPolicy{Throttle: 3, Suspend: 3})
 	d := f.customer()
@@ -265,8 +265,8 @@ func TestUnknownCodesThrottleAndSuspend(t *testing.T) {
 	if _, err := f.redeem(unknownCode(t), 10); !errors.Is(err, pay.ErrThrottled) {
 		t.Errorf("another guess past the threshold = %v; want ErrThrottled", err)
 	}
-	if n := f.guesses(f.term); n != 3 {
-		t.Errorf("guesses = %d; want 3 (throttled calls are not counted)", n)
+	if n := f.guesses(f.term); n != 5 {
+		t.Errorf("guesses = %d; want 5 (throttled calls are counted)", n)
 	}
 	if n := f.suspensions(f.term); n != 1 {
 		t.Errorf("suspension audited %d times; want once", n)
@@ -276,29 +276,71 @@ func TestUnknownCodesThrottleAndSuspend(t *testing.T) {
 	}
 }
 
-// Attack: a scanner guessing below the suspension threshold. From the
-// throttle on it gets 429 and nothing else, and its further attempts are
-// not counted; the window's end lets it (and an honest scanner with a bad
-// day) scan again.
-func TestThrottleBelowSuspension(t *testing.T) {
+// Attack: a scanner guessing one code at a time, and going on after the
+// 429 (issue 13: with throttled calls not counted, the suspension never
+// fired for it). From the throttle on it gets 429 and nothing else, no
+// code is tried, and each refused call still counts, so it reaches the
+// suspension (audited once). An honest scanner that waits for the window's
+// end scans again.
+func TestSteadyGuesserIsSuspended(t *testing.T) {
 	f := newFixture(t, pay.GuessPolicy{Throttle: 2, Suspend: 5})
+	d := f.customer()
+	approved(t, "top-up")(f.topup(d.code(), 1000, true))
 	for range 2 {
 		declined(t, "guess", store.DeclineCodeUnknown)(f.redeem(unknownCode(t), 10))
 	}
-	for range 3 {
-		if _, err := f.redeem(unknownCode(t), 10); !errors.Is(err, pay.ErrThrottled) {
+	live := d.code()
+	for i := range 3 {
+		code := unknownCode(t)
+		if i == 0 {
+			code = live
+		}
+		out, err := f.redeem(code, 10)
+		if !errors.Is(err, pay.ErrThrottled) {
 			t.Fatalf("past the throttle = %v; want ErrThrottled", err)
 		}
+		if out == nil || out.Suspended != (i == 2) {
+			t.Errorf("throttled call %d: outcome %+v; want Suspended only on the fifth guess", i+1, out)
+		}
 	}
-	if n := f.guesses(f.term); n != 2 {
-		t.Errorf("guesses = %d; want 2", n)
+	if b := d.balance(); b != 1000 {
+		t.Errorf("balance = %d; want 1000 (the throttled real code was not tried)", b)
 	}
-	if got := f.status(f.term); got != store.TerminalActive {
-		t.Errorf("terminal status = %q; want active (throttled, not suspended)", got)
+	if n := f.guesses(f.term); n != 5 {
+		t.Errorf("guesses = %d; want 5", n)
+	}
+	if got := f.status(f.term); got != store.TerminalSuspended {
+		t.Errorf("terminal status = %q; want suspended", got)
+	}
+	if n := f.suspensions(f.term); n != 1 {
+		t.Errorf("suspension audited %d times; want once", n)
 	}
 	// Another terminal is not affected by this one's count.
 	other := f.terminal("store-2")
 	declined(t, "a guess from another terminal", store.DeclineCodeUnknown)(f.svc.Redeem(t.Context(), f.request(other, unknownCode(t), 10)))
+}
+
+// An honest scanner with a bad day: throttled, it waits out the window and
+// scans again; its count starts afresh.
+func TestThrottleEndsWithTheWindow(t *testing.T) {
+	f := newFixture(t, pay.GuessPolicy{Throttle: 2, Suspend: 5})
+	d := f.customer()
+	approved(t, "top-up")(f.topup(d.code(), 1000, true))
+	for range 2 {
+		declined(t, "guess", store.DeclineCodeUnknown)(f.redeem(unknownCode(t), 10))
+	}
+	if _, err := f.redeem(d.code(), 10); !errors.Is(err, pay.ErrThrottled) {
+		t.Fatalf("past the throttle = %v; want ErrThrottled", err)
+	}
+	f.advance(pay.GuessWindow)
+	approved(t, "after the window")(f.redeem(d.code(), 10))
+	declined(t, "a guess in the new window", store.DeclineCodeUnknown)(f.redeem(unknownCode(t), 10))
+	if n := f.guesses(f.term); n != 1 {
+		t.Errorf("guesses = %d; want 1 (a new window)", n)
+	}
+	if got := f.status(f.term); got != store.TerminalActive {
+		t.Errorf("terminal status = %q; want active", got)
+	}
 }
 
 // Attack: a scanner firing guesses in parallel so that many pass the
@@ -331,9 +373,8 @@ func TestParallelGuessesSuspendOnce(t *testing.T) {
 	suspended := 0
 	for a := range answers {
 		switch {
-		case errors.Is(a.err, pay.ErrThrottled):
-		case a.err == nil && a.out.Decline == store.DeclineCodeUnknown:
-			if a.out.Suspended {
+		case errors.Is(a.err, pay.ErrThrottled), a.err == nil && a.out.Decline == store.DeclineCodeUnknown:
+			if a.out != nil && a.out.Suspended {
 				suspended++
 			}
 		default:

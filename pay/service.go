@@ -16,13 +16,14 @@ type Store interface {
 	// Move runs one movement in one atomic script, exactly once per
 	// idempotency key (store.Store.Move).
 	Move(ctx context.Context, m store.Movement) (*store.Outcome, error)
-	// Guesses reads the terminal's unknown codes in the current window.
-	Guesses(ctx context.Context, terminalID string) (int64, error)
-	// CountGuess counts one more unknown code and returns the count.
-	CountGuess(ctx context.Context, terminalID string, window time.Duration) (int64, error)
-	// SuspendTerminal suspends the terminal and reports whether this call
-	// did (false when it was suspended already).
-	SuspendTerminal(ctx context.Context, terminalID string) (bool, error)
+	// Guesses reads the terminal's guesses in the window current at now.
+	// It may answer from a copy of the terminal record at most a second
+	// old (bff's per-replica cache): CountGuess decides atomically anyway.
+	Guesses(ctx context.Context, terminalID string, now time.Time) (int64, error)
+	// CountGuess counts one more guess and, in the same atomic step,
+	// suspends the terminal when the count reaches suspendAt (Suspended is
+	// true for exactly one call).
+	CountGuess(ctx context.Context, terminalID string, now time.Time, window time.Duration, suspendAt int64) (store.GuessCount, error)
 }
 
 // Auditor appends an event to the audit stream. The event records what has

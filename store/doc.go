@@ -31,8 +31,8 @@
 // alone. All accounts of a bucket share its slot, and so does the bucket's
 // settlement stream, which the money scripts write in the same atomic step.
 //
-// Keys that belong to no account (the contact index, terminals and their
-// guess counters, switches, the audit stream, DPoP replay entries, rate
+// Keys that belong to no account (the contact index, terminals (with their
+// guess counters in the same hash), switches, the audit stream, DPoP replay entries, rate
 // limits, health probes, the dev outbox and signing key) carry no hash tag:
 // each lands in the slot its whole name hashes to. So the contact index is
 // never written in the same script as an account: CreateAccount and
@@ -223,13 +223,10 @@
 //	    by      DevSigningKey (SET NX: the first replica's key wins)
 //
 //	{prefix}term:{term_id}                        hash    own    none (durable)
-//	    fields  id, store, label, public_key (PEM), status (active|suspended), created_at
-//	    by      putTerminal (PutTerminal); setTerminalStatus (SetTerminalStatus; bff suspends at PAYCODE_GUESS_SUSPEND unknown
-//	            codes)
-//
-//	{prefix}guess:{term_id}                       string  own    10 min from the first unknown code: guessWindow (bff), EXPIRE NX
-//	    value   the terminal's code_unknown declines in the window
-//	    by      CountGuess (INCR)
+//	    fields  id, store, label, public_key (PEM), status (active|suspended), created_at, guesses (the guesses in the window
+//	            that ends at guess_until: unknown codes and throttled calls), guess_until (ms)
+//	    by      putTerminal (PutTerminal); setTerminalStatus (SetTerminalStatus); countGuess (CountGuess: the count, and the
+//	            suspension at PAYCODE_GUESS_SUSPEND in the same step). bff caches it per replica for at most 1 s.
 //
 //	{prefix}switches                              hash    own    none (durable)
 //	    fields  signups, topups, new_devices (on|off), reauth_after (ms, 0: never), blocked_countries (sorted ISO 3166 codes)

@@ -264,9 +264,6 @@ func (k Keys) Settlement(b Bucket) string { return k.prefix + "settle:" + b.Tag(
 // Terminal is a registered store terminal (durable).
 func (k Keys) Terminal(terminalID string) string { return k.prefix + "term:" + terminalID }
 
-// Guesses counts a terminal's code_unknown declines in the current window.
-func (k Keys) Guesses(terminalID string) string { return k.prefix + "guess:" + terminalID }
-
 // Switches is the hash of the operator's kill switches (durable, no TTL):
 // signups, topups, new_devices, reauth_after, blocked_countries.
 func (k Keys) Switches() string { return k.prefix + "switches" }

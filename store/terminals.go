@@ -23,6 +23,10 @@ type Terminal struct {
 	PublicKeyPEM string
 	Status       string
 	CreatedAt    time.Time
+	// Guesses is the count of unknown codes in the window that ends at
+	// GuessesUntil (see CountGuess and GuessesAt).
+	Guesses      int64
+	GuessesUntil time.Time
 }
 
 // NewTerminalID returns a fresh terminal id.
@@ -62,8 +66,10 @@ func (s *Store) Terminal(ctx context.Context, id string) (*Terminal, error) {
 	if len(m) == 0 {
 		return nil, fmt.Errorf("reading a terminal: %w", ErrNotFound)
 	}
-	return &Terminal{ID: m["id"], StoreID: m["store"], Label: m["label"], PublicKeyPEM: m["public_key"],
-		Status: m["status"], CreatedAt: millis(m["created_at"])}, nil
+	t := &Terminal{ID: m["id"], StoreID: m["store"], Label: m["label"], PublicKeyPEM: m["public_key"],
+		Status: m["status"], CreatedAt: millis(m["created_at"])}
+	t.setGuesses(m["guesses"], m["guess_until"])
+	return t, nil
 }
 
 // SetTerminalStatus suspends or reactivates a terminal; it reports whether
@@ -101,26 +107,74 @@ redis.call('HSET', KEYS[1], 'status', ARGV[1])
 return 1
 `)
 
-// CountGuess records one code_unknown decline of a terminal in the current
-// window and returns the count so far.
-func (s *Store) CountGuess(ctx context.Context, terminalID string, window time.Duration) (int64, error) {
-	key := s.keys.Guesses(terminalID)
-	pipe := s.rdb.TxPipeline()
-	n := pipe.Incr(ctx, key)
-	pipe.ExpireNX(ctx, key, window)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return 0, wrap("counting a guess", err)
-	}
-	return n.Val(), nil
+// GuessCount is a terminal's unknown codes after CountGuess counted one.
+type GuessCount struct {
+	N         int64     // the count in the current window, this one included
+	Until     time.Time // the window's end
+	Suspended bool      // this call suspended the terminal
+	Known     bool      // the terminal exists (nothing is counted otherwise)
 }
 
-// Guesses returns the terminal's code_unknown declines in the current window.
-func (s *Store) Guesses(ctx context.Context, terminalID string) (int64, error) {
-	n, err := s.rdb.Get(ctx, s.keys.Guesses(terminalID)).Int64()
-	if err != nil && err != redis.Nil {
+// CountGuess counts one guess of a terminal (an unknown code, or a code
+// movement refused by the throttle) and, in the same atomic step, suspends
+// the terminal when the count reaches suspendAt. The count lives in the
+// terminal's own hash (fields guesses and guess_until: one slot, one key),
+// and its window starts at the first guess after the last one ended. Of
+// several calls racing past suspendAt exactly one reports Suspended, so a
+// suspension is audited once.
+func (s *Store) CountGuess(ctx context.Context, terminalID string, now time.Time, window time.Duration, suspendAt int64) (GuessCount, error) {
+	r, err := countGuess.Run(ctx, s.rdb, []string{s.keys.Terminal(terminalID)},
+		now.UnixMilli(), window.Milliseconds(), suspendAt, TerminalSuspended).Int64Slice()
+	if err != nil {
+		return GuessCount{}, wrap("counting a guess", err)
+	}
+	if len(r) != 4 {
+		return GuessCount{}, fmt.Errorf("counting a guess: unexpected answer %v", r)
+	}
+	return GuessCount{N: r[0], Until: time.UnixMilli(r[1]), Suspended: r[2] == 1, Known: r[3] == 1}, nil
+}
+
+var countGuess = redis.NewScript(`
+local t = redis.call('HMGET', KEYS[1], 'status', 'guesses', 'guess_until')
+if not t[1] then return {0, 0, 0, 0} end
+local now = tonumber(ARGV[1])
+local n, untl = tonumber(t[2] or '0'), tonumber(t[3] or '0')
+if now >= untl then n, untl = 0, now + tonumber(ARGV[2]) end
+n = n + 1
+redis.call('HSET', KEYS[1], 'guesses', n, 'guess_until', untl)
+local suspended = 0
+if n >= tonumber(ARGV[3]) and t[1] ~= ARGV[4] then
+  redis.call('HSET', KEYS[1], 'status', ARGV[4])
+  suspended = 1
+end
+return {n, untl, suspended, 1}
+`)
+
+// Guesses returns the terminal's guesses in the window current at now (0
+// when the window has ended or there is no terminal).
+func (s *Store) Guesses(ctx context.Context, terminalID string, now time.Time) (int64, error) {
+	r, err := s.rdb.HMGet(ctx, s.keys.Terminal(terminalID), "guesses", "guess_until").Result()
+	if err != nil {
 		return 0, wrap("reading guesses", err)
 	}
-	return n, nil
+	n, _ := r[0].(string)
+	u, _ := r[1].(string)
+	t := Terminal{}
+	t.setGuesses(n, u)
+	return t.GuessesAt(now), nil
+}
+
+func (t *Terminal) setGuesses(n, until string) {
+	t.Guesses, _ = strconv.ParseInt(n, 10, 64)
+	t.GuessesUntil = millis(until)
+}
+
+// GuessesAt is the terminal's guess count in the window current at now.
+func (t *Terminal) GuessesAt(now time.Time) int64 {
+	if !now.Before(t.GuessesUntil) {
+		return 0
+	}
+	return t.Guesses
 }
 
 // Payment is a payment or top-up with its refunds.

@@ -305,26 +305,34 @@ type payCall struct {
 	k         Keys
 	b         Bucket
 	m         *Movement
-	account   string // the code's account; empty for an unknown code
 	paymentID string // the id the movement gets if approved
 	idem      string
 }
 
-// payScript redeems a code for a payment or a top-up. An unknown code still
-// runs it (with keys of no account in the same slot): the decline is
-// recorded for the idempotency key like any other outcome.
+// payScript redeems a code for a payment or a top-up, in one round trip:
+// it reads the code's account from the code record and names the
+// account's keys itself, by appending the account id to the key names
+// Keys gives for an empty id (ARGV acct_key, wallet_key, ledger_key,
+// events_key, event_channel). This is safe in a Redis Cluster: the code
+// and every account key carry the same bucket tag ({b1234}, from the
+// code's digits), so they are in the slot of KEYS (the node that runs the
+// script holds them, and Redis 7 checks each key a script touches against
+// that slot), and the names are built from the configured prefix passed
+// in, never from anything the terminal sent. An unknown code still runs
+// it: the decline is recorded for the idempotency key like any other
+// outcome.
 var payScript = newMoneyScript([]scriptKey[payCall]{
 	{"code", func(c *payCall) string { return c.k.Code(c.b, c.m.CodeName) }},
-	{"account", func(c *payCall) string { return c.k.Account(c.b, c.account) }},
-	{"wallet", func(c *payCall) string { return c.k.Wallet(c.b, c.account) }},
-	{"ledger", func(c *payCall) string { return c.k.Ledger(c.b, c.account) }},
 	{"payment", func(c *payCall) string { return c.k.Payment(c.b, c.paymentID) }},
 	{"idem", func(c *payCall) string { return c.idem }},
 	{"settle", func(c *payCall) string { return c.k.Settlement(c.b) }},
-	{"events", func(c *payCall) string { return c.k.Events(c.b, c.account) }},
 }, []scriptArg[payCall]{
 	{"kind", func(c *payCall) any { return string(c.m.Kind) }},
-	{"account", func(c *payCall) any { return c.account }},
+	{"acct_key", func(c *payCall) any { return c.k.Account(c.b, "") }},
+	{"wallet_key", func(c *payCall) any { return c.k.Wallet(c.b, "") }},
+	{"ledger_key", func(c *payCall) any { return c.k.Ledger(c.b, "") }},
+	{"events_key", func(c *payCall) any { return c.k.Events(c.b, "") }},
+	{"event_channel", func(c *payCall) any { return c.k.EventChannel(c.b, "") }},
 	{"payment_id", func(c *payCall) any { return c.paymentID }},
 	{"terminal", func(c *payCall) any { return c.m.TerminalID }},
 	{"store", func(c *payCall) any { return c.m.StoreID }},
@@ -341,7 +349,6 @@ var payScript = newMoneyScript([]scriptKey[payCall]{
 	{"body_hash", func(c *payCall) any { return c.m.BodyHash }},
 	{"idem_ttl", func(c *payCall) any { return idemTTL.Milliseconds() }},
 	{"code_id", func(c *payCall) any { return codeIDOf(c.m.CodeName) }},
-	{"event_channel", func(c *payCall) any { return c.k.EventChannel(c.b, c.account) }},
 	{"now", func(c *payCall) any { return c.m.Now.UTC().Format(time.RFC3339Nano) }},
 	{"probation_per_day", func(c *payCall) any { return c.m.Limits.ProbationPerDay }},
 }, `
@@ -350,18 +357,22 @@ if prev then return {RESULT.replay, prev} end
 local kind, amount, now = a_kind, tonumber(a_amount), tonumber(a_now_ms)
 
 local c = redis.call('HMGET', k_code, 'account', 'device', 'status', 'expires_at')
-if not c[1] or c[1] ~= a_account then return decline(DECLINE.code_unknown) end
+if not c[1] then return decline(DECLINE.code_unknown) end
+-- The account's keys, named here (see payScript): same tag, same slot.
+local account = c[1]
+local acct_key, wallet_key, ledger_key, events_key = a_acct_key .. account, a_wallet_key .. account,
+  a_ledger_key .. account, a_events_key .. account
 if c[3] == 'used' then return decline(DECLINE.code_used) end
 if now >= tonumber(c[4]) then return decline(DECLINE.code_expired) end
-local a = redis.call('HMGET', k_account, 'status', 'device_id', 'device_status', 'probation_until')
+local a = redis.call('HMGET', acct_key, 'status', 'device_id', 'device_status', 'probation_until')
 if a[1] == 'frozen' then return decline(DECLINE.account_frozen) end
 if a[2] ~= c[2] or a[3] ~= 'active' then return decline(DECLINE.device_revoked) end
 local probation = a[4] and tonumber(a[4]) > now
-local w = redis.call('HMGET', k_wallet, 'balance', 'currency')
+local w = redis.call('HMGET', wallet_key, 'balance', 'currency')
 local balance = tonumber(w[1] or '0')
 local currency = w[2] or a_currency
 if currency ~= a_currency then return decline(DECLINE.currency_mismatch) end
-local spent, topups, topup_count = day_reset(k_wallet, a_day)
+local spent, topups, topup_count = day_reset(wallet_key, a_day)
 local delta
 if kind == KIND.payment then
   local per_payment, per_day = tonumber(a_per_payment), tonumber(a_per_day)
@@ -381,21 +392,21 @@ else
   topup_count = topup_count + 1
 end
 balance = balance + delta
-redis.call('HSET', k_wallet, 'balance', balance, 'currency', currency, 'day', a_day,
+redis.call('HSET', wallet_key, 'balance', balance, 'currency', currency, 'day', a_day,
   'spent_day', spent, 'topups_day', topups, 'topup_count_day', topup_count)
-local entry = redis.call('XADD', k_ledger, '*', 'kind', kind, 'amount', delta, 'balance', balance,
+local entry = redis.call('XADD', ledger_key, '*', 'kind', kind, 'amount', delta, 'balance', balance,
   'payment', a_payment_id, 'terminal', a_terminal, 'store', a_store, 'order_ref', a_order_ref, 'currency', currency, 'at', a_now_ms)
-redis.call('HSET', k_payment, 'id', a_payment_id, 'kind', kind, 'account', a_account, 'terminal', a_terminal, 'store', a_store,
+redis.call('HSET', k_payment, 'id', a_payment_id, 'kind', kind, 'account', account, 'terminal', a_terminal, 'store', a_store,
   'amount', amount, 'currency', currency, 'refunded', 0, 'order_ref', a_order_ref, 'created_at', a_now_ms, 'ledger', entry, 'code', a_code_id)
 redis.call('HSET', k_code, 'status', 'used', 'used_at', a_now_ms, 'payment', a_payment_id)
-redis.call('XADD', k_settle, '*', 'ledger', entry, 'account', a_account, 'kind', kind, 'amount', delta, 'currency', currency,
+redis.call('XADD', k_settle, '*', 'ledger', entry, 'account', account, 'kind', kind, 'amount', delta, 'currency', currency,
   'payment', a_payment_id, 'terminal', a_terminal, 'store', a_store, 'at', a_now_ms)
 local data = {code_id = a_code_id, kind = kind, amount = amount, currency = currency, store = a_store,
   payment_id = a_payment_id, balance = balance}
 local ev = cjson.encode({type = 'code.redeemed', data = data, time = a_now})
-local evid = redis.call('XADD', k_events, 'MAXLEN', '~', 100, '*', 'e', ev)
-redis.call('PEXPIRE', k_events, 3600000)
-redis.call('PUBLISH', a_event_channel, evid .. '\n' .. ev)
+local evid = redis.call('XADD', events_key, 'MAXLEN', '~', 100, '*', 'e', ev)
+redis.call('PEXPIRE', events_key, 3600000)
+redis.call('PUBLISH', a_event_channel .. account, evid .. '\n' .. ev)
 return approve(a_payment_id, balance)
 `)
 
@@ -500,18 +511,14 @@ func (s *Store) Move(ctx context.Context, m Movement) (*Outcome, error) {
 	return parseOutcome(out, &m, replayed)
 }
 
-// runPay reads the code's account (the script must name the account's keys)
-// and runs payScript.
+// runPay runs payScript: one round trip (the script names the account's
+// keys itself).
 func (s *Store) runPay(ctx context.Context, b Bucket, m *Movement, idem string) ([]any, error) {
-	account, err := s.rdb.HGet(ctx, s.keys.Code(b, m.CodeName), "account").Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, wrap("reading the code", err)
-	}
 	payID, err := NewID("pay", b)
 	if err != nil {
 		return nil, err
 	}
-	return payScript.run(ctx, s, &payCall{k: s.keys, b: b, m: m, account: account, paymentID: payID, idem: idem})
+	return payScript.run(ctx, s, &payCall{k: s.keys, b: b, m: m, paymentID: payID, idem: idem})
 }
 
 // runRefund reads the payment's account and runs refundScript.
