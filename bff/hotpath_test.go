@@ -1,0 +1,180 @@
+package bff
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/paycode/paycode/store"
+	"github.com/paycode/paycode/tokens"
+)
+
+// roundTrips counts the Redis round trips a client makes while it is on: a
+// command is one, a pipeline (or MULTI) is one.
+type roundTrips struct {
+	on atomic.Bool
+	n  atomic.Int64
+}
+
+func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if h.on.Load() {
+			h.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if h.on.Load() {
+			h.n.Add(1)
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// count runs f and returns the round trips it made.
+func (h *roundTrips) count(f func()) int64 {
+	h.n.Store(0)
+	h.on.Store(true)
+	f()
+	h.on.Store(false)
+	return h.n.Load()
+}
+
+var _ redis.Hook = (*roundTrips)(nil)
+
+func countRoundTrips(e *env) *roundTrips {
+	h := &roundTrips{}
+	e.st.Client().AddHook(h)
+	return h
+}
+
+// Regression (issue 12): redemption took five round trips (terminal,
+// guess count, idempotency lock, the code's account, the script). A
+// payment by a known terminal is now one round trip, the money script; an
+// unknown code one more (the guess, counted and decided in one step). This
+// test fails when a read creeps back onto the path.
+func TestRedemptionRoundTrips(t *testing.T) {
+	e := newEnv(t, map[string]string{"PAYCODE_CODES_PER_MINUTE": "1000"})
+	h := countRoundTrips(e)
+	term := e.registerTerminal("store-1")
+	d := e.customer("rt-redeem@example.com")
+	mustStatus(t, "top-up (warms the terminal's record and the script)", term.topup(d.code(), 1000), 201)
+	code := d.code()
+	if n := h.count(func() { mustStatus(t, "payment", term.pay(code, 10), 201) }); n != 1 {
+		t.Errorf("a payment took %d round trips; want 1", n)
+	}
+	fake, _ := tokens.NewCode(e.s.cfg.CodePrefix, 7)
+	if n := h.count(func() { mustStatus(t, "unknown code", term.pay(fake.Digits(), 10), 402) }); n != 2 {
+		t.Errorf("an unknown code took %d round trips; want 2 (the script and the guess)", n)
+	}
+	code = d.code()
+	if n := h.count(func() { mustStatus(t, "payment after a guess", term.pay(code, 10), 201) }); n != 1 {
+		t.Errorf("a payment after a guess took %d round trips; want 1 (the guess updated the cached record)", n)
+	}
+}
+
+// Attack: a terminal suspended on another replica keeps paying on this
+// one from the cached record. The copy is trusted for at most a second (an
+// injected clock, no sleep): at one second the suspension holds here too.
+// A suspension or reactivation through this replica holds at once.
+func TestSuspensionReachesTheCacheWithinASecond(t *testing.T) {
+	e := newEnv(t, map[string]string{"PAYCODE_CODES_PER_MINUTE": "1000"})
+	term := e.registerTerminal("store-1")
+	d := e.customer("rt-suspend@example.com")
+	mustStatus(t, "top-up", term.topup(d.code(), 1000), 201)
+
+	// Another replica suspends it (the store, as its handler would).
+	if ok, err := e.st.SetTerminalStatus(t.Context(), term.id, store.TerminalSuspended); err != nil || !ok {
+		t.Fatalf("suspending: %v %v", ok, err)
+	}
+	e.clock.Advance(terminalCacheTTL)
+	r := term.pay(d.code(), 10)
+	if r.status != 403 || r.str("code") != codeTerminalSuspended {
+		t.Fatalf("a second after another replica's suspension: %d %s; want 403 terminal_suspended", r.status, r.raw)
+	}
+
+	// This replica's operator reactivates and suspends: at once.
+	body := map[string]string{"operator": "ops", "reason": "test"}
+	mustStatus(t, "activate", enrAdmin(t, e, "POST", "/v1/terminals/"+term.id+"/activate", body), 200)
+	mustStatus(t, "pay after activation", term.pay(d.code(), 10), 201)
+	mustStatus(t, "suspend", enrAdmin(t, e, "POST", "/v1/terminals/"+term.id+"/suspend", body), 200)
+	mustStatus(t, "pay right after this replica's suspension", term.pay(d.code(), 10), 403)
+}
+
+// Attack (issue 13): a scanner guessing one code at a time and going on
+// after the 429. Throttled calls count, so it is suspended, audited once,
+// and its token stops working at once on this replica.
+func TestSteadyGuesserSuspendedOnce(t *testing.T) {
+	e := newEnv(t, map[string]string{"PAYCODE_GUESS_THROTTLE": "3", "PAYCODE_GUESS_SUSPEND": "6"})
+	term := e.registerTerminal("store-1")
+	for i := range 6 {
+		fake, _ := tokens.NewCode(e.s.cfg.CodePrefix, uint16(i))
+		r := term.pay(fake.Digits(), 10)
+		want := 402
+		if i >= 3 {
+			want = 429
+		}
+		mustStatus(t, "guess", r, want)
+	}
+	fake, _ := tokens.NewCode(e.s.cfg.CodePrefix, 99)
+	mustStatus(t, "after the suspension", term.pay(fake.Digits(), 10), 403)
+	events, err := e.st.AuditEvents(t.Context(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, ev := range events {
+		if ev.Type == "terminal.suspended" && ev.Fields["terminal"] == term.id {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the suspension was audited %d times; want once", n)
+	}
+}
+
+// A terminal token's signature is verified once and then remembered, by
+// the token's hash, until the token expires; a failure is never
+// remembered.
+func TestTerminalTokenVerifiedOnce(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := newTokenCache(func() time.Time { return now })
+	calls := 0
+	fail := false
+	verify := func(tok string) (*tokens.TerminalClaims, error) {
+		calls++
+		if fail {
+			return nil, tokens.ErrInvalidToken
+		}
+		return &tokens.TerminalClaims{TerminalID: "term_x", Expiry: now.Add(time.Minute)}, nil
+	}
+	for range 3 {
+		if cl, err := c.verify("tok-a", verify); err != nil || cl.TerminalID != "term_x" {
+			t.Fatalf("verify = %+v, %v", cl, err)
+		}
+	}
+	if calls != 1 {
+		t.Errorf("verified %d times for three uses; want 1", calls)
+	}
+	now = now.Add(time.Minute)
+	fail = true
+	if _, err := c.verify("tok-a", verify); !errors.Is(err, tokens.ErrInvalidToken) {
+		t.Errorf("an expired token was served from the cache: %v", err)
+	}
+	if _, err := c.verify("tok-b", verify); err == nil {
+		t.Error("a failing token verified")
+	}
+	fail = false
+	if _, err := c.verify("tok-b", verify); err != nil || calls != 4 {
+		t.Errorf("a failure was remembered: %v, %d calls", err, calls)
+	}
+}
