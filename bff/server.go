@@ -51,6 +51,8 @@ type Server struct {
 	// switchCache holds the operator's switches for at most a second: the
 	// one piece of in-memory state (see switchCache).
 	switchCache *switchCache
+	// trusted is PAYCODE_TRUSTED_PROXIES, parsed (clientIP).
+	trusted trustedProxies
 	// pay moves money for terminals (payments, top-ups, refunds).
 	pay *pay.Service
 
@@ -107,6 +109,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Ser
 		return nil, err
 	}
 	s.switchCache = s.newSwitchCache()
+	s.trusted = parseTrustedProxies(cfg.TrustedProxies)
 	s.devices = s.newDevices()
 	s.app = s.newApp("paycode")
 	s.admin = s.newApp("paycode-admin")
@@ -124,11 +127,12 @@ func (s *Server) newApp(name string) *fiber.App {
 		WriteTimeout:          s.cfg.WriteTimeout,
 		IdleTimeout:           s.cfg.IdleTimeout,
 		DisableStartupMessage: true,
-		// The client IP (rate limits, audit) comes from X-Forwarded-For only
-		// when the peer is a configured proxy.
+		// The client IP (rate limits, audit) is resolved by clientIP, from
+		// X-Forwarded-For only when the peer is a configured proxy; Fiber's
+		// ProxyHeader would take the whole header, client-written entries
+		// included.
 		EnableTrustedProxyCheck: len(s.cfg.TrustedProxies) > 0,
 		TrustedProxies:          s.cfg.TrustedProxies,
-		ProxyHeader:             proxyHeader(s.cfg.TrustedProxies),
 		CaseSensitive:           true,
 		StrictRouting:           true,
 		// Every string a handler reads from the request (params, headers,
@@ -188,13 +192,6 @@ func (s *Server) routes() {
 		s.app.Get("/dev/outbox", s.devOutbox)
 	}
 	s.app.Use("/", web.Handler())
-}
-
-func proxyHeader(trusted []string) string {
-	if len(trusted) == 0 {
-		return ""
-	}
-	return fiber.HeaderXForwardedFor
 }
 
 // devOutbox shows the notifications the dev notifier kept (dev mode only:

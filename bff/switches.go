@@ -175,7 +175,7 @@ func (s *Server) sessionCutOff(c *fiber.Ctx, sess *store.Session) (bool, error) 
 // upper-case, or "" when unknown: no header configured, a peer that is not
 // a configured proxy, or no header on the request.
 func (s *Server) requestCountry(c *fiber.Ctx) string {
-	if s.cfg.CountryHeader == "" || len(s.cfg.TrustedProxies) == 0 || !c.IsProxyTrusted() {
+	if s.cfg.CountryHeader == "" || !s.peerTrusted(c) {
 		return ""
 	}
 	return strings.ToUpper(strings.TrimSpace(c.Get(s.cfg.CountryHeader)))

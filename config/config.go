@@ -105,9 +105,11 @@ type Config struct {
 	LogLevel string
 
 	// TrustedProxies is PAYCODE_TRUSTED_PROXIES: comma-separated IPs or
-	// CIDRs of reverse proxies whose X-Forwarded-For is believed. Empty
-	// (default): the peer address is the client IP, so a client cannot
-	// choose the IP its rate limits are counted against.
+	// CIDRs of reverse proxies whose X-Forwarded-For is believed. The
+	// client IP is the rightmost X-Forwarded-For address that is not one of
+	// them (nginx real_ip_recursive), so entries a client wrote on the left
+	// are ignored. Empty (default): the peer address is the client IP, so a
+	// client cannot choose the IP its rate limits are counted against.
 	TrustedProxies []string
 	// CountryHeader is PAYCODE_COUNTRY_HEADER (default empty: no country is
 	// known): the request header in which the CDN or reverse proxy puts the
@@ -296,6 +298,9 @@ func Load(getenv Getenv) (*Config, error) {
 	if c.AdminToken == "" && c.Env == Production {
 		problems = append(problems, errors.New("PAYCODE_ADMIN_TOKEN: required in production"))
 	}
+	if c.Env == Production && c.AdminToken != "" && lowEntropy(c.AdminToken) {
+		problems = append(problems, fmt.Errorf("PAYCODE_ADMIN_TOKEN: too guessable for production (fewer than %d distinct characters); generate it, e.g. openssl rand -hex 32", minDistinct))
+	}
 
 	publicURL := get("PAYCODE_PUBLIC_URL", "")
 	if publicURL == "" {
@@ -305,6 +310,12 @@ func Load(getenv Getenv) (*Config, error) {
 		publicURL = "http://localhost" + portSuffix(c.Addr)
 	}
 	u, err := url.Parse(publicURL)
+	if _, set := getenv("PAYCODE_ENV"); !set && err == nil && u.Host != "" && !loopbackHost(u.Hostname()) {
+		// Dev mode serves every OTP at /dev/outbox and accepts generated
+		// keys: it must never be what a deployment gets by leaving a
+		// variable out.
+		problems = append(problems, fmt.Errorf("PAYCODE_ENV: must be set (dev or production) when PAYCODE_PUBLIC_URL is not a loopback address (%q)", u.Hostname()))
+	}
 	switch {
 	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
 		problems = append(problems, fmt.Errorf("PAYCODE_PUBLIC_URL: %q is not an absolute http(s) URL", publicURL))
@@ -420,6 +431,8 @@ func Load(getenv Getenv) (*Config, error) {
 		c.Secret, c.DevSecret = []byte(devSecret), true
 	case len(secret) < 32:
 		problems = append(problems, errors.New("PAYCODE_SECRET: must be at least 32 bytes"))
+	case c.Env == Production && lowEntropy(secret):
+		problems = append(problems, fmt.Errorf("PAYCODE_SECRET: too guessable for production (fewer than %d distinct characters); generate it, e.g. openssl rand -hex 32", minDistinct))
 	default:
 		c.Secret = []byte(secret)
 	}
@@ -472,8 +485,13 @@ func Load(getenv Getenv) (*Config, error) {
 		if u, err := url.Parse(c.NotifyWebhookURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 			problems = append(problems, errors.New("PAYCODE_NOTIFY_WEBHOOK_URL: not an http(s) URL"))
 		}
+		if u, err := url.Parse(c.NotifyWebhookURL); err == nil && c.Env == Production && u.Scheme != "https" {
+			problems = append(problems, errors.New("PAYCODE_NOTIFY_WEBHOOK_URL: must be https in production (OTPs travel in it)"))
+		}
 		if len(c.NotifyWebhookSecret) < 32 {
 			problems = append(problems, errors.New("PAYCODE_NOTIFY_WEBHOOK_SECRET: must be at least 32 bytes when the webhook is set"))
+		} else if c.Env == Production && lowEntropy(string(c.NotifyWebhookSecret)) {
+			problems = append(problems, fmt.Errorf("PAYCODE_NOTIFY_WEBHOOK_SECRET: too guessable for production (fewer than %d distinct characters)", minDistinct))
 		}
 	} else if c.Env == Production {
 		problems = append(problems, errors.New("PAYCODE_NOTIFY_WEBHOOK_URL: required in production (OTPs and security notices go through it)"))
@@ -589,4 +607,32 @@ func portSuffix(addr string) string {
 		return ""
 	}
 	return ":" + port
+}
+
+// minDistinct is the fewest distinct characters production accepts in a
+// secret or token. A generated value has more (32 random hex characters
+// have fewer than 10 distinct about once in 13,000 draws; 64 never in
+// practice; base64 far more); a typed placeholder ("aaaa...", "changeme"
+// or "password" repeated) has fewer. It is a floor against placeholders,
+// not a measure of strength: the length (32) is checked separately.
+const minDistinct = 10
+
+// lowEntropy reports whether s is a placeholder rather than a generated
+// value: fewer than minDistinct distinct characters.
+func lowEntropy(s string) bool {
+	seen := map[rune]bool{}
+	for _, r := range s {
+		seen[r] = true
+	}
+	return len(seen) < minDistinct
+}
+
+// loopbackHost reports whether a public URL's host is this machine only
+// (localhost, 127.0.0.0/8, ::1), where dev mode is safe by default.
+func loopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") || strings.HasSuffix(strings.ToLower(h), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
