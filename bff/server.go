@@ -48,6 +48,11 @@ type Server struct {
 	// closing is closed when shutdown begins, ending open event streams so
 	// they do not hold the drain until its timeout.
 	closing chan struct{}
+	// hub is the replica's one Redis subscription: event streams and the
+	// switch cache hear every replica through it.
+	hub *store.Hub
+	// streamEnded, when set, is called as each event stream ends (tests).
+	streamEnded func()
 	// switchCache holds the operator's switches for at most a second: the
 	// one piece of in-memory state (see switchCache).
 	switchCache *switchCache
@@ -109,6 +114,8 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Ser
 		return nil, err
 	}
 	s.switchCache = s.newSwitchCache()
+	s.hub = st.NewHub(log)
+	s.hub.OnSwitch(s.switchCache.invalidate)
 	s.trusted = parseTrustedProxies(cfg.TrustedProxies)
 	s.devices = s.newDevices()
 	s.app = s.newApp("paycode")
@@ -225,5 +232,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	default:
 		close(s.closing)
 	}
-	return errors.Join(s.app.ShutdownWithContext(ctx), s.admin.ShutdownWithContext(ctx))
+	err := errors.Join(s.app.ShutdownWithContext(ctx), s.admin.ShutdownWithContext(ctx))
+	s.hub.Close()
+	return err
 }
+
+// Close releases what New started (the hub) without serving: for a Server
+// that never served, or after Shutdown.
+func (s *Server) Close() { s.hub.Close() }

@@ -71,6 +71,7 @@ func newTestServerNow(t testing.TB, st *store.Store, env map[string]string, now 
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Close)
 	return s, logs
 }
 

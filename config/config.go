@@ -205,6 +205,15 @@ type Config struct {
 	// CodesPerMinute is PAYCODE_CODES_PER_MINUTE (default 20): how many codes
 	// one account may draw per minute (a client rotates twice a minute).
 	CodesPerMinute int
+	// StreamsPerAccount is PAYCODE_STREAMS_PER_ACCOUNT (default 4): how many
+	// event streams one account may hold open on one replica.
+	// StreamsPerReplica is PAYCODE_STREAMS_PER_REPLICA (default 2000): how
+	// many a replica holds in all. Past either, GET /v1/events answers 429
+	// too_many_streams. Every stream shares the replica's one Redis
+	// subscription, so neither bounds Redis connections (that is fixed at
+	// one per replica); they bound a replica's sockets and goroutines.
+	StreamsPerAccount int
+	StreamsPerReplica int
 
 	// Currency is PAYCODE_CURRENCY (default JPY): wallets hold this currency
 	// in its minor unit. Location is PAYCODE_TIMEZONE (default Asia/Tokyo):
@@ -530,6 +539,21 @@ func Load(getenv Getenv) (*Config, error) {
 			problems = append(problems, fmt.Errorf("PAYCODE_CODES_PER_MINUTE: %q is not a positive number", v))
 		} else {
 			c.CodesPerMinute = n
+		}
+	}
+	for _, v := range []struct {
+		key string
+		dst *int
+		def int
+	}{{"PAYCODE_STREAMS_PER_ACCOUNT", &c.StreamsPerAccount, 4}, {"PAYCODE_STREAMS_PER_REPLICA", &c.StreamsPerReplica, 2000}} {
+		*v.dst = v.def
+		if s := get(v.key, ""); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > 1_000_000 {
+				problems = append(problems, fmt.Errorf("%s: %q is not a number from 1 to 1000000", v.key, s))
+			} else {
+				*v.dst = n
+			}
 		}
 	}
 
