@@ -18,7 +18,7 @@ func (s *Server) audit(c *fiber.Ctx, typ, accountID, deviceID string, fields map
 func (s *Server) auditAs(c *fiber.Ctx, actor, typ, accountID, deviceID string, fields map[string]string) {
 	s.recordAudit(c.UserContext(), store.AuditEvent{
 		Type: typ, AccountID: accountID, DeviceID: deviceID, Actor: actor,
-		IP: c.IP(), RequestID: requestID(c), Fields: fields, Time: s.now(),
+		IP: s.clientIP(c), RequestID: requestID(c), Fields: fields, Time: s.now(),
 	})
 }
 

@@ -22,7 +22,7 @@ func (s *Server) contactChangeStart(c *fiber.Ctx) error {
 		return problemText(fiber.StatusBadRequest, codeInvalidContact, text.M(text.InvalidContact))
 	}
 	sess, _ := sessionOf(c)
-	cc, err := s.devices.ChangeContactStart(c.UserContext(), deviceRequest(c), sess, contact, kind)
+	cc, err := s.devices.ChangeContactStart(c.UserContext(), s.deviceRequest(c), sess, contact, kind)
 	if err != nil {
 		return s.deviceProblem(err)
 	}
@@ -47,7 +47,7 @@ func (s *Server) contactChangeVerify(c *fiber.Ctx) error {
 		return otpFormatProblem()
 	}
 	sess, _ := sessionOf(c)
-	cc, err := s.devices.ChangeContactVerify(c.UserContext(), deviceRequest(c), sess, req.ContactChangeID, tokens.NewSecret([]byte(req.OTP)))
+	cc, err := s.devices.ChangeContactVerify(c.UserContext(), s.deviceRequest(c), sess, req.ContactChangeID, tokens.NewSecret([]byte(req.OTP)))
 	if err != nil {
 		return s.deviceProblem(err)
 	}

@@ -92,8 +92,8 @@ func (l deviceLimiter) Limit(ctx context.Context, lim newdevice.Limit, subject s
 
 // deviceRequest is what device records of the call (copied: Fiber reuses
 // its memory).
-func deviceRequest(c *fiber.Ctx) newdevice.Request {
-	return newdevice.Request{IP: c.IP(), RequestID: requestID(c)}
+func (s *Server) deviceRequest(c *fiber.Ctx) newdevice.Request {
+	return newdevice.Request{IP: s.clientIP(c), RequestID: requestID(c)}
 }
 
 // decodeExactJSON is decodeJSON that also refuses members the call does
@@ -175,7 +175,7 @@ func (s *Server) enrollmentStatus(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.devices.Status(c.UserContext(), deviceRequest(c), id, jkt)
+	e, err := s.devices.Status(c.UserContext(), s.deviceRequest(c), id, jkt)
 	if err != nil {
 		return s.deviceProblem(err)
 	}

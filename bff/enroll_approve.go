@@ -31,11 +31,11 @@ func (s *Server) enrollmentApproveStart(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	e, err := s.devices.ApproveStart(ctx, deviceRequest(c), sess, id)
+	e, err := s.devices.ApproveStart(ctx, s.deviceRequest(c), sess, id)
 	if err != nil {
 		return s.deviceProblem(err)
 	}
-	if err := s.limit(c, "ceremony-ip", c.IP(), limitCeremonyPerIP); err != nil {
+	if err := s.limit(c, "ceremony-ip", s.clientIP(c), limitCeremonyPerIP); err != nil {
 		return err
 	}
 	recs, err := s.store.Credentials(ctx, sess.AccountID)
@@ -100,7 +100,7 @@ func (s *Server) enrollmentApprove(c *fiber.Ctx) error {
 		}
 		return s.checkAssertion(c, a, &o)
 	}
-	e, err := s.devices.Approve(c.UserContext(), deviceRequest(c), sess, id, verify)
+	e, err := s.devices.Approve(c.UserContext(), s.deviceRequest(c), sess, id, verify)
 	if err != nil {
 		return s.deviceProblem(err)
 	}
@@ -118,7 +118,7 @@ func (s *Server) enrollmentCancel(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.devices.Cancel(c.UserContext(), deviceRequest(c), sess, id)
+	e, err := s.devices.Cancel(c.UserContext(), s.deviceRequest(c), sess, id)
 	if err != nil {
 		return s.deviceProblem(err)
 	}
@@ -186,7 +186,7 @@ func (s *Server) operatorApprove(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.devices.ApproveByOperator(c.UserContext(), deviceRequest(c), id, req.AccountID, req.Operator, req.Reason)
+	e, err := s.devices.ApproveByOperator(c.UserContext(), s.deviceRequest(c), id, req.AccountID, req.Operator, req.Reason)
 	if err != nil {
 		return s.deviceProblem(err)
 	}

@@ -34,7 +34,7 @@ func (s *Server) enrollmentCreate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.devices.Create(c.UserContext(), deviceRequest(c), contact, label, proof.JKT)
+	e, err := s.devices.Create(c.UserContext(), s.deviceRequest(c), contact, label, proof.JKT)
 	if err != nil {
 		return s.deviceProblem(err)
 	}
@@ -52,7 +52,7 @@ func (s *Server) enrollmentSendOTP(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.devices.SendOTP(c.UserContext(), deviceRequest(c), id, jkt)
+	e, err := s.devices.SendOTP(c.UserContext(), s.deviceRequest(c), id, jkt)
 	if err != nil {
 		return s.deviceProblem(err)
 	}
@@ -75,7 +75,7 @@ func (s *Server) enrollmentVerify(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.devices.Verify(c.UserContext(), deviceRequest(c), id, jkt, tokens.NewSecret([]byte(req.OTP)))
+	e, err := s.devices.Verify(c.UserContext(), s.deviceRequest(c), id, jkt, tokens.NewSecret([]byte(req.OTP)))
 	if err != nil {
 		return s.deviceProblem(err)
 	}

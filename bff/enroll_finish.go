@@ -25,11 +25,11 @@ func (s *Server) enrollmentFinishStart(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	e, acct, err := s.devices.FinishStart(ctx, deviceRequest(c), id, jkt)
+	e, acct, err := s.devices.FinishStart(ctx, s.deviceRequest(c), id, jkt)
 	if err != nil {
 		return s.deviceProblem(err)
 	}
-	if err := s.limit(c, "ceremony-ip", c.IP(), limitCeremonyPerIP); err != nil {
+	if err := s.limit(c, "ceremony-ip", s.clientIP(c), limitCeremonyPerIP); err != nil {
 		return err
 	}
 	ceremonyID, err := store.NewCeremonyID(acct.ID)
@@ -79,7 +79,7 @@ func (s *Server) enrollmentFinish(c *fiber.Ctx) error {
 		}
 		return cred, nil
 	}
-	act, err := s.devices.Finish(c.UserContext(), deviceRequest(c), id, jkt, register)
+	act, err := s.devices.Finish(c.UserContext(), s.deviceRequest(c), id, jkt, register)
 	if err != nil {
 		return s.deviceProblem(err)
 	}

@@ -31,7 +31,7 @@ func (s *Server) enrollmentRecover(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.devices.Recover(c.UserContext(), deviceRequest(c), id, jkt,
+	e, err := s.devices.Recover(c.UserContext(), s.deviceRequest(c), id, jkt,
 		tokens.NewSecret([]byte(req.OTP)), tokens.NewSecret([]byte(req.RecoveryCode)))
 	if err != nil {
 		return s.deviceProblem(err)
@@ -52,7 +52,7 @@ func (s *Server) enrollmentCancelWithToken(c *fiber.Ctx) error {
 	if req.CancelToken == "" {
 		return missing("cancel_token")
 	}
-	e, err := s.devices.CancelWithToken(c.UserContext(), deviceRequest(c), tokens.NewSecret([]byte(req.CancelToken)))
+	e, err := s.devices.CancelWithToken(c.UserContext(), s.deviceRequest(c), tokens.NewSecret([]byte(req.CancelToken)))
 	if err != nil {
 		return s.deviceProblem(err)
 	}

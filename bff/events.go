@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -24,6 +26,14 @@ import (
 // what it missed. A stream sends a comment every heartbeat, checks its
 // session at the same time (a logged-out or revoked device's stream ends),
 // and ends after streamMaxAge so clients reconnect (and re-prove) regularly.
+//
+// Every stream on a replica hears Redis through the replica's one hub
+// (store.Hub): one PSUBSCRIBE connection, however many streams. An account
+// may hold PAYCODE_STREAMS_PER_ACCOUNT streams on a replica and a replica
+// PAYCODE_STREAMS_PER_REPLICA; past either the call answers 429
+// too_many_streams. A stream ends as soon as its client closes the
+// connection (clientWatch), and when the hub loses Redis (the client
+// reconnects and replays).
 const (
 	streamHeartbeat = 15 * time.Second
 	streamMaxAge    = 10 * time.Minute
@@ -76,11 +86,28 @@ func (s *Server) events(c *fiber.Ctx) error {
 		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.LastEventID))
 	}
 	// Subscribe before reading the replay, so nothing published in between
-	// is lost; duplicates are dropped by id.
+	// is lost; duplicates are dropped by id. The subscription is a place
+	// in the replica's hub, not a Redis connection of its own.
+	if !s.hub.Up() {
+		// Just started: the hub's subscription is being confirmed.
+		wctx, wcancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+		_ = s.hub.WaitUp(wctx)
+		wcancel()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	sub, err := s.store.Subscribe(ctx, sess.AccountID)
+	sub, err := s.hub.Subscribe(sess.AccountID, store.HubLimits{PerAccount: s.cfg.StreamsPerAccount, Total: s.cfg.StreamsPerReplica})
 	if err != nil {
 		cancel()
+		var lim *store.StreamLimitError
+		if errors.As(err, &lim) {
+			s.metrics.limited.WithLabelValues("event-streams").Inc()
+			if lim.PerAccount {
+				return problemText(fiber.StatusTooManyRequests, codeTooManyStreams, text.M(text.TooManyStreamsAccount, "max", strconv.Itoa(lim.Limit)))
+			}
+			p := problemText(fiber.StatusTooManyRequests, codeTooManyStreams, text.M(text.TooManyStreams))
+			p.Headers = map[string]string{fiber.HeaderRetryAfter: "5"}
+			return p
+		}
 		return err
 	}
 	var replay []store.Event
@@ -95,11 +122,19 @@ func (s *Server) events(c *fiber.Ctx) error {
 	conn := c.Context().Conn()
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set("X-Accel-Buffering", "no")
+	// The stream's connection is not reused: its end is the stream's end,
+	// and the watch below may read from it.
+	c.Context().SetConnectionClose()
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer cancel()
 		defer sub.Close()
 		s.metrics.streams.Inc()
 		defer s.metrics.streams.Dec()
+		if s.streamEnded != nil {
+			defer s.streamEnded()
+		}
+		gone := watchClientGone(conn)
+		defer gone.stop()
 		extend := func() { _ = conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)) }
 
 		st := &streamState{lastID: last}
@@ -134,6 +169,8 @@ func (s *Server) events(c *fiber.Ctx) error {
 			select {
 			case <-s.closing:
 				return
+			case <-gone.c:
+				return // the client went away: free its place at once, not at the next heartbeat
 			case <-maxAge.C:
 				return
 			case e, ok := <-sub.C:
@@ -156,6 +193,38 @@ func (s *Server) events(c *fiber.Ctx) error {
 		}
 	})
 	return nil
+}
+
+// clientWatch learns that an event stream's client went away. An
+// event-stream client sends nothing after its request, so a read on the
+// connection returns only when the client closes it (EOF or reset), or, for
+// a client that does send, with bytes we then treat the same way (the
+// connection is closed after the stream). Without it a stream would learn
+// of a closed connection only at its next write, up to a heartbeat later,
+// holding its place (and, before the hub, a Redis connection) until then.
+type clientWatch struct {
+	c    chan struct{}
+	conn net.Conn
+	done chan struct{}
+}
+
+func watchClientGone(conn net.Conn) *clientWatch {
+	w := &clientWatch{c: make(chan struct{}), conn: conn, done: make(chan struct{})}
+	_ = conn.SetReadDeadline(time.Time{}) // the request's read deadline no longer applies
+	go func() {
+		defer close(w.done)
+		var b [1]byte
+		_, _ = conn.Read(b[:])
+		close(w.c)
+	}()
+	return w
+}
+
+// stop ends the watch's read and waits for it, so the connection is not
+// read after the stream returns.
+func (w *clientWatch) stop() {
+	_ = w.conn.SetReadDeadline(time.Now())
+	<-w.done
 }
 
 // streamState follows the device's current code through the events, so

@@ -30,7 +30,7 @@ func (s *Server) loginStart(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.limit(c, "ceremony-ip", c.IP(), limitCeremonyPerIP); err != nil {
+	if err := s.limit(c, "ceremony-ip", s.clientIP(c), limitCeremonyPerIP); err != nil {
 		return err
 	}
 	id, err := store.NewCeremonyID("")
@@ -102,7 +102,7 @@ func (s *Server) checkAssertion(c *fiber.Ctx, a *webauthn.Assertion, o *owner) e
 	// Synced passkeys live on several devices by design (only audited); a
 	// device-bound one locks its device (device.ErrDeviceLocked: the
 	// uniform passkey failure).
-	err = s.devices.OnCounterRegression(c.UserContext(), deviceRequest(c), newdevice.Regression{
+	err = s.devices.OnCounterRegression(c.UserContext(), s.deviceRequest(c), newdevice.Regression{
 		AccountID: acct.ID, DeviceID: rec.DeviceID, CredentialKey: store.CredentialKey(a.Credential.ID),
 		SignCount: a.Credential.Authenticator.SignCount, BackupEligible: a.Credential.Flags.BackupEligible,
 	})
@@ -160,7 +160,7 @@ func (s *Server) loginFinish(c *fiber.Ctx) error {
 			return err
 		}
 		s.audit(c, "login.new_device", acct.ID, "", map[string]string{"jkt": proof.JKT})
-		e, err := s.devices.FromLogin(ctx, deviceRequest(c), acct, proof.JKT, label)
+		e, err := s.devices.FromLogin(ctx, s.deviceRequest(c), acct, proof.JKT, label)
 		if err != nil {
 			return s.deviceProblem(err)
 		}

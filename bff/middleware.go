@@ -91,7 +91,7 @@ func (s *Server) logRequest(c *fiber.Ctx, d time.Duration, p *Problem) {
 		slog.String("route", routeOf(c)),
 		slog.Int("status", status),
 		slog.Int64("duration_us", d.Microseconds()),
-		slog.String("ip", c.IP()),
+		slog.String("ip", s.clientIP(c)),
 	}
 	// Body() would read a streamed body (event streams) to its end.
 	if !c.Response().IsBodyStream() {

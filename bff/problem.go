@@ -135,6 +135,7 @@ const (
 	codeBodyTooLarge     = "body_too_large"
 	codeUnsupportedType  = "unsupported_media_type"
 	codeRateLimited      = "rate_limited"
+	codeTooManyStreams   = "too_many_streams"
 	codeInternal         = "internal"
 	codeUnavailable      = "unavailable"
 	codeUnconfirmed      = "unconfirmed"

@@ -48,9 +48,16 @@ type Server struct {
 	// closing is closed when shutdown begins, ending open event streams so
 	// they do not hold the drain until its timeout.
 	closing chan struct{}
+	// hub is the replica's one Redis subscription: event streams and the
+	// switch cache hear every replica through it.
+	hub *store.Hub
+	// streamEnded, when set, is called as each event stream ends (tests).
+	streamEnded func()
 	// switchCache holds the operator's switches for at most a second: the
 	// one piece of in-memory state (see switchCache).
 	switchCache *switchCache
+	// trusted is PAYCODE_TRUSTED_PROXIES, parsed (clientIP).
+	trusted trustedProxies
 	// pay moves money for terminals (payments, top-ups, refunds).
 	pay *pay.Service
 	// terms and termTokens are the terminal hot path's per-replica caches
@@ -112,6 +119,9 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Ser
 		return nil, err
 	}
 	s.switchCache = s.newSwitchCache()
+	s.hub = st.NewHub(log)
+	s.hub.OnSwitch(s.switchCache.invalidate)
+	s.trusted = parseTrustedProxies(cfg.TrustedProxies)
 	s.devices = s.newDevices()
 	s.app = s.newApp("paycode")
 	s.admin = s.newApp("paycode-admin")
@@ -129,11 +139,12 @@ func (s *Server) newApp(name string) *fiber.App {
 		WriteTimeout:          s.cfg.WriteTimeout,
 		IdleTimeout:           s.cfg.IdleTimeout,
 		DisableStartupMessage: true,
-		// The client IP (rate limits, audit) comes from X-Forwarded-For only
-		// when the peer is a configured proxy.
+		// The client IP (rate limits, audit) is resolved by clientIP, from
+		// X-Forwarded-For only when the peer is a configured proxy; Fiber's
+		// ProxyHeader would take the whole header, client-written entries
+		// included.
 		EnableTrustedProxyCheck: len(s.cfg.TrustedProxies) > 0,
 		TrustedProxies:          s.cfg.TrustedProxies,
-		ProxyHeader:             proxyHeader(s.cfg.TrustedProxies),
 		CaseSensitive:           true,
 		StrictRouting:           true,
 		// Every string a handler reads from the request (params, headers,
@@ -195,13 +206,6 @@ func (s *Server) routes() {
 	s.app.Use("/", web.Handler())
 }
 
-func proxyHeader(trusted []string) string {
-	if len(trusted) == 0 {
-		return ""
-	}
-	return fiber.HeaderXForwardedFor
-}
-
 // devOutbox shows the notifications the dev notifier kept (dev mode only:
 // the route does not exist in production).
 func (s *Server) devOutbox(c *fiber.Ctx) error {
@@ -233,5 +237,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	default:
 		close(s.closing)
 	}
-	return errors.Join(s.app.ShutdownWithContext(ctx), s.admin.ShutdownWithContext(ctx))
+	err := errors.Join(s.app.ShutdownWithContext(ctx), s.admin.ShutdownWithContext(ctx))
+	s.hub.Close()
+	return err
 }
+
+// Close releases what New started (the hub) without serving: for a Server
+// that never served, or after Shutdown.
+func (s *Server) Close() { s.hub.Close() }

@@ -71,6 +71,7 @@ func newTestServerNow(t testing.TB, st *store.Store, env map[string]string, now 
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.Close)
 	return s, logs
 }
 
@@ -229,7 +230,7 @@ func TestSecurityHeaders(t *testing.T) {
 		hsts            bool
 	}{{"http dev", "", false}, {"https", "https://pay.example.com", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			env := map[string]string{}
+			env := map[string]string{"PAYCODE_ENV": "dev"}
 			if tc.publicURL != "" {
 				env["PAYCODE_PUBLIC_URL"] = tc.publicURL
 			}

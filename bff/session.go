@@ -36,7 +36,7 @@ func (s *Server) sessionRefresh(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.limit(c, "refresh-ip", c.IP(), limitRefreshPerIP); err != nil {
+	if err := s.limit(c, "refresh-ip", s.clientIP(c), limitRefreshPerIP); err != nil {
 		return err
 	}
 	invalid := authProblemText(codeRefreshInvalid, text.M(text.InvalidGrant), nil)
@@ -89,7 +89,7 @@ func (s *Server) reauthStart(c *fiber.Ctx) error {
 		return err
 	}
 	sess, _ := sessionOf(c)
-	if err := s.limit(c, "ceremony-ip", c.IP(), limitCeremonyPerIP); err != nil {
+	if err := s.limit(c, "ceremony-ip", s.clientIP(c), limitCeremonyPerIP); err != nil {
 		return err
 	}
 	recs, err := s.store.Credentials(c.UserContext(), sess.AccountID)

@@ -74,7 +74,7 @@ func (s *Server) signupContact(c *fiber.Ctx) error {
 		return problemText(fiber.StatusBadRequest, codeInvalidContact, text.M(text.InvalidContact))
 	}
 	hash := s.contactHash(contact)
-	if err := s.limit(c, "otp-ip", c.IP(), limitOTPPerIP); err != nil {
+	if err := s.limit(c, "otp-ip", s.clientIP(c), limitOTPPerIP); err != nil {
 		return err
 	}
 	if err := s.limit(c, "otp-contact", hash, limitOTPPerContact); err != nil {
@@ -146,7 +146,7 @@ func (s *Server) signupVerify(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.limit(c, "verify-ip", c.IP(), limitVerifyPerIP); err != nil {
+	if err := s.limit(c, "verify-ip", s.clientIP(c), limitVerifyPerIP); err != nil {
 		return err
 	}
 	otpWrong := problemText(fiber.StatusBadRequest, codeOTPInvalid, text.M(text.OTPInvalid))

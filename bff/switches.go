@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -18,7 +19,10 @@ import (
 // The operator's kill switches (DESIGN principle 5, the 7pay story): sign-ups,
 // cash top-ups, new devices, a forced re-authentication of every session,
 // and blocked countries. Each is one admin call (PUT /v1/switches/{name}),
-// audited, and in force on every replica within switchTTL.
+// audited, and in force on every replica at once: the change is announced
+// on the switch channel, every replica's hub hears it and its cache reads
+// the store again (tens of milliseconds); switchTTL bounds the staleness
+// when the hub is down.
 
 // Problem codes of the switches.
 const (
@@ -56,6 +60,25 @@ type switchCache struct {
 	at  time.Time // when val/err were read; zero: never
 	val store.Switches
 	err error
+	// gen counts the changes announced through the replica's hub; a value
+	// read before the latest announcement is not used again (readGen is
+	// the gen at the start of the read that produced val).
+	gen     atomic.Uint64
+	readGen uint64
+	// changed, when set, is called after each announcement (tests).
+	changed atomic.Pointer[func()]
+}
+
+// invalidate is called by the hub when a switch changed on any replica (or
+// may have, while the hub was down): the next get reads the store, so the
+// change is in force here within a round trip of Redis pub/sub instead of
+// within ttl. When the hub is down nothing calls it and ttl bounds the
+// staleness as before.
+func (sc *switchCache) invalidate() {
+	sc.gen.Add(1)
+	if f := sc.changed.Load(); f != nil {
+		(*f)()
+	}
 }
 
 // get returns the switches, at most ttl old, or the error of the last read.
@@ -63,11 +86,12 @@ func (sc *switchCache) get(ctx context.Context) (store.Switches, error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	now := sc.now()
-	if !sc.at.IsZero() && now.Sub(sc.at) < sc.ttl && now.Sub(sc.at) >= 0 {
+	gen := sc.gen.Load()
+	if !sc.at.IsZero() && now.Sub(sc.at) < sc.ttl && now.Sub(sc.at) >= 0 && sc.readGen == gen {
 		return sc.val, sc.err
 	}
 	sc.val, sc.err = sc.read(ctx)
-	sc.at = now
+	sc.at, sc.readGen = now, gen
 	if sc.observe != nil {
 		sc.observe(sc.val, sc.err)
 	}
@@ -79,7 +103,7 @@ func (sc *switchCache) get(ctx context.Context) (store.Switches, error) {
 func (sc *switchCache) set(w store.Switches) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
-	sc.val, sc.err, sc.at = w, nil, sc.now()
+	sc.val, sc.err, sc.at, sc.readGen = w, nil, sc.now(), sc.gen.Load()
 	if sc.observe != nil {
 		sc.observe(w, nil)
 	}
@@ -175,7 +199,7 @@ func (s *Server) sessionCutOff(c *fiber.Ctx, sess *store.Session) (bool, error) 
 // upper-case, or "" when unknown: no header configured, a peer that is not
 // a configured proxy, or no header on the request.
 func (s *Server) requestCountry(c *fiber.Ctx) string {
-	if s.cfg.CountryHeader == "" || len(s.cfg.TrustedProxies) == 0 || !c.IsProxyTrusted() {
+	if s.cfg.CountryHeader == "" || !s.peerTrusted(c) {
 		return ""
 	}
 	return strings.ToUpper(strings.TrimSpace(c.Get(s.cfg.CountryHeader)))

@@ -316,11 +316,13 @@ func TestSwitchAdminAPI(t *testing.T) {
 	}
 }
 
-// Every replica within a second: a second server on the same store keeps
-// its cached switches for less than a second, then applies the change.
+// The fallback when a replica's hub is down: within a second. A second
+// server on the same store, its hub closed, keeps its cached switches for
+// less than a second, then applies the change.
 func TestSwitchReachesEveryReplica(t *testing.T) {
 	e := newEnv(t, nil)
 	replica := &env{t: t, s: newTestServerWith(t, e.st, nil, e.clock.Now), st: e.st, clock: e.clock}
+	replica.s.hub.Close() // no announcement reaches it: only the ttl
 	contact := func(who string) response {
 		return replica.newDevice().do("POST", "/v1/signup/contact", map[string]string{"contact": who + "@example.com"}, false)
 	}
@@ -427,4 +429,40 @@ func TestSwitchesRedisOutage(t *testing.T) {
 	if got != nil {
 		t.Fatalf("switches after Redis came back: %v", got)
 	}
+}
+
+// A switch change reaches every replica through the replica's hub, not
+// after its one-second cache (the attack run measured 999-1023 ms from the
+// change on one replica to the refusal on another). The clock is frozen,
+// so the cache's ttl cannot explain the change being seen: only the
+// announcement can.
+func TestSwitchChangeReachesReplicasThroughHub(t *testing.T) {
+	e := newEnv(t, nil)
+	other := newTestServerWith(t, e.st, nil, e.clock.Now) // a second replica, same clock, frozen
+	ctx := t.Context()
+	if err := other.hub.WaitUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := other.switchCache.get(ctx); err != nil || !w.Signups {
+		t.Fatalf("switches before = %+v, %v; want sign-ups open", w, err)
+	}
+	heard := make(chan time.Time, 8)
+	f := func() { heard <- time.Now() }
+	other.switchCache.changed.Store(&f)
+
+	start := time.Now()
+	mustSwitch(t, e, store.SwitchSignups, store.SwitchOff)
+	select {
+	case at := <-heard:
+		t.Logf("the other replica heard the change %v after the admin call began", at.Sub(start))
+	case <-time.After(5 * time.Second):
+		t.Fatal("the other replica never heard the switch change")
+	}
+	w, err := other.switchCache.get(ctx)
+	if err != nil || w.Signups {
+		t.Fatalf("switches on the other replica, clock frozen = %+v, %v; want sign-ups closed", w, err)
+	}
+	replica := &env{t: t, s: other, st: e.st, clock: e.clock}
+	mustProblem(t, "sign-up on the other replica, clock frozen", replica.newDevice().do("POST", "/v1/signup/contact",
+		map[string]string{"contact": "late@example.com"}, false), 503, codeSignupsDisabled)
 }

@@ -93,7 +93,7 @@ func (s *Server) codeRequest(c *fiber.Ctx) (pay.CodeRequest, error) {
 	}
 	t := terminalOf(c)
 	return pay.CodeRequest{
-		Terminal: pay.Terminal{ID: t.ID, StoreID: t.StoreID}, Caller: pay.Caller{IP: c.IP(), RequestID: requestID(c)},
+		Terminal: pay.Terminal{ID: t.ID, StoreID: t.StoreID}, Caller: pay.Caller{IP: s.clientIP(c), RequestID: requestID(c)},
 		IdempotencyKey: key, Code: req.Code, Amount: *req.Amount, Currency: req.Currency, OrderRef: req.OrderRef,
 	}, nil
 }

@@ -105,9 +105,11 @@ type Config struct {
 	LogLevel string
 
 	// TrustedProxies is PAYCODE_TRUSTED_PROXIES: comma-separated IPs or
-	// CIDRs of reverse proxies whose X-Forwarded-For is believed. Empty
-	// (default): the peer address is the client IP, so a client cannot
-	// choose the IP its rate limits are counted against.
+	// CIDRs of reverse proxies whose X-Forwarded-For is believed. The
+	// client IP is the rightmost X-Forwarded-For address that is not one of
+	// them (nginx real_ip_recursive), so entries a client wrote on the left
+	// are ignored. Empty (default): the peer address is the client IP, so a
+	// client cannot choose the IP its rate limits are counted against.
 	TrustedProxies []string
 	// CountryHeader is PAYCODE_COUNTRY_HEADER (default empty: no country is
 	// known): the request header in which the CDN or reverse proxy puts the
@@ -203,6 +205,15 @@ type Config struct {
 	// CodesPerMinute is PAYCODE_CODES_PER_MINUTE (default 20): how many codes
 	// one account may draw per minute (a client rotates twice a minute).
 	CodesPerMinute int
+	// StreamsPerAccount is PAYCODE_STREAMS_PER_ACCOUNT (default 4): how many
+	// event streams one account may hold open on one replica.
+	// StreamsPerReplica is PAYCODE_STREAMS_PER_REPLICA (default 2000): how
+	// many a replica holds in all. Past either, GET /v1/events answers 429
+	// too_many_streams. Every stream shares the replica's one Redis
+	// subscription, so neither bounds Redis connections (that is fixed at
+	// one per replica); they bound a replica's sockets and goroutines.
+	StreamsPerAccount int
+	StreamsPerReplica int
 
 	// Currency is PAYCODE_CURRENCY (default JPY): wallets hold this currency
 	// in its minor unit. Location is PAYCODE_TIMEZONE (default Asia/Tokyo):
@@ -296,6 +307,9 @@ func Load(getenv Getenv) (*Config, error) {
 	if c.AdminToken == "" && c.Env == Production {
 		problems = append(problems, errors.New("PAYCODE_ADMIN_TOKEN: required in production"))
 	}
+	if c.Env == Production && c.AdminToken != "" && lowEntropy(c.AdminToken) {
+		problems = append(problems, fmt.Errorf("PAYCODE_ADMIN_TOKEN: too guessable for production (fewer than %d distinct characters); generate it, e.g. openssl rand -hex 32", minDistinct))
+	}
 
 	publicURL := get("PAYCODE_PUBLIC_URL", "")
 	if publicURL == "" {
@@ -305,6 +319,12 @@ func Load(getenv Getenv) (*Config, error) {
 		publicURL = "http://localhost" + portSuffix(c.Addr)
 	}
 	u, err := url.Parse(publicURL)
+	if _, set := getenv("PAYCODE_ENV"); !set && err == nil && u.Host != "" && !loopbackHost(u.Hostname()) {
+		// Dev mode serves every OTP at /dev/outbox and accepts generated
+		// keys: it must never be what a deployment gets by leaving a
+		// variable out.
+		problems = append(problems, fmt.Errorf("PAYCODE_ENV: must be set (dev or production) when PAYCODE_PUBLIC_URL is not a loopback address (%q)", u.Hostname()))
+	}
 	switch {
 	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
 		problems = append(problems, fmt.Errorf("PAYCODE_PUBLIC_URL: %q is not an absolute http(s) URL", publicURL))
@@ -420,6 +440,8 @@ func Load(getenv Getenv) (*Config, error) {
 		c.Secret, c.DevSecret = []byte(devSecret), true
 	case len(secret) < 32:
 		problems = append(problems, errors.New("PAYCODE_SECRET: must be at least 32 bytes"))
+	case c.Env == Production && lowEntropy(secret):
+		problems = append(problems, fmt.Errorf("PAYCODE_SECRET: too guessable for production (fewer than %d distinct characters); generate it, e.g. openssl rand -hex 32", minDistinct))
 	default:
 		c.Secret = []byte(secret)
 	}
@@ -472,8 +494,13 @@ func Load(getenv Getenv) (*Config, error) {
 		if u, err := url.Parse(c.NotifyWebhookURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 			problems = append(problems, errors.New("PAYCODE_NOTIFY_WEBHOOK_URL: not an http(s) URL"))
 		}
+		if u, err := url.Parse(c.NotifyWebhookURL); err == nil && c.Env == Production && u.Scheme != "https" {
+			problems = append(problems, errors.New("PAYCODE_NOTIFY_WEBHOOK_URL: must be https in production (OTPs travel in it)"))
+		}
 		if len(c.NotifyWebhookSecret) < 32 {
 			problems = append(problems, errors.New("PAYCODE_NOTIFY_WEBHOOK_SECRET: must be at least 32 bytes when the webhook is set"))
+		} else if c.Env == Production && lowEntropy(string(c.NotifyWebhookSecret)) {
+			problems = append(problems, fmt.Errorf("PAYCODE_NOTIFY_WEBHOOK_SECRET: too guessable for production (fewer than %d distinct characters)", minDistinct))
 		}
 	} else if c.Env == Production {
 		problems = append(problems, errors.New("PAYCODE_NOTIFY_WEBHOOK_URL: required in production (OTPs and security notices go through it)"))
@@ -512,6 +539,21 @@ func Load(getenv Getenv) (*Config, error) {
 			problems = append(problems, fmt.Errorf("PAYCODE_CODES_PER_MINUTE: %q is not a positive number", v))
 		} else {
 			c.CodesPerMinute = n
+		}
+	}
+	for _, v := range []struct {
+		key string
+		dst *int
+		def int
+	}{{"PAYCODE_STREAMS_PER_ACCOUNT", &c.StreamsPerAccount, 4}, {"PAYCODE_STREAMS_PER_REPLICA", &c.StreamsPerReplica, 2000}} {
+		*v.dst = v.def
+		if s := get(v.key, ""); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 || n > 1_000_000 {
+				problems = append(problems, fmt.Errorf("%s: %q is not a number from 1 to 1000000", v.key, s))
+			} else {
+				*v.dst = n
+			}
 		}
 	}
 
@@ -589,4 +631,32 @@ func portSuffix(addr string) string {
 		return ""
 	}
 	return ":" + port
+}
+
+// minDistinct is the fewest distinct characters production accepts in a
+// secret or token. A generated value has more (32 random hex characters
+// have fewer than 10 distinct about once in 13,000 draws; 64 never in
+// practice; base64 far more); a typed placeholder ("aaaa...", "changeme"
+// or "password" repeated) has fewer. It is a floor against placeholders,
+// not a measure of strength: the length (32) is checked separately.
+const minDistinct = 10
+
+// lowEntropy reports whether s is a placeholder rather than a generated
+// value: fewer than minDistinct distinct characters.
+func lowEntropy(s string) bool {
+	seen := map[rune]bool{}
+	for _, r := range s {
+		seen[r] = true
+	}
+	return len(seen) < minDistinct
+}
+
+// loopbackHost reports whether a public URL's host is this machine only
+// (localhost, 127.0.0.0/8, ::1), where dev mode is safe by default.
+func loopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") || strings.HasSuffix(strings.ToLower(h), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

@@ -24,14 +24,14 @@ func TestDefaults(t *testing.T) {
 func TestValid(t *testing.T) {
 	c, err := Load(env(map[string]string{
 		"PAYCODE_ENV":                   "production",
-		"PAYCODE_ADMIN_TOKEN":           strings.Repeat("a", 32),
+		"PAYCODE_ADMIN_TOKEN":           strongToken,
 		"PAYCODE_PUBLIC_URL":            "https://pay.example.com/",
 		"PAYCODE_REDIS_ADDRS":           "10.0.0.1:7000, 10.0.0.2:7000",
 		"PAYCODE_BODY_LIMIT":            "2048",
-		"PAYCODE_SECRET":                strings.Repeat("s", 32),
+		"PAYCODE_SECRET":                strongSecret,
 		"PAYCODE_SIGNING_KEYS":          "/etc/paycode/k2.pem, /etc/paycode/k1.pem",
 		"PAYCODE_NOTIFY_WEBHOOK_URL":    "https://ops.example.com/notify",
-		"PAYCODE_NOTIFY_WEBHOOK_SECRET": strings.Repeat("w", 32),
+		"PAYCODE_NOTIFY_WEBHOOK_SECRET": strongWebhookSecret,
 		"PAYCODE_RP_ORIGINS":            "https://pay.example.com,android:apk-key-hash:abc",
 	}))
 	if err != nil {
@@ -104,10 +104,10 @@ func TestProductionRequirements(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{"no redis", map[string]string{"PAYCODE_ADMIN_TOKEN": strings.Repeat("a", 32), "PAYCODE_PUBLIC_URL": "https://p.example"}, "PAYCODE_REDIS_URL or PAYCODE_REDIS_ADDRS: required in production"},
+		{"no redis", map[string]string{"PAYCODE_ADMIN_TOKEN": strongToken, "PAYCODE_PUBLIC_URL": "https://p.example"}, "PAYCODE_REDIS_URL or PAYCODE_REDIS_ADDRS: required in production"},
 		{"no admin token", map[string]string{"PAYCODE_REDIS_URL": "redis://r:6379", "PAYCODE_PUBLIC_URL": "https://p.example"}, "PAYCODE_ADMIN_TOKEN: required"},
-		{"no public url", map[string]string{"PAYCODE_REDIS_URL": "redis://r:6379", "PAYCODE_ADMIN_TOKEN": strings.Repeat("a", 32)}, "PAYCODE_PUBLIC_URL: required"},
-		{"http public url", map[string]string{"PAYCODE_REDIS_URL": "redis://r:6379", "PAYCODE_ADMIN_TOKEN": strings.Repeat("a", 32), "PAYCODE_PUBLIC_URL": "http://p.example"}, "must be https in production"},
+		{"no public url", map[string]string{"PAYCODE_REDIS_URL": "redis://r:6379", "PAYCODE_ADMIN_TOKEN": strongToken}, "PAYCODE_PUBLIC_URL: required"},
+		{"http public url", map[string]string{"PAYCODE_REDIS_URL": "redis://r:6379", "PAYCODE_ADMIN_TOKEN": strongToken, "PAYCODE_PUBLIC_URL": "http://p.example"}, "must be https in production"},
 		{"sentinel without addrs", map[string]string{"PAYCODE_ENV": "dev", "PAYCODE_REDIS_SENTINEL_MASTER": "mymaster"}, "PAYCODE_REDIS_SENTINEL_MASTER"},
 		{"public url with path", map[string]string{"PAYCODE_ENV": "dev", "PAYCODE_PUBLIC_URL": "http://x/api"}, "bare origin"},
 		{"same listeners", map[string]string{"PAYCODE_ENV": "dev", "PAYCODE_ADDR": ":9000", "PAYCODE_ADMIN_ADDR": ":9000"}, "must differ"},
@@ -168,6 +168,76 @@ func TestRedisWaitSettings(t *testing.T) {
 	} {
 		if _, err := Load(env(bad)); err == nil || !strings.Contains(err.Error(), "PAYCODE_REDIS_") {
 			t.Errorf("%v: err = %v, want a PAYCODE_REDIS_ problem", bad, err)
+		}
+	}
+}
+
+// Generated-looking values for the production tests.
+const (
+	strongToken         = "7c1f0a9e3b5d42e8a6c0f9b1d3e5a7c9"
+	strongSecret        = "e4b29c7a1f03d85b6a9e2c4f70d1b8a3"
+	strongWebhookSecret = "9a8b7c6d5e4f30211f2e3d4c5b6a7980"
+)
+
+// Configuration an attacker profits from is refused at start-up (issue 13
+// item 6): dev mode by omission on a real host (it serves every OTP at
+// /dev/outbox), placeholder secrets and tokens in production, and a
+// plain-http webhook carrying OTPs in production.
+func TestConfigurationRefusals(t *testing.T) {
+	prod := func(over map[string]string) map[string]string {
+		m := map[string]string{
+			"PAYCODE_ENV":                   "production",
+			"PAYCODE_ADMIN_TOKEN":           strongToken,
+			"PAYCODE_PUBLIC_URL":            "https://pay.example.com",
+			"PAYCODE_REDIS_URL":             "redis://r:6379",
+			"PAYCODE_SECRET":                strongSecret,
+			"PAYCODE_SIGNING_KEYS":          "/etc/paycode/k1.pem",
+			"PAYCODE_NOTIFY_WEBHOOK_URL":    "https://ops.example.com/notify",
+			"PAYCODE_NOTIFY_WEBHOOK_SECRET": strongWebhookSecret,
+		}
+		for k, v := range over {
+			if v == "" {
+				delete(m, k)
+			} else {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	if _, err := Load(env(prod(nil))); err != nil {
+		t.Fatalf("the baseline production configuration is refused: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"dev by omission on a public host", map[string]string{"PAYCODE_PUBLIC_URL": "https://pay.example.com"}, "PAYCODE_ENV: must be set"},
+		{"dev by omission on a LAN address", map[string]string{"PAYCODE_PUBLIC_URL": "http://192.168.1.20:8080"}, "PAYCODE_ENV: must be set"},
+		{"all-one-character admin token", prod(map[string]string{"PAYCODE_ADMIN_TOKEN": strings.Repeat("a", 32)}), "PAYCODE_ADMIN_TOKEN: too guessable"},
+		{"two-character admin token", prod(map[string]string{"PAYCODE_ADMIN_TOKEN": strings.Repeat("ab", 20)}), "PAYCODE_ADMIN_TOKEN: too guessable"},
+		{"all-one-character secret", prod(map[string]string{"PAYCODE_SECRET": strings.Repeat("a", 32)}), "PAYCODE_SECRET: too guessable"},
+		{"repeated word secret", prod(map[string]string{"PAYCODE_SECRET": strings.Repeat("changeme", 4)}), "PAYCODE_SECRET: too guessable"},
+		{"placeholder webhook secret", prod(map[string]string{"PAYCODE_NOTIFY_WEBHOOK_SECRET": strings.Repeat("w", 32)}), "PAYCODE_NOTIFY_WEBHOOK_SECRET: too guessable"},
+		{"plain-http webhook", prod(map[string]string{"PAYCODE_NOTIFY_WEBHOOK_URL": "http://ops.example.com/notify"}), "PAYCODE_NOTIFY_WEBHOOK_URL: must be https in production"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(env(tc.env))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Load error = %v; want it to contain %q", err, tc.want)
+			}
+		})
+	}
+	// What stays allowed: dev by default on loopback, and explicitly on a
+	// LAN address; placeholders in dev.
+	for _, ok := range []map[string]string{
+		{"PAYCODE_PUBLIC_URL": "http://localhost:8080"},
+		{"PAYCODE_PUBLIC_URL": "http://127.0.0.1:8080"},
+		{"PAYCODE_PUBLIC_URL": "http://[::1]:8080"},
+		{"PAYCODE_ENV": "dev", "PAYCODE_PUBLIC_URL": "http://192.168.1.20:8080", "PAYCODE_ADMIN_TOKEN": strings.Repeat("a", 32)},
+	} {
+		if _, err := Load(env(ok)); err != nil {
+			t.Errorf("%v refused: %v", ok, err)
 		}
 	}
 }

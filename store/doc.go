@@ -175,7 +175,9 @@
 //	    by      publishEvent (Publish); payScript (Move: code.redeemed). Entries below.
 //
 //	{prefix}evch:{b1234}:{acct_id}                channel -      none (pub/sub: nothing is kept)
-//	    message "<events stream id>\n<event JSON>", published by publishEvent (Publish) and payScript (Move); read by Subscribe
+//	    message "<events stream id>\n<event JSON>", published by publishEvent (Publish) and payScript (Move) with classic
+//	            PUBLISH (a Cluster forwards it to every node); read by each replica's Hub, one PSUBSCRIBE "{prefix}evch:*"
+//	            connection per replica (Hub.Subscribe is a place in it, not a connection)
 //
 //	Per bucket: the bucket's tag, shared by the accounts of the bucket.
 //
@@ -231,6 +233,10 @@
 //	{prefix}switches                              hash    own    none (durable)
 //	    fields  signups, topups, new_devices (on|off), reauth_after (ms, 0: never), blocked_countries (sorted ISO 3166 codes)
 //	    by      SetSwitch (HSET, canonical values only)
+//
+//	{prefix}swch                                  channel -      none (pub/sub: nothing is kept)
+//	    message "" after each SetSwitch: every replica's Hub hears it and re-reads the switches at once (the
+//	            one-second re-read remains when the hub is down)
 //
 // Stream entries and channel messages:
 //

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -85,42 +84,23 @@ func (s *Store) EventsSince(ctx context.Context, accountID, afterID string) ([]E
 	return out, nil
 }
 
-// Subscription delivers an account's events as they are published.
+// Subscription delivers an account's events as they are published (see
+// Hub.Subscribe).
 type Subscription struct {
-	ps *redis.PubSub
-	C  <-chan Event
-}
-
-// Subscribe starts receiving the account's events. It returns once the
-// subscription is confirmed by Redis, so no event published after it
-// returns is missed. Close it when done.
-func (s *Store) Subscribe(ctx context.Context, accountID string) (*Subscription, error) {
-	b, err := BucketOf(accountID)
-	if err != nil {
-		return nil, fmt.Errorf("subscribing to events: %w", err)
-	}
-	ps := s.rdb.Subscribe(ctx, s.keys.EventChannel(b, accountID))
-	if _, err := ps.Receive(ctx); err != nil {
-		ps.Close()
-		return nil, wrap("subscribing to events", err)
-	}
-	out := make(chan Event, 16)
-	go func() {
-		defer close(out)
-		for m := range ps.Channel() {
-			var e Event
-			id, raw, ok := strings.Cut(m.Payload, "\n")
-			if ok && json.Unmarshal([]byte(raw), &e) == nil {
-				e.ID = id
-				select {
-				case out <- e:
-				default: // a stalled client loses live events; it replays on reconnect
-				}
-			}
-		}
-	}()
-	return &Subscription{ps: ps, C: out}, nil
+	hub     *Hub
+	channel string
+	account string
+	c       chan Event
+	closed  bool // under hub.mu
+	// C delivers the events; it is closed when the subscription ends
+	// (Close, a client too slow to keep up, or the hub going down).
+	C <-chan Event
 }
 
 // Close ends the subscription; C is closed.
-func (sub *Subscription) Close() error { return sub.ps.Close() }
+func (sub *Subscription) Close() error {
+	sub.hub.mu.Lock()
+	defer sub.hub.mu.Unlock()
+	sub.hub.dropLocked(sub)
+	return nil
+}

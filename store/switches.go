@@ -118,6 +118,11 @@ func (s *Store) SetSwitch(ctx context.Context, name, value string) error {
 	if err := s.rdb.HSet(ctx, s.keys.Switches(), name, canon).Err(); err != nil {
 		return wrap("setting a switch", err)
 	}
+	// Every replica's hub hears this and re-reads the switches; if the
+	// announcement is lost, each replica's one-second re-read still applies
+	// the change. The change is written either way, so a failed
+	// announcement is not an error of the call.
+	_ = s.rdb.Publish(ctx, s.keys.SwitchChannel(), "").Err()
 	return nil
 }
 

@@ -6,6 +6,9 @@ const (
 	ScaleRange    ID = "invalid_scale.range"
 	FrozenNoCodes ID = "account_frozen.no_codes"
 	LastEventID   ID = "malformed_request.last_event_id"
+	// TooManyStreams is the code of a refused event stream (429).
+	TooManyStreams        ID = "too_many_streams"
+	TooManyStreamsAccount ID = "too_many_streams.account"
 )
 
 func init() {
@@ -18,5 +21,9 @@ func init() {
 			En: "This account is frozen; no payment codes are issued.", Ja: "このアカウントは凍結されているため、支払いコードは発行されません。"},
 		Entry{ID: LastEventID, Context: "problem (400): the event stream was resumed with an id the server never sent",
 			En: "Last-Event-ID is not an id this server sent.", Ja: "Last-Event-ID が、このサーバーが送信したIDではありません。"},
+		Entry{ID: TooManyStreams, Context: "problem (429): this server holds as many event streams as it serves; Retry-After says when to reconnect",
+			En: "Too many event streams are open; reconnect later.", Ja: "開いているイベントストリームが多すぎます。しばらくしてから再接続してください。"},
+		Entry{ID: TooManyStreamsAccount, Context: "problem (429, too_many_streams): the account already has {max} event streams open on this server; close one (another tab or device) first",
+			En: "This account already has {max} event streams open; close one first.", Ja: "このアカウントではすでに{max}件のイベントストリームが開いています。先にどれかを閉じてください。"},
 	)
 }

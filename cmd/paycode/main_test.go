@@ -70,7 +70,7 @@ func TestRunDevEmbedded(t *testing.T) {
 func TestRunProductionWithoutRedis(t *testing.T) {
 	m := NewMain(io.Discard)
 	env := map[string]string{
-		"PAYCODE_ENV": "production", "PAYCODE_ADMIN_TOKEN": strings.Repeat("t", 32), "PAYCODE_PUBLIC_URL": "https://pay.example.com",
+		"PAYCODE_ENV": "production", "PAYCODE_ADMIN_TOKEN": "0f1e2d3c4b5a69788796a5b4c3d2e1f0", "PAYCODE_PUBLIC_URL": "https://pay.example.com",
 		"PAYCODE_ADDR": "127.0.0.1:0", "PAYCODE_ADMIN_ADDR": "127.0.0.1:0",
 	}
 	err := m.Run(context.Background(), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
@@ -113,10 +113,10 @@ func TestRunProductionReplicasNeedWaitDecision(t *testing.T) {
 	}
 	run := func(wait string) error {
 		env := map[string]string{
-			"PAYCODE_ENV": "production", "PAYCODE_ADMIN_TOKEN": strings.Repeat("t", 32), "PAYCODE_PUBLIC_URL": "https://pay.example.com",
+			"PAYCODE_ENV": "production", "PAYCODE_ADMIN_TOKEN": "0f1e2d3c4b5a69788796a5b4c3d2e1f0", "PAYCODE_PUBLIC_URL": "https://pay.example.com",
 			"PAYCODE_ADDR": "127.0.0.1:0", "PAYCODE_ADMIN_ADDR": "127.0.0.1:0", "PAYCODE_REDIS_URL": "redis://" + master.Addr + "/0",
-			"PAYCODE_SECRET": strings.Repeat("s", 32), "PAYCODE_SIGNING_KEYS": filepath.Join(t.TempDir(), "missing.pem"),
-			"PAYCODE_NOTIFY_WEBHOOK_URL": "https://ops.example.com/notify", "PAYCODE_NOTIFY_WEBHOOK_SECRET": strings.Repeat("w", 32),
+			"PAYCODE_SECRET": "5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b", "PAYCODE_SIGNING_KEYS": filepath.Join(t.TempDir(), "missing.pem"),
+			"PAYCODE_NOTIFY_WEBHOOK_URL": "https://ops.example.com/notify", "PAYCODE_NOTIFY_WEBHOOK_SECRET": "a1b2c3d4e5f60718293a4b5c6d7e8f90",
 		}
 		if wait != "" {
 			env["PAYCODE_REDIS_WAIT_REPLICAS"] = wait
