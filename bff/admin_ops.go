@@ -23,6 +23,7 @@ func (s *Server) opsRoutes(ops fiber.Router) {
 	ops.Post("/accounts/:id/unfreeze", s.adminAccountStatus(store.AccountActive))
 	ops.Get("/audit", s.adminAudit)
 	s.switchRoutes(ops)
+	s.storeRoutes(ops)
 }
 
 // adminAudit returns the newest audit events, oldest first; ?account=

@@ -65,6 +65,8 @@ func (s *Server) newDevices() *newdevice.Service {
 			StepUpWindow:     s.cfg.PaymentWindow,
 			OTPTTL:           otpTTL,
 			OTPTries:         otpTries,
+			// The PWA's cancel page (web/static: #cancel=<code>).
+			CancelURL: s.cfg.PublicURL.String() + "/#cancel=",
 		},
 		Store:    s.store,
 		Notifier: s.notifier,

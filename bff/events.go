@@ -142,6 +142,7 @@ func (s *Server) events(c *fiber.Ctx) error {
 			if e.ID != "" && !afterID(e.ID, st.lastID) {
 				return true // already sent (replay and live overlap)
 			}
+			s.nameStore(ctx, st, e)
 			extend()
 			if err := writeSSE(w, sseEvent{ID: e.ID, Type: e.Type, Data: e}); err != nil {
 				return false
@@ -231,10 +232,12 @@ func (w *clientWatch) stop() {
 // the stream can say code.expired when it lapses unused (Redis expires keys
 // silently).
 type streamState struct {
-	lastID   string
-	codeID   string
-	redeemed bool
-	timer    *time.Timer
+	// storeNames caches the stores' display names for the stream's life.
+	storeNames map[string]any
+	lastID     string
+	codeID     string
+	redeemed   bool
+	timer      *time.Timer
 }
 
 func (st *streamState) track(e store.Event) {
@@ -271,4 +274,32 @@ func (st *streamState) expired() (store.Event, bool) {
 		return store.Event{}, false
 	}
 	return store.Event{Type: "code.expired", Data: map[string]any{"code_id": st.codeID}, Time: time.Now()}, true
+}
+
+// nameStore adds the store's display names to an event that names a store
+// ("store_name": {"en", "ja"}; null when the operator gave it none), so the
+// app shows "Paid at FamilyMart Shibuya" rather than an id. The money
+// scripts publish the id only; the names are read once per stream and
+// store. A failed read leaves the event as it is.
+func (s *Server) nameStore(ctx context.Context, st *streamState, e store.Event) {
+	id, ok := e.Data["store"].(string)
+	if !ok || id == "" {
+		return
+	}
+	if _, done := e.Data["store_name"]; done {
+		return
+	}
+	name, cached := st.storeNames[id]
+	if !cached {
+		names, err := s.store.StoreNames(ctx, id)
+		if err != nil {
+			return
+		}
+		name = storeNameMap(names, id)
+		if st.storeNames == nil {
+			st.storeNames = map[string]any{}
+		}
+		st.storeNames[id] = name
+	}
+	e.Data["store_name"] = name
 }

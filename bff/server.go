@@ -194,15 +194,18 @@ func (s *Server) routes() {
 	v1.Post("/session/reauth/finish", auth, s.reauthFinish)
 	v1.Post("/session/logout", auth, s.sessionLogout)
 	v1.Get("/me", auth, s.me)
+	v1.Put("/me/language", auth, s.setLanguage)
 
 	s.enrollmentRoutes(v1)
 	s.codeRoutes(v1)
 	s.terminalRoutes(v1)
 	v1.Get("/wallet", auth, s.wallet)
+	v1.Get("/wallet/history", auth, s.walletHistory)
 
 	if s.cfg.Env == config.Dev {
 		s.app.Get("/dev/outbox", s.devOutbox)
 	}
+	s.app.Get("/text/:file", s.textFile)
 	s.app.Use("/", web.Handler())
 }
 

@@ -202,7 +202,8 @@ func (s *Server) me(c *fiber.Ctx) error {
 	}
 	return c.JSON(fiber.Map{
 		"account": fiber.Map{"id": acct.ID, "contact": acct.Contact, "contact_kind": acct.ContactKind,
-			"status": acct.Status, "created_at": acct.CreatedAt, "recovery_codes_left": left, "probation_until": probation},
+			"status": acct.Status, "created_at": acct.CreatedAt, "recovery_codes_left": left, "probation_until": probation,
+			"lang": langOf(acct)},
 		"device":              fiber.Map{"id": dev.ID, "label": dev.Label, "status": acct.DeviceStatus, "created_at": dev.CreatedAt},
 		"session":             fiber.Map{"id": sess.ID, "auth_time": sess.AuthTime.Unix(), "expires_at": sess.AbsoluteExpiry},
 		"pending_enrollments": pending,

@@ -65,8 +65,13 @@ func (s *Server) signupContact(c *fiber.Ctx) error {
 	}
 	var req struct {
 		Contact string `json:"contact"`
+		Lang    string `json:"lang"`
 	}
 	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	lang, err := chosenLang(c, req.Lang)
+	if err != nil {
 		return err
 	}
 	contact, kind, ok := normalizeContact(req.Contact)
@@ -80,9 +85,11 @@ func (s *Server) signupContact(c *fiber.Ctx) error {
 	if err := s.limit(c, "otp-contact", hash, limitOTPPerContact); err != nil {
 		return err
 	}
-	existing := false
-	if _, err := s.store.AccountByContact(c.UserContext(), hash); err == nil {
+	existing, existingLang := false, lang
+	if acctID, err := s.store.AccountByContact(c.UserContext(), hash); err == nil {
 		existing = true
+		// The owner is told in the account's language, not the requester's.
+		existingLang = s.accountLang(c.UserContext(), acctID)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
@@ -94,16 +101,18 @@ func (s *Server) signupContact(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	su := store.Signup{ID: id, Contact: contact, ContactKind: kind, ContactHash: hash, Existing: existing, TriesLeft: otpTries}
+	su := store.Signup{ID: id, Contact: contact, ContactKind: kind, ContactHash: hash, Existing: existing, TriesLeft: otpTries,
+		Lang: string(lang)}
 	if err := s.store.PutSignup(c.UserContext(), su, s.otpHash(id, otp), otpTTL); err != nil {
 		return err
 	}
-	// Notifications are in English until accounts have a language.
+	// The code goes out in the language the sign-up chose, which becomes
+	// the account's (chosenLang).
 	msg := notify.Message{ID: id, Type: notify.TypeSignupOTP, To: contact, CreatedAt: s.now(),
-		Text: text.M(text.SignupOTPMessage, "code", otp.Reveal(), "minutes", strconv.Itoa(int(otpTTL.Minutes()))).Render(text.Default)}
+		Text: text.M(text.SignupOTPMessage, "code", otp.Reveal(), "minutes", strconv.Itoa(int(otpTTL.Minutes()))).Render(lang)}
 	if existing {
 		msg.Type = notify.TypeSignupExisting
-		msg.Text = text.M(text.SignupExistingMessage).Render(text.Default)
+		msg.Text = text.M(text.SignupExistingMessage).Render(existingLang)
 	}
 	if err := s.notifier.Notify(c.UserContext(), msg); err != nil {
 		p := problemText(fiber.StatusServiceUnavailable, codeUnavailable, text.M(text.OTPNotSent))
@@ -250,7 +259,7 @@ func (s *Server) signupFinish(c *fiber.Ctx) error {
 		return err
 	}
 	acct := store.Account{ID: accountID, Contact: su.Contact, ContactKind: su.ContactKind, Status: store.AccountActive,
-		CreatedAt: now, DeviceID: deviceID, DeviceJKT: proof.JKT, DeviceStatus: store.DeviceActive}
+		CreatedAt: now, DeviceID: deviceID, DeviceJKT: proof.JKT, DeviceStatus: store.DeviceActive, Lang: su.Lang}
 	err = s.store.CreateAccount(ctx, store.NewAccount{
 		SignupID: req.SignupID,
 		Account:  acct,

@@ -123,6 +123,7 @@ func (s *Server) terminalPay(c *fiber.Ctx) error {
 		return err
 	}
 	out, err := s.pay.Redeem(c.UserContext(), req)
+	s.tellDecline(c, req, out, err) // the phone hears why (decline_event.go)
 	return s.codeMoved(c, out, err)
 }
 
@@ -139,6 +140,7 @@ func (s *Server) terminalTopup(c *fiber.Ctx) error {
 		return err
 	}
 	out, err := s.pay.Topup(c.UserContext(), req, w.Topups)
+	s.tellDecline(c, req, out, err)
 	return s.codeMoved(c, out, err)
 }
 

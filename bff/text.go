@@ -52,17 +52,33 @@ func buildTextBodies() map[string]textBody {
 	return out
 }
 
+// textFile serves the same documents outside the API, as /text/en.json
+// and /text/ja.json: the PWA's service worker keeps them with the app
+// shell, so the app speaks its language offline too (it never keeps
+// anything under /v1). Like the shell, they are revalidated on every use.
+func (s *Server) textFile(c *fiber.Ctx) error {
+	name, ok := strings.CutSuffix(c.Params("file"), ".json")
+	body, known := textBodies[name]
+	if !ok || !known {
+		return c.Next() // the static files, then the API's 404
+	}
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set(fiber.HeaderContentLanguage, string(body.lang))
+	c.Set(fiber.HeaderETag, body.etag)
+	if match := c.Get(fiber.HeaderIfNoneMatch); match != "" && strings.Contains(match, body.etag) {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	return c.Send(body.json)
+}
+
 // textCatalogue serves the message catalogue of one language. It is public
 // (the same for everyone, no secret in it) and cacheable; the ETag lets a
 // client revalidate it for free after a deployment.
 func (s *Server) textCatalogue(c *fiber.Ctx) error {
 	body, ok := textBodies[c.Params("lang")]
 	if !ok {
-		langs := make([]string, len(text.Langs))
-		for i, l := range text.Langs {
-			langs[i] = string(l)
-		}
-		return problemText(fiber.StatusNotFound, codeNotFound, text.M(text.UnknownLanguage, "langs", strings.Join(langs, ", ")))
+		return problemText(fiber.StatusNotFound, codeNotFound, text.M(text.UnknownLanguage, "langs", langList()))
 	}
 	c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
 	c.Set(fiber.HeaderContentLanguage, string(body.lang))

@@ -25,10 +25,9 @@ func (s *Server) wallet(c *fiber.Ctx) error {
 	if a.InProbation() {
 		limits["probation_until"] = a.ProbationUntil
 	}
-	recent := make([]fiber.Map, 0, len(w.Recent))
-	for _, e := range w.Recent {
-		recent = append(recent, fiber.Map{"id": e.ID, "kind": e.Kind, "amount": e.Amount, "balance": e.Balance,
-			"payment_id": e.Payment, "store_id": e.Store, "at": e.At})
+	recent, err := s.movements(c.UserContext(), w.Recent)
+	if err != nil {
+		return err
 	}
 	return c.JSON(fiber.Map{"balance": w.Balance, "currency": currency, "limits": limits, "recent": recent})
 }

@@ -57,7 +57,7 @@ func (s *Service) ChangeContactStart(ctx context.Context, req Request, sess *sto
 	// The one message that goes to an address not yet on the account: the
 	// code that verifies it.
 	if err := s.Notifier.Notify(ctx, notify.Message{ID: id, Type: messageContactOTP, To: contact, CreatedAt: now,
-		Text: text.M(text.NoticeContactOTP, "code", otp.Reveal()).Render(s.lang())}); err != nil {
+		Text: text.M(text.NoticeContactOTP, "code", otp.Reveal()).Render(s.langOf(acct))}); err != nil {
 		return nil, mark(ErrNoticeFailed, err)
 	}
 	s.audit(ctx, req, Customer, auditContactStarted, acct.ID, sess.DeviceID, map[string]string{"change": id, "kind": kind})

@@ -70,6 +70,10 @@ func (s *Service) Recover(ctx context.Context, req Request, id, jkt string, otp,
 	// out, nothing changes.
 	m := text.M(text.NoticeRecoveryStarted, "label", e.Label, "network", e.IP, "after", whenText(r.CooldownEnds),
 		"cancel_code", cancelCode.Reveal())
+	if s.CancelURL != "" {
+		m = text.M(text.NoticeRecoveryStartedLink, "label", e.Label, "network", e.IP, "after", whenText(r.CooldownEnds),
+			"cancel_code", cancelCode.Reveal(), "cancel_link", s.CancelURL+cancelCode.Reveal())
+	}
 	if err := s.tell(ctx, acct, notify.TypeSecurity, m, map[string]string{
 		"enrollment_id": e.ID, "cancel_token": cancelCode.Reveal(), "cooldown_until": r.CooldownEnds.UTC().Format(time.RFC3339)}); err != nil {
 		return nil, err

@@ -127,10 +127,17 @@ type Config struct {
 	// MaxLive is how many visible enrollments an account may have at once
 	// (default 5): each one is something the owner must look at.
 	MaxLive int
-	// NoticeLang is the language of notifications (default text.Default):
-	// the account has no language of its own yet, and a request's
-	// Accept-Language is the requester's, who may not be the owner.
+	// NoticeLang is the language of notifications to an account without
+	// a language of its own (default text.Default). An account's messages
+	// are written in its language (store.Account.Lang, chosen at sign-up),
+	// never in a request's Accept-Language: the requester may not be the
+	// owner.
 	NoticeLang text.Lang
+	// CancelURL, when set, is the start of the link in a recovery's
+	// warning that cancels it: the cancel code is appended (the PWA's
+	// page, e.g. "https://pay.example/#cancel=": a URL fragment, so the
+	// code never reaches a server log).
+	CancelURL string
 }
 
 // Service runs the flows. Its fields are set once, before the first call.
@@ -174,6 +181,14 @@ func (s *Service) lang() text.Lang {
 		return text.Default
 	}
 	return s.NoticeLang
+}
+
+// langOf is the language of the account's messages.
+func (s *Service) langOf(acct *store.Account) text.Lang {
+	if l, ok := text.Parse(acct.Lang); ok {
+		return l
+	}
+	return s.lang()
 }
 
 func (s *Service) log() *slog.Logger {
@@ -229,7 +244,7 @@ func (s *Service) tell(ctx context.Context, acct *store.Account, typ string, m t
 	if err != nil {
 		return err
 	}
-	err = s.Notifier.Notify(ctx, notify.Message{ID: "msg_" + id, Type: typ, To: acct.Contact, Text: m.Render(s.lang()),
+	err = s.Notifier.Notify(ctx, notify.Message{ID: "msg_" + id, Type: typ, To: acct.Contact, Text: m.Render(s.langOf(acct)),
 		Data: data, CreatedAt: s.now()})
 	if err != nil {
 		return mark(ErrNoticeFailed, err)

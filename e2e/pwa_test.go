@@ -1,8 +1,10 @@
 // Package e2e drives the customer PWA in a real browser (Debian's headless
-// Chromium through the Chrome DevTools Protocol, with a virtual WebAuthn
-// authenticator) against a real paycode server: sign-up, the payment code
-// on screen, a top-up and a payment by a store terminal, and the page
-// seeing both through its event stream.
+// Chromium through the Chrome DevTools Protocol, with virtual WebAuthn
+// authenticators) against a real paycode server and store terminals: the
+// shopper's whole journey (journey_test.go: sign-up in Japanese, paying,
+// a decline at the register, a new phone approved by the old one, a lost
+// phone recovered after a cool-down on the server's clock, offline), with
+// axe-core on every screen, and the passkey step-up before a code.
 package e2e
 
 import (
@@ -69,9 +71,34 @@ type server struct {
 	srv    *bff.Server
 	st     *store.Store
 	logs   *syncBuffer
+	read   map[string]bool // outbox messages message has returned
+}
+
+// clock is the server's injectable clock: real time plus an offset the
+// test moves forward (a cool-down passes without waiting for it).
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
 }
 
 func startServer(t *testing.T, extra map[string]string) *server {
+	t.Helper()
+	return startServerWithClock(t, extra, nil)
+}
+
+func startServerWithClock(t *testing.T, extra map[string]string, now func() time.Time) *server {
 	t.Helper()
 	st := storetest.Open(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -98,7 +125,7 @@ func startServer(t *testing.T, extra map[string]string) *server {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	srv, err := bff.New(cfg, st, slog.New(slog.NewJSONHandler(logs, nil)), bff.Deps{Keys: keys, Notifier: bff.NewNotifier(cfg, st)})
+	srv, err := bff.New(cfg, st, slog.New(slog.NewJSONHandler(logs, nil)), bff.Deps{Keys: keys, Notifier: bff.NewNotifier(cfg, st), Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +142,7 @@ func startServer(t *testing.T, extra map[string]string) *server {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	return &server{origin: origin, srv: srv, st: st, logs: logs}
+	return &server{origin: origin, srv: srv, st: st, logs: logs, read: map[string]bool{}}
 }
 
 var otpText = regexp.MustCompile(`code is ([0-9]{6})`)
@@ -208,6 +235,14 @@ func (s *server) registerTerminal(t *testing.T, storeID string) *terminal {
 // call sends a terminal request (with a fresh Idempotency-Key) and wants 201.
 func (tm *terminal) call(t *testing.T, path string, body map[string]any) {
 	t.Helper()
+	if status, raw := tm.try(t, path, body); status != 201 {
+		t.Fatalf("POST %s: %d %s", path, status, raw)
+	}
+}
+
+// try sends a terminal request and returns the status and the body.
+func (tm *terminal) try(t *testing.T, path string, body map[string]any) (int, string) {
+	t.Helper()
 	b, _ := json.Marshal(body)
 	req, err := http.NewRequest("POST", tm.s.origin+path, bytes.NewReader(b))
 	if err != nil {
@@ -222,9 +257,7 @@ func (tm *terminal) call(t *testing.T, path string, body map[string]any) {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 201 {
-		t.Fatalf("POST %s: %d %s", path, resp.StatusCode, raw)
-	}
+	return resp.StatusCode, string(raw)
 }
 
 func randomHex(n int) string {
@@ -279,7 +312,7 @@ func browser(t *testing.T) (context.Context, webauthn.AuthenticatorID, *consoleL
 			t.Logf("browser console:\n%s", cl.String())
 		}
 	})
-	return ctx, authenticator(t, ctx, false), cl
+	return ctx, authenticator(t, ctx, false, false), cl
 }
 
 // authenticator adds a virtual platform authenticator to the tab of ctx:
@@ -289,7 +322,11 @@ func browser(t *testing.T) (context.Context, webauthn.AuthenticatorID, *consoleL
 // cmtg turns on the cmtgKey extension: cdproto always sends the member
 // generateCmtgKeyOnNextOperation in WebAuthn.addCredential, and Chromium
 // refuses it for an authenticator without the extension.
-func authenticator(t *testing.T, ctx context.Context, cmtg bool) webauthn.AuthenticatorID {
+//
+// synced makes its passkeys backup-eligible and backed up (BE=1, BS=1), as
+// a phone's passkey manager does: such a passkey appears on the owner's
+// other phones, with sign counters that do not move together.
+func authenticator(t *testing.T, ctx context.Context, cmtg, synced bool) webauthn.AuthenticatorID {
 	t.Helper()
 	enableUI := false
 	if _, err := chromedp.Call(ctx, webauthn.Enable, webauthn.EnableParams{EnableUI: &enableUI}); err != nil {
@@ -305,6 +342,8 @@ func authenticator(t *testing.T, ctx context.Context, cmtg bool) webauthn.Authen
 			IsUserVerified:              true,
 			AutomaticPresenceSimulation: true,
 			HasCmtgKey:                  cmtg,
+			DefaultBackupEligibility:    synced,
+			DefaultBackupState:          synced,
 		},
 	})
 	if err != nil {
@@ -393,114 +432,6 @@ func signUp(ctx context.Context, t *testing.T, s *server) {
 	)
 }
 
-func TestPWASignUpShowCodeAndSeeItPaid(t *testing.T) {
-	started := time.Now()
-	s := startServer(t, nil)
-	bctx, auth, console := browser(t)
-	ctx, cancel := context.WithTimeout(bctx, 45*time.Second)
-	defer cancel()
-	signUp(ctx, t, s)
-	first := wait[string](ctx, t, "a payment code", codeExpr)
-	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#recovery-codes li').length`)); err != nil || n != 0 {
-		t.Errorf("the recovery codes are still in the page after Continue: %d %v", n, err)
-	}
-	wait[string](ctx, t, "the balance", `(() => { const b = document.getElementById('balance').textContent; return /¥0/.test(b) ? b : false; })()`)
-	t.Logf("signed up and showing code %s…%s after %v", first[:6], first[20:], time.Since(started).Round(time.Millisecond))
-
-	// The page learns about redemptions from its event stream: pay only
-	// once it listens.
-	wait[bool](ctx, t, "the event stream", eventsOpen)
-	term := s.registerTerminal(t, "store-e2e")
-	term.call(t, "/v1/terminal/topups", map[string]any{"code": first, "amount": 5000, "currency": "JPY"})
-	msg := wait[string](ctx, t, "the top-up message",
-		`(() => { const p = document.getElementById('paid'); return !p.hidden && p.textContent.includes('Topped up') ? p.textContent : false; })()`)
-	if msg != "Topped up ¥5,000 at store-e2e" {
-		t.Errorf("top-up message = %q", msg)
-	}
-	// A used code is replaced at once.
-	second := wait[string](ctx, t, "a fresh code after the top-up",
-		strings.Replace(codeExpr, `? d : false`, fmt.Sprintf(`&& d !== %q ? d : false`, first), 1))
-
-	term.call(t, "/v1/terminal/payments", map[string]any{"code": second, "amount": 1200, "currency": "JPY", "order_ref": "e2e-1"})
-	msg = wait[string](ctx, t, "the paid message",
-		`(() => { const p = document.getElementById('paid'); return !p.hidden && p.textContent.startsWith('Paid') ? p.textContent : false; })()`)
-	if msg != "Paid ¥1,200 at store-e2e" {
-		t.Errorf("paid message = %q", msg)
-	}
-	bal := wait[string](ctx, t, "the balance after paying",
-		`(() => { const b = document.getElementById('balance').textContent; return b === '¥3,800' ? b : false; })()`)
-	if bal != "¥3,800" {
-		t.Errorf("balance = %q", bal)
-	}
-	if e := pageError(ctx); e != "" {
-		t.Errorf("the page shows an error: %q", e)
-	}
-
-	// A reload keeps the device: the key is in IndexedDB and the session
-	// comes back through the refresh cookie (the access token was only in
-	// memory).
-	step(ctx, t, "reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#screen-pay")))
-	wait[string](ctx, t, "a code after the reload", codeExpr)
-	// Log out, then log in again with the passkey on the same device.
-	step(ctx, t, "log out", chromedp.Click(chromedp.CSS("#logout")), chromedp.WaitVisible(chromedp.CSS("#go-login")))
-	step(ctx, t, "log in",
-		chromedp.Click(chromedp.CSS("#go-login")),
-		chromedp.WaitVisible(chromedp.CSS("#do-login")),
-		chromedp.Click(chromedp.CSS("#do-login")),
-		chromedp.WaitVisible(chromedp.CSS("#screen-pay")),
-	)
-	wait[string](ctx, t, "a code after logging in", codeExpr)
-	wait[string](ctx, t, "the balance after logging in",
-		`(() => { const b = document.getElementById('balance').textContent; return b === '¥3,800' ? b : false; })()`)
-
-	// Another device with the same passkey (as a synced passkey would be:
-	// copied into a second authenticator) but its own device key, in a
-	// separate browser context (empty IndexedDB, no cookie), gets no
-	// session and is told why: the last login never wins.
-	creds, err := chromedp.Call(ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: auth})
-	if err != nil || len(creds.Credentials) != 1 {
-		t.Fatalf("reading the passkey from the authenticator: %v %d", err, len(creds.Credentials))
-	}
-	other, cancelOther := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
-	defer cancelOther()
-	if err := chromedp.Do(other); err != nil {
-		t.Fatalf("opening a second browser context: %v", err)
-	}
-	otherAuth := authenticator(t, other, true)
-	c := creds.Credentials[0]
-	if _, err := chromedp.Call(other, webauthn.AddCredential, webauthn.AddCredentialParams{AuthenticatorID: otherAuth,
-		Credential: &webauthn.Credential{CredentialID: c.CredentialID, IsResidentCredential: c.IsResidentCredential, RpID: c.RpID,
-			PrivateKey: c.PrivateKey, UserHandle: c.UserHandle, SignCount: c.SignCount, BackupEligibility: c.BackupEligibility,
-			BackupState: c.BackupState, UserName: c.UserName, UserDisplayName: c.UserDisplayName}}); err != nil {
-		t.Fatalf("copying the passkey: %v", err)
-	}
-	octx, cancelO := context.WithTimeout(other, 20*time.Second)
-	defer cancelO()
-	step(octx, t, "log in on another device",
-		chromedp.Navigate(s.origin+"/"),
-		chromedp.WaitVisible(chromedp.CSS("#go-login")),
-		chromedp.Click(chromedp.CSS("#go-login")),
-		chromedp.WaitVisible(chromedp.CSS("#do-login")),
-		chromedp.Click(chromedp.CSS("#do-login")),
-	)
-	refused := wait[string](octx, t, "the new-device message",
-		`(() => { const e = document.getElementById('error'); return !e.hidden && e.textContent; })()`)
-	if !strings.Contains(refused, "bound to another device") {
-		t.Errorf("second device: %q", refused)
-	}
-	if vis, _ := chromedp.Run(octx, chromedp.Evaluate[bool](`!document.getElementById('screen-pay').hidden`)); vis {
-		t.Error("the second device reached the pay screen")
-	}
-	// The first device still has its session and codes.
-	step(ctx, t, "new code on the first device", chromedp.Click(chromedp.CSS("#code-new")))
-	wait[string](ctx, t, "a code on the first device", codeExpr)
-
-	if c := console.String(); strings.Contains(c, "Content Security Policy") {
-		t.Errorf("CSP violations in the console:\n%s", c)
-	}
-	t.Logf("whole walk: %v", time.Since(started).Round(time.Millisecond))
-}
-
 // A code needs a passkey verification within PAYCODE_PAYMENT_WINDOW; past
 // it the server answers 401 insufficient_user_authentication and the page
 // runs /v1/session/reauth with the passkey, then shows the code.
@@ -526,5 +457,67 @@ func TestPWAStepUpBeforeACode(t *testing.T) {
 	wait[string](ctx, t, "a code after the step-up", codeExpr)
 	if e := pageError(ctx); e != "" {
 		t.Errorf("the page shows an error: %q", e)
+	}
+}
+
+// nameStore gives a store its display names through the admin API.
+func (s *server) nameStore(t *testing.T, storeID, en, ja string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"operator": "e2e", "reason": "browser test", "name_en": en, "name_ja": ja})
+	req := httptest.NewRequest("PUT", "/v1/stores/"+storeID, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := s.srv.Admin().Test(req, 10_000)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("naming a store: %v %v", resp.StatusCode, err)
+	}
+}
+
+// message waits for the newest message to contact that matches re (the
+// dev outbox) and returns its text.
+func (s *server) message(ctx context.Context, t *testing.T, contact string, re *regexp.Regexp) string {
+	t.Helper()
+	seen := map[string]bool{}
+	for {
+		msgs, err := s.st.Outbox(ctx, 50)
+		if err != nil {
+			t.Fatalf("reading the outbox: %v", err)
+		}
+		for _, m := range msgs { // newest first
+			if m.To != contact || s.read[m.ID] || seen[m.ID] {
+				continue
+			}
+			seen[m.ID] = true
+			if re.MatchString(m.Text) {
+				s.read[m.ID] = true
+				return m.Text
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no message to %s matching %s in the outbox", contact, re)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// accountLang is the stored language of the account the phone is signed in to.
+func (s *server) accountLang(t *testing.T, p *phone) string {
+	t.Helper()
+	id := evalOn[string](p, `import('/api.js').then((m) => m.kvGet('account'))`)
+	acct, err := s.st.Account(t.Context(), id)
+	if err != nil {
+		t.Fatalf("reading account %q: %v", id, err)
+	}
+	return acct.Lang
+}
+
+// stop shuts the server down (the phones are then offline to paycode).
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		t.Logf("shutdown: %v", err)
 	}
 }

@@ -43,6 +43,9 @@ type Account struct {
 	DeviceStatus string
 	// ProbationUntil ends the lower limits after a device change (zero: none).
 	ProbationUntil time.Time
+	// Lang is the language the account's notifications are written in
+	// ("en", "ja"; "" for accounts made before it existed: the default).
+	Lang string
 }
 
 // Device is a device record, kept after revocation for the audit trail.
@@ -86,10 +89,11 @@ if redis.call('HGET', KEYS[1], 'verified') ~= '1' then return 'unverified' end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[2], 'id', ARGV[1], 'contact', ARGV[2], 'contact_kind', ARGV[3], 'status', 'active',
   'created_at', ARGV[4], 'device_id', ARGV[5], 'device_jkt', ARGV[6], 'device_status', 'active')
+if ARGV[11] ~= '' then redis.call('HSET', KEYS[2], 'lang', ARGV[11]) end
 redis.call('HSET', KEYS[3], ARGV[5], ARGV[7])
 redis.call('HSET', KEYS[4], ARGV[8], ARGV[9])
 redis.call('HSET', KEYS[5], ARGV[8], ARGV[10])
-for i = 11, #ARGV do redis.call('SADD', KEYS[6], ARGV[i]) end
+for i = 12, #ARGV do redis.call('SADD', KEYS[6], ARGV[i]) end
 return 'ok'
 `)
 
@@ -128,7 +132,8 @@ func (s *Store) CreateAccount(ctx context.Context, n NewAccount) error {
 	}
 	k := s.keys
 	args := []any{n.Account.ID, n.Account.Contact, n.Account.ContactKind, n.Account.CreatedAt.UnixMilli(),
-		n.Device.ID, n.Device.JKT, device, CredentialKey(n.Credential.Credential.ID), cred, n.Credential.Credential.Authenticator.SignCount}
+		n.Device.ID, n.Device.JKT, device, CredentialKey(n.Credential.Credential.ID), cred, n.Credential.Credential.Authenticator.SignCount,
+		n.Account.Lang}
 	for _, h := range n.RecoveryHashes {
 		args = append(args, h)
 	}
@@ -199,6 +204,7 @@ func accountFrom(m map[string]string) *Account {
 		DeviceJKT:      m["device_jkt"],
 		DeviceStatus:   m["device_status"],
 		ProbationUntil: millis(m["probation_until"]),
+		Lang:           m["lang"],
 	}
 }
 

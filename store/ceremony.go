@@ -88,6 +88,9 @@ type Signup struct {
 	Existing  bool
 	Verified  bool
 	TriesLeft int
+	// Lang is the language the sign-up's messages were written in, and
+	// the new account's language ("" for the default).
+	Lang string
 }
 
 // NewSignupID returns a sign-up id in a random bucket, which becomes the
@@ -114,7 +117,7 @@ func (s *Store) PutSignup(ctx context.Context, su Signup, otpHash string, ttl ti
 	}
 	pipe := s.rdb.TxPipeline()
 	pipe.HSet(ctx, key, "contact", su.Contact, "contact_kind", su.ContactKind, "contact_hash", su.ContactHash,
-		"otp", otpHash, "tries", su.TriesLeft, "existing", existing, "verified", "0")
+		"otp", otpHash, "tries", su.TriesLeft, "existing", existing, "verified", "0", "lang", su.Lang)
 	pipe.PExpire(ctx, key, ttl)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return wrap("storing a sign-up", err)
@@ -189,7 +192,7 @@ func (s *Store) Signup(ctx context.Context, id string) (*Signup, error) {
 	}
 	tries, _ := strconv.Atoi(m["tries"])
 	return &Signup{ID: id, Contact: m["contact"], ContactKind: m["contact_kind"], ContactHash: m["contact_hash"],
-		Existing: m["existing"] == "1", Verified: m["verified"] == "1", TriesLeft: tries}, nil
+		Existing: m["existing"] == "1", Verified: m["verified"] == "1", TriesLeft: tries, Lang: m["lang"]}, nil
 }
 
 // ClaimJTI implements tokens.ReplayCache: it records a DPoP proof's jti for

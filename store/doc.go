@@ -65,8 +65,9 @@
 //
 //	{prefix}acct:{b1234}:{acct_id}                hash    acct   none (durable)
 //	    fields  id, contact, contact_kind (email|phone), status (active|frozen), created_at, device_id, device_jkt, device_status
-//	            (active|locked|revoked), probation_until (absent or past: no probation)
-//	    by      createAccount (CreateAccount); setDeviceStatus (SetDeviceStatus); setAccountStatus (SetAccountStatus);
+//	            (active|locked|revoked), probation_until (absent or past: no probation), lang (en|ja: notifications; absent:
+//	            English)
+//	    by      createAccount (CreateAccount); setAccountLang (SetAccountLang); setDeviceStatus (SetDeviceStatus); setAccountStatus (SetAccountStatus);
 //	            activateEnrollment (ActivateEnrollment: device_*, probation_until); switchContact (ChangeContact: contact,
 //	            contact_kind)
 //
@@ -103,7 +104,8 @@
 //
 //	{prefix}signup:{b1234}:{sgn_id}               hash    acct   10 min: otpTTL (bff/signup.go), passed to PutSignup
 //	    fields  contact, contact_kind, contact_hash, otp (keyed hash; "" once verified), tries (otpTries, 5), existing (1: the
-//	            contact has an account, and no guess verifies), verified (0|1). The id's bucket becomes the account's.
+//	            contact has an account, and no guess verifies), verified (0|1), lang (the messages' language, then the
+//	            account's). The id's bucket becomes the account's.
 //	    by      PutSignup (MULTI: HSET, PEXPIRE); verifyOTP (VerifySignupOTP; DEL when the tries run out); createAccount
 //	            (CreateAccount: DEL)
 //
@@ -229,6 +231,10 @@
 //	            that ends at guess_until: unknown codes and throttled calls), guess_until (ms)
 //	    by      putTerminal (PutTerminal); setTerminalStatus (SetTerminalStatus); countGuess (CountGuess: the count, and the
 //	            suspension at PAYCODE_GUESS_SUSPEND in the same step). bff caches it per replica for at most 1 s.
+//
+//	{prefix}storename:{store_id}                  hash    own    none (durable)
+//	    fields  en, ja (the store's display names, shown to shoppers in events and history), updated_at
+//	    by      PutStoreName (HSET; the operator's PUT /v1/stores/{store_id})
 //
 //	{prefix}switches                              hash    own    none (durable)
 //	    fields  signups, topups, new_devices (on|off), reauth_after (ms, 0: never), blocked_countries (sorted ISO 3166 codes)

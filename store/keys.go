@@ -264,6 +264,10 @@ func (k Keys) Settlement(b Bucket) string { return k.prefix + "settle:" + b.Tag(
 // Terminal is a registered store terminal (durable).
 func (k Keys) Terminal(terminalID string) string { return k.prefix + "term:" + terminalID }
 
+// StoreName is a store's display names (ja, en), set by the operator
+// (durable). A store belongs to no account: the key has no hash tag.
+func (k Keys) StoreName(storeID string) string { return k.prefix + "storename:" + storeID }
+
 // Switches is the hash of the operator's kill switches (durable, no TTL):
 // signups, topups, new_devices, reauth_after, blocked_countries.
 func (k Keys) Switches() string { return k.prefix + "switches" }

@@ -30,7 +30,9 @@
 // ("otp_invalid.signup_expired", "malformed_request.member_required"); a
 // text that several codes share, or that is no problem at all (a
 // notification), is "<area>.<what>" ("session.reauth_forced",
-// "signup.otp_message"). Each ID has a Go constant in the file of its area.
+// "signup.otp_message"). Each ID that Go code says has a Go constant in the
+// file of its area; the PWA's own texts ("pwa.<screen>.<what>",
+// message_pwa.go) are said only by web/static, whose test checks them.
 //
 // Messages are registered by the message_*.go files, one per area, each in
 // an init function; a duplicate ID panics at start-up (and in every test).

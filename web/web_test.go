@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/paycode/paycode/text"
 )
 
 func testApp() *fiber.App {
@@ -84,7 +86,12 @@ func TestNoInlineScriptOrStyle(t *testing.T) {
 			t.Errorf("index.html has %q, which the CSP refuses", m)
 		}
 	}
-	for _, name := range []string{"app.js", "sw.js"} {
+	scripts, err := fs.Glob(static, "static/*.js")
+	if err != nil || len(scripts) < 2 {
+		t.Fatalf("no scripts: %v", err)
+	}
+	for _, file := range scripts {
+		name := strings.TrimPrefix(file, "static/")
 		js := readStatic(t, name)
 		for _, bad := range []string{"eval(", "new Function", "innerHTML", "http://", "https://"} {
 			if strings.Contains(js, bad) {
@@ -101,17 +108,29 @@ func TestServiceWorkerCachesOnlyTheShell(t *testing.T) {
 	if m == nil {
 		t.Fatal("sw.js has no SHELL list")
 	}
+	listed := map[string]bool{}
 	for _, p := range regexp.MustCompile(`'([^']*)'`).FindAllStringSubmatch(m[1], -1) {
 		path := p[1]
-		if strings.HasPrefix(path, "/v1") || strings.HasPrefix(path, "/dev") || strings.HasPrefix(path, "/.well-known") {
+		if strings.HasPrefix(path, "/v1") || strings.HasPrefix(path, "/dev/") || strings.HasPrefix(path, "/.well-known") {
 			t.Errorf("the shell lists the API path %s", path)
 		}
 		name := strings.TrimPrefix(path, "/")
 		if name == "" {
 			name = "index.html"
 		}
+		if strings.HasPrefix(name, "text/") {
+			continue // the message catalogue, served by bff (/text/{lang}.json)
+		}
 		if _, err := fs.Stat(static, "static/"+name); err != nil {
 			t.Errorf("the shell lists %s, which is not embedded", path)
+		}
+		listed[name] = true
+	}
+	// Every file of the app is in the shell, or an offline start breaks.
+	files, _ := fs.ReadDir(static, "static")
+	for _, f := range files {
+		if f.Name() != "sw.js" && !listed[f.Name()] {
+			t.Errorf("static/%s is not in the service worker's shell", f.Name())
 		}
 	}
 	if !strings.Contains(sw, "!SHELL.includes(url.pathname)") {
@@ -140,5 +159,49 @@ func TestManifest(t *testing.T) {
 	}
 	if !sizes["192x192"] || !sizes["512x512"] {
 		t.Errorf("installable PWAs need 192 and 512 px icons: %v", sizes)
+	}
+}
+
+// Every text id the app names (data-t, data-t-attr, 'pwa.…' in the
+// scripts) is in the catalogue, and every pwa.* message of the catalogue
+// is named by the app, literally or as a family ('pwa.history.' + kind).
+func TestTextIDsAreInTheCatalogue(t *testing.T) {
+	used := map[string]bool{}
+	families := map[string]bool{}
+	html := readStatic(t, "index.html")
+	for _, m := range regexp.MustCompile(`data-t="([^"]+)"`).FindAllStringSubmatch(html, -1) {
+		used[m[1]] = true
+	}
+	for _, m := range regexp.MustCompile(`data-t-attr="([^"]+)"`).FindAllStringSubmatch(html, -1) {
+		for _, pair := range strings.Split(m[1], ";") {
+			if _, id, ok := strings.Cut(pair, "="); ok {
+				used[strings.TrimSpace(id)] = true
+			}
+		}
+	}
+	scripts, _ := fs.Glob(static, "static/*.js")
+	for _, file := range scripts {
+		js := readStatic(t, strings.TrimPrefix(file, "static/"))
+		for _, m := range regexp.MustCompile(`'(pwa\.[a-z_.]+)'`).FindAllStringSubmatch(js, -1) {
+			if strings.HasSuffix(m[1], ".") {
+				families[m[1]] = true
+			} else {
+				used[m[1]] = true
+			}
+		}
+	}
+	for id := range used {
+		if !text.Has(text.ID(id)) {
+			t.Errorf("the app names %q, which the catalogue (text/message_pwa.go) lacks", id)
+		}
+	}
+	for _, e := range text.All() {
+		id := string(e.ID)
+		if !strings.HasPrefix(id, "pwa.") || used[id] {
+			continue
+		}
+		if family := id[:strings.LastIndex(id, ".")+1]; !families[family] {
+			t.Errorf("the catalogue's %q is not used by the app", id)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 // Command paycodectl is the operator CLI over the paycode admin API (the
 // admin listener, PAYCODE_ADMIN_ADDR): it registers, inspects, suspends and
-// reactivates store terminals, freezes and unfreezes accounts, lists an
+// reactivates store terminals, names stores (ja and en, as shoppers see
+// them), freezes and unfreezes accounts, lists an
 // account's device enrollments and approves one after an identity check in
 // a store, reads and sets the kill switches, and reads the audit trail.
 //
@@ -8,6 +9,8 @@
 //	paycodectl terminal register -store STORE -label LABEL -key public.pem
 //	paycodectl terminal get ID
 //	paycodectl terminal suspend ID | terminal activate ID
+//	paycodectl store name STORE_ID -en NAME -ja NAME
+//	paycodectl store get STORE_ID
 //	paycodectl account freeze ID | account unfreeze ID
 //	paycodectl enrollment list ACCOUNT_ID
 //	paycodectl enrollment approve ENROLLMENT_ID -account ACCOUNT_ID
@@ -30,7 +33,7 @@
 //     named), and redirects are not followed, so it cannot be sent
 //     elsewhere. Plain http to a host other than this machine draws a
 //     warning on stderr.
-//   - Every state change (terminal register, suspend and activate, account
+//   - Every state change (terminal register, suspend and activate, store name, account
 //     freeze and unfreeze, enrollment approve, switch set) sends the
 //     operator's name and a reason, which the server writes to the audit
 //     trail as actor "operator:<name>". Without both, or with a malformed

@@ -69,6 +69,18 @@ func TestAgainstRealServer(t *testing.T) {
 		t.Fatalf("terminal register printed %s (%v)", stdout, err)
 	}
 
+	code, stdout, stderr = runCLI(t, "store", "name", "store-0042", "-en", "FamilyMart Shibuya", "-ja", "ファミリーマート 渋谷店", "-reason", "new store")
+	if code != exitOK || !strings.Contains(stdout, "ファミリーマート 渋谷店") {
+		t.Fatalf("store name = %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI(t, "store", "get", "store-0042")
+	if code != exitOK || !strings.Contains(stdout, "FamilyMart Shibuya") {
+		t.Fatalf("store get = %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if code, _, _ = runCLI(t, "store", "name", "store-0042", "-en", "Only English", "-reason", "x"); code != exitUsage {
+		t.Errorf("store name without -ja = %d, want 2", code)
+	}
+
 	code, stdout, stderr = runCLI(t, "terminal", "get", term.TerminalID)
 	if code != exitOK || !strings.Contains(stdout, term.TerminalID) || !strings.Contains(stdout, "store-0042") || !strings.Contains(stdout, "unknown_codes_recent:") {
 		t.Fatalf("terminal get = %d\nstdout: %s\nstderr: %s", code, stdout, stderr)

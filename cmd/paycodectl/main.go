@@ -26,6 +26,8 @@ commands:
   terminal get ID
   terminal suspend ID
   terminal activate ID
+  store name STORE_ID -en NAME -ja NAME
+  store get STORE_ID
   account freeze ID
   account unfreeze ID
   enrollment list ACCOUNT_ID
@@ -83,6 +85,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			"get":      terminalGet,
 			"suspend":  terminalStatus("suspend"),
 			"activate": terminalStatus("activate"),
+		},
+		"store": {
+			"name": storeName,
+			"get":  storeGet,
 		},
 		"account": {
 			"freeze":   accountStatus("freeze"),

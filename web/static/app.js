@@ -1,281 +1,59 @@
-// paycode customer PWA: plain ES module, no build step, no dependencies.
+// paycode customer PWA: plain ES modules, no build step, no dependencies.
 //
-// Device key: a non-extractable WebCrypto ECDSA P-256 key kept in
-// IndexedDB signs a DPoP proof (RFC 9449) for every API call. The access
-// token lives in memory only; the refresh token is an HttpOnly cookie the
-// script never sees.
+//   app.js      boot, and the shopper's screens: sign-up, pay, history,
+//               account (approve a new phone, contact, log out)
+//   device.js   a new phone: ask the old one, or recover (OTP + recovery
+//               code, cool-down), then finish; the contact's cancel page
+//   events.js   the account's event stream (fetch streaming: DPoP)
+//   api.js      device key, DPoP proofs, tokens, WebAuthn JSON
+//   i18n.js     every text, from the server's catalogue (ja, en)
+//   barcode.js  Code 128 drawn from the digits, crisp at any density
+//   ui.js       one screen at a time, errors and notices
+//
+// Nothing here keeps a payment code beyond the screen that shows it: no
+// storage, no cache (sw.js keeps only the app shell and the texts).
 
-const $ = (id) => document.getElementById(id);
-const enc = new TextEncoder();
+import * as api from './api.js';
+import * as i18n from './i18n.js';
+import { t, money, storeName } from './i18n.js';
+import { draw, qrScale } from './barcode.js';
+import { $, show, screen, onEnter, showError, clearError, notice, renderNotice, busy, normalizeContact, digitsOnly, errorText } from './ui.js';
+import { startEvents, stopEvents } from './events.js';
+import * as device from './device.js';
 
-// ---------- base64url ----------
-function b64u(buf) {
-  const bytes = buf instanceof Uint8Array ? buf : new Uint8Array(buf);
-  let s = '';
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-function b64uDecode(str) {
-  const s = atob(str.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((str.length + 3) % 4));
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out.buffer;
-}
-const b64uJSON = (v) => b64u(enc.encode(JSON.stringify(v)));
-
-// ---------- device key in IndexedDB ----------
-function idb() {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open('paycode', 1);
-    req.onupgradeneeded = () => req.result.createObjectStore('kv');
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-async function kv(mode, fn) {
-  const db = await idb();
-  try {
-    return await new Promise((resolve, reject) => {
-      const tx = db.transaction('kv', mode);
-      const req = fn(tx.objectStore('kv'));
-      tx.oncomplete = () => resolve(req && req.result);
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error);
-    });
-  } finally {
-    db.close();
-  }
-}
-const kvGet = (k) => kv('readonly', (s) => s.get(k));
-const kvPut = (k, v) => kv('readwrite', (s) => s.put(v, k));
-
-let devicePromise = null;
-function deviceKey() {
-  devicePromise ??= (async () => {
-    let d = await kvGet('device');
-    if (!d) {
-      const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
-      const { kty, crv, x, y } = await crypto.subtle.exportKey('jwk', pair.publicKey);
-      d = { privateKey: pair.privateKey, jwk: { kty, crv, x, y } };
-      await kvPut('device', d);
-    }
-    return d;
-  })();
-  devicePromise.catch(() => { devicePromise = null; });
-  return devicePromise;
-}
-
-async function dpopProof(method, path, token) {
-  const { privateKey, jwk } = await deviceKey();
-  const claims = {
-    jti: b64u(crypto.getRandomValues(new Uint8Array(16))),
-    htm: method,
-    htu: location.origin + path.split('?')[0],
-    iat: Math.floor(Date.now() / 1000),
-  };
-  if (token) claims.ath = b64u(await crypto.subtle.digest('SHA-256', enc.encode(token)));
-  const input = b64uJSON({ typ: 'dpop+jwt', alg: 'ES256', jwk }) + '.' + b64uJSON(claims);
-  // WebCrypto ECDSA signatures are already the JWS form: r || s.
-  const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, privateKey, enc.encode(input));
-  return input + '.' + b64u(sig);
-}
-
-// ---------- text ----------
-// The server's message catalogue (GET /v1/text/{lang}) in the browser's
-// language: a problem's code is the id of its text, so the app says what
-// went wrong in that language, the server's detail as the fallback.
-const lang = (() => {
-  for (const tag of navigator.languages || [navigator.language]) {
-    const l = String(tag || '').toLowerCase().split('-')[0];
-    if (l === 'ja' || l === 'en') return l;
-  }
-  return 'en';
-})();
-let messages = {};
-fetch(`/v1/text/${lang}`, { credentials: 'same-origin' })
-  .then((r) => (r.ok ? r.json() : null))
-  .then((d) => { if (d && d.messages) messages = d.messages; })
-  .catch(() => { /* offline: the server's details stand in */ });
-
-// problemText is the problem's own detail when the server wrote it in the
-// app's language (it is the more precise text: requests carry the app's
-// Accept-Language), else the text of its code (one that needs no
-// arguments), else whatever detail or title the problem has.
-function problemText(p, status) {
-  if (p && p.detail && p.lang === lang) return p.detail;
-  const t = p && p.code && Object.hasOwn(messages, p.code) ? messages[p.code] : '';
-  if (typeof t === 'string' && t && !t.includes('{')) return t;
-  return (p && (p.detail || p.title)) || `The server answered ${status}.`;
-}
-
-// ---------- API ----------
-class ApiError extends Error {
-  constructor(status, problem, challenge) {
-    super(problemText(problem, status));
-    this.status = status;
-    this.problem = problem || {};
-    this.code = this.problem.code || '';
-    this.challenge = challenge || '';
-  }
-}
-
-let session = null; // {access, expiresAt, accountId}
-
-async function request(method, path, body, token) {
-  const headers = { DPoP: await dpopProof(method, path, token), 'Accept-Language': lang };
-  if (token) headers.Authorization = 'DPoP ' + token;
-  const init = { method, headers, cache: 'no-store', credentials: 'same-origin' };
-  if (body !== undefined) {
-    headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-  let r;
-  try {
-    r = await fetch(path, init);
-  } catch {
-    throw new ApiError(0, { detail: 'No connection to paycode. Check your network and try again.' });
-  }
-  const type = r.headers.get('Content-Type') || '';
-  const data = type.includes('json') ? await r.json().catch(() => null) : null;
-  if (!r.ok) {
-    const challenge = r.headers.get('WWW-Authenticate') || '';
-    const p = data || {};
-    p.lang = (r.headers.get('Content-Language') || '').toLowerCase();
-    if (!p.code && challenge.includes('insufficient_user_authentication')) p.code = 'insufficient_user_authentication';
-    throw new ApiError(r.status, p, challenge);
-  }
-  return data;
-}
-
-function takeTokens(t) {
-  session = { access: t.access_token, expiresAt: Date.now() + (t.expires_in || 60) * 1000, accountId: t.account_id };
-  kvPut('account', t.account_id).catch(() => {});
-}
-
-// refresh is single-flight: a refresh token is spent on use, and presenting
-// a spent one revokes the whole session.
-let refreshing = null;
-function refresh() {
-  refreshing ??= request('POST', '/v1/session/refresh', {})
-    .then((t) => { takeTokens(t); return true; })
-    .finally(() => { refreshing = null; });
-  return refreshing;
-}
-
-async function reauth() {
-  const start = await authed('POST', '/v1/session/reauth/start', {}, false);
-  const credential = await getPasskey(start.options);
-  const t = await authed('POST', '/v1/session/reauth/finish', { reauth_id: start.reauth_id, credential }, false);
-  takeTokens(t);
-}
-
-// authed calls the API with the access token, refreshing it when it is
-// about to expire or was refused, and running a passkey step-up when the
-// server asks for a recent user verification.
-async function authed(method, path, body, stepUp = true) {
-  if (!session) throw new ApiError(401, { detail: 'Please log in.' });
-  if (Date.now() > session.expiresAt - 30_000) await refresh();
-  try {
-    return await request(method, path, body, session.access);
-  } catch (e) {
-    if (!(e instanceof ApiError) || e.status !== 401) throw e;
-    if (e.code === 'insufficient_user_authentication') {
-      if (!stepUp) throw e;
-      await reauth();
+// ---------- connection ----------
+// The app works from the service worker's shell offline; it says so,
+// keeps the screen the shopper was on, and never shows a code it cannot
+// renew (the register needs a live one anyway).
+export function setOffline(off) {
+  const was = document.body.dataset.offline === '1';
+  document.body.dataset.offline = off ? '1' : '0';
+  $('offline').hidden = !off;
+  if (was && !off) device.online();
+  if (was && !off && payActive) {
+    if (api.session) {
+      loadWallet();
+      nextCode();
+      startEvents(onEvent, sessionLost);
     } else {
-      await refresh();
+      // Started offline: the session comes back through the refresh cookie.
+      api.refresh().then(enterPay, (e) => (e.offline ? setOffline(true) : sessionLost(t('pwa.session.ended'))));
     }
-    return request(method, path, body, session.access);
   }
+  if (off && payActive) codeStatus();
 }
+window.addEventListener('offline', () => setOffline(true));
+window.addEventListener('online', () => setOffline(false));
 
-// ---------- WebAuthn JSON <-> objects ----------
-function creationOptions(json) {
-  const o = json.publicKey || json;
-  if (window.PublicKeyCredential && PublicKeyCredential.parseCreationOptionsFromJSON) {
-    return PublicKeyCredential.parseCreationOptionsFromJSON(o);
+// failed shows an error, or the offline state when the server could not be
+// reached.
+export function failed(e) {
+  if (e && e.offline) {
+    setOffline(true);
+    return;
   }
-  return {
-    ...o,
-    challenge: b64uDecode(o.challenge),
-    user: { ...o.user, id: b64uDecode(o.user.id) },
-    excludeCredentials: (o.excludeCredentials || []).map((c) => ({ ...c, id: b64uDecode(c.id) })),
-  };
-}
-function requestOptions(json) {
-  const o = json.publicKey || json;
-  if (window.PublicKeyCredential && PublicKeyCredential.parseRequestOptionsFromJSON) {
-    return PublicKeyCredential.parseRequestOptionsFromJSON(o);
-  }
-  return {
-    ...o,
-    challenge: b64uDecode(o.challenge),
-    allowCredentials: (o.allowCredentials || []).map((c) => ({ ...c, id: b64uDecode(c.id) })),
-  };
-}
-function credentialJSON(c) {
-  if (typeof c.toJSON === 'function') return c.toJSON();
-  const r = c.response;
-  const response = { clientDataJSON: b64u(r.clientDataJSON) };
-  if (r.attestationObject) {
-    response.attestationObject = b64u(r.attestationObject);
-    response.transports = r.getTransports ? r.getTransports() : [];
-  } else {
-    response.authenticatorData = b64u(r.authenticatorData);
-    response.signature = b64u(r.signature);
-    if (r.userHandle) response.userHandle = b64u(r.userHandle);
-  }
-  return {
-    id: c.id, rawId: b64u(c.rawId), type: c.type, response,
-    authenticatorAttachment: c.authenticatorAttachment || undefined,
-    clientExtensionResults: c.getClientExtensionResults ? c.getClientExtensionResults() : {},
-  };
-}
-async function getPasskey(options) {
-  const c = await navigator.credentials.get({ publicKey: requestOptions(options) });
-  if (!c) throw new ApiError(0, { detail: 'No passkey was used.' });
-  return credentialJSON(c);
-}
-
-// ---------- UI helpers ----------
-const screens = ['loading', 'welcome', 'signup', 'otp', 'recovery', 'login', 'pay'];
-function show(name) {
-  for (const s of screens) $('screen-' + s).hidden = s !== name;
-  $('logout').hidden = name !== 'pay';
-  const h = $('screen-' + name).querySelector('h2');
-  if (h && name !== 'pay') { h.tabIndex = -1; h.focus(); }
-}
-function showError(e) {
-  let msg = e && e.message ? e.message : String(e);
-  if (e && e.name === 'NotAllowedError') msg = 'The passkey prompt was cancelled or timed out. Try again.';
-  else if (e && e.name === 'InvalidStateError') msg = 'This device already has a passkey for this account.';
-  $('error').textContent = msg;
-  $('error').hidden = false;
-}
-function clearError() { $('error').hidden = true; $('error').textContent = ''; }
-function notice(text) { $('notice').textContent = text; }
-
-// busy disables the form's buttons while fn runs and shows its errors.
-async function busy(el, fn) {
-  const buttons = el.tagName === 'FORM' ? [...el.querySelectorAll('button')] : [el];
-  buttons.forEach((b) => { b.disabled = true; });
-  clearError();
-  try {
-    await fn();
-  } catch (e) {
-    console.error(e);
-    showError(e);
-  } finally {
-    buttons.forEach((b) => { b.disabled = false; });
-  }
-}
-
-function money(amount, currency = 'JPY') {
-  try {
-    return new Intl.NumberFormat('en', { style: 'currency', currency }).format(amount);
-  } catch {
-    return `${amount} ${currency}`;
-  }
+  console.error(e);
+  showError(e);
 }
 
 // ---------- sign-up ----------
@@ -285,13 +63,11 @@ async function submitContact(ev) {
   ev.preventDefault();
   const form = ev.currentTarget;
   await busy(form, async () => {
-    const contact = $('contact').value.trim();
-    const label = $('device-label').value.trim() || 'My phone';
-    if (!contact) throw new Error('Enter your e-mail address or phone number.');
-    await deviceKey();
-    const r = await request('POST', '/v1/signup/contact', { contact });
+    const contact = normalizeContact($('contact').value);
+    const label = $('device-label').value.trim() || api.deviceLabel();
+    const r = await api.request('POST', '/v1/signup/contact', { contact, lang: i18n.lang() });
     signup = { id: r.signup_id, contact, label };
-    $('otp-to').textContent = contact;
+    $('otp-sent').textContent = t('pwa.otp.sent', { contact });
     $('otp').value = '';
     show('otp');
     $('otp').focus();
@@ -302,95 +78,160 @@ async function submitOTP(ev) {
   ev.preventDefault();
   const form = ev.currentTarget;
   await busy(form, async () => {
-    const otp = $('otp').value.trim();
-    if (!/^[0-9]{6}$/.test(otp)) throw new Error('The code has 6 digits.');
-    const v = await request('POST', '/v1/signup/verify', { signup_id: signup.id, otp });
-    const cred = await navigator.credentials.create({ publicKey: creationOptions(v.options) });
-    if (!cred) throw new Error('No passkey was created.');
-    const t = await request('POST', '/v1/signup/finish', {
-      signup_id: signup.id, credential: credentialJSON(cred), device_label: signup.label,
-    });
-    takeTokens(t);
+    if (!signup) throw new Error(t('pwa.otp.restart'));
+    const v = await api.request('POST', '/v1/signup/verify', { signup_id: signup.id, otp: digitsOnly($('otp').value) });
+    const credential = await api.createPasskey(v.options);
+    const tk = await api.request('POST', '/v1/signup/finish', { signup_id: signup.id, credential, device_label: signup.label });
+    api.takeTokens(tk);
     signup = null;
-    const list = $('recovery-codes');
-    list.replaceChildren(...(t.recovery_codes || []).map((c) => {
-      const li = document.createElement('li');
-      li.textContent = c;
-      return li;
-    }));
-    $('recovery-saved').checked = false;
-    $('recovery-done').disabled = true;
-    show('recovery');
+    showCodes(tk.recovery_codes || []);
   });
+}
+
+// ---------- recovery codes: shown once ----------
+let codes = [];
+
+function showCodes(list) {
+  codes = list;
+  $('recovery-codes').replaceChildren(...list.map((c) => {
+    const li = document.createElement('li');
+    li.textContent = c;
+    return li;
+  }));
+  $('recovery-saved').checked = false;
+  $('recovery-done').disabled = true;
+  show('codes');
+}
+
+function codesText() {
+  return `${t('pwa.codes.file_header')}\n\n${codes.join('\n')}\n`;
+}
+
+async function copyCodes() {
+  try {
+    await navigator.clipboard.writeText(codesText());
+    notice('pwa.codes.copied');
+  } catch {
+    const range = document.createRange();
+    range.selectNodeContents($('recovery-codes'));
+    const sel = getSelection();
+    sel.removeAllRanges();
+    sel.addRange(range);
+    notice('pwa.codes.select');
+  }
+}
+
+function downloadCodes() {
+  const url = URL.createObjectURL(new Blob([codesText()], { type: 'text/plain;charset=utf-8' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = 'paycode-recovery-codes.txt';
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  notice('pwa.codes.downloaded');
+}
+
+function codesDone() {
+  codes = [];
+  $('recovery-codes').replaceChildren(); // shown once
+  enterPay();
 }
 
 // ---------- login ----------
 async function login(ev) {
   await busy(ev.currentTarget, async () => {
-    const start = await request('POST', '/v1/login/start', {});
-    const credential = await getPasskey(start.options);
+    const start = await api.request('POST', '/v1/login/start', {});
+    const credential = await api.getPasskey(start.options);
     try {
-      takeTokens(await request('POST', '/v1/login/finish', { login_id: start.login_id, credential }));
+      const tk = await api.request('POST', '/v1/login/finish', { login_id: start.login_id, credential, device_label: api.deviceLabel() });
+      api.takeTokens(tk);
+      enterPay();
     } catch (e) {
-      if (e instanceof ApiError && e.status === 403 && e.code === 'new_device') {
-        throw new ApiError(403, {
-          detail: 'This passkey belongs to an account that is bound to another device. For your safety a new device ' +
-            'never replaces the old one silently: approve this device from your current phone, or recover with your ' +
-            'contact and a recovery code.' + (e.problem.enrollment_id ? ` (request ${e.problem.enrollment_id})` : ''),
-        });
+      if (e.code === 'new_device' && e.problem.enrollment_id) {
+        // A passkey of an account bound to another phone: this phone may
+        // only join through step-up (device.js).
+        await device.begin({ id: e.problem.enrollment_id, origin: 'login', label: api.deviceLabel() });
+        return;
       }
       throw e;
     }
-    enterPay();
   });
 }
 
-async function logout() {
-  try { await authed('POST', '/v1/session/logout', {}, false); } catch { /* the session may be gone already */ }
-  leavePay();
-  session = null;
-  show('welcome');
-}
-
-// ---------- pay screen ----------
+// ---------- pay ----------
 let payActive = false;
-let rotateTimer = 0;
-let currentCode = null;
-let events = null; // AbortController of the event stream
+let currentCode = null; // {code, expires_at, receivedAt, lifetime}
+let rotateTimer = null;
+let tickTimer = null;
+let wakeLock = null;
+let balance = null;
+let lastMessage = null; // {kind, data} of the newest paid/declined message, re-rendered on a language change
 
-function enterPay() {
+export function enterPay() {
   clearError();
   payActive = true;
   $('paid').hidden = true;
+  $('declined').hidden = true;
+  lastMessage = null;
   show('pay');
   loadWallet();
   nextCode();
-  startEvents();
+  startEvents(onEvent, sessionLost);
 }
 
 function leavePay() {
   payActive = false;
   document.body.dataset.events = 'closed';
   clearTimeout(rotateTimer);
-  if (events) events.abort();
-  events = null;
+  stopEvents();
   clearCode();
 }
 
-function clearCode() {
-  currentCode = null;
-  for (const id of ['code-qr', 'code-128']) { $(id).hidden = true; $(id).removeAttribute('src'); }
-  $('code-digits').textContent = '';
-  $('code-expiry').textContent = '';
+function renderBalance() {
+  $('balance').textContent = balance == null ? '–' : money(balance.amount, balance.currency);
+  $('zero-hint').hidden = !(balance && balance.amount === 0);
 }
 
 async function loadWallet() {
   try {
-    const w = await authed('GET', '/v1/wallet');
-    $('balance').textContent = money(w.balance, w.currency);
+    const w = await api.authed('GET', '/v1/wallet');
+    balance = { amount: w.balance, currency: w.currency };
+    renderBalance();
   } catch (e) {
-    showError(e);
+    failed(e);
   }
+}
+
+function clearCode() {
+  currentCode = null;
+  clearInterval(tickTimer);
+  tickTimer = null;
+  // An <svg> has no hidden property: the attribute itself.
+  $('code-128').setAttribute('hidden', '');
+  $('code-128').replaceChildren();
+  $('code-qr').hidden = true;
+  $('code-qr').removeAttribute('src');
+  $('code-digits').textContent = '';
+  $('code-expiry').textContent = '';
+  $('ring-text').textContent = '';
+  document.body.dataset.code = 'none';
+  releaseWake();
+  codeStatus();
+}
+
+// codeStatus says why no code is shown, in the card itself (never an
+// empty white box).
+function codeStatus() {
+  const el = $('code-status');
+  if (currentCode) {
+    el.textContent = '';
+    return;
+  }
+  if (document.body.dataset.offline === '1') el.textContent = t('pwa.pay.offline_code');
+  else if (!$('code-verify').hidden) el.textContent = t('pwa.pay.verify_hint');
+  else el.textContent = t('pwa.pay.loading');
 }
 
 let codeInFlight = null;
@@ -399,173 +240,497 @@ function nextCode() {
   return codeInFlight;
 }
 
+function cardWidth() {
+  const card = $('code-card');
+  const style = getComputedStyle(card);
+  return card.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+}
+
 async function fetchCode() {
   clearTimeout(rotateTimer);
-  if (!payActive || document.hidden) return;
+  if (!payActive || document.hidden || !api.session) return;
   $('code-verify').hidden = true;
   try {
-    const c = await authed('POST', '/v1/codes', {});
+    // The QR at the scale that fills ~60 % of the card in device pixels.
+    const scale = qrScale(Math.min(cardWidth() * 0.6, 240));
+    const c = await api.authed('POST', '/v1/codes', { scale });
     if (!payActive) return;
-    currentCode = c;
-    $('code-qr').src = c.qr_png;
-    $('code-128').src = c.code128_png;
-    $('code-qr').hidden = false;
-    $('code-128').hidden = false;
-    $('code-digits').textContent = c.code.match(/.{1,4}/g).join(' ');
-    $('code-expiry').textContent = 'Valid until ' + new Date(c.expires_at).toLocaleTimeString();
+    const receivedAt = Date.now();
+    currentCode = { code: c.code, expiresAt: Date.parse(c.expires_at), receivedAt };
+    currentCode.lifetime = Math.max(1000, currentCode.expiresAt - receivedAt);
+    renderCode(c);
     // Rotate at refresh_at; bounded so a skewed clock neither spins nor stalls.
     const wait = Math.min(Math.max(Date.parse(c.refresh_at) - Date.now(), 5_000), 60_000);
     rotateTimer = setTimeout(nextCode, wait);
   } catch (e) {
     clearCode();
     if (e.name === 'NotAllowedError' || e.code === 'insufficient_user_authentication') {
-      // The passkey prompt needs the user: offer a button.
+      // The passkey prompt needs the shopper: offer a button.
       $('code-verify').hidden = false;
-      showError(e.name === 'NotAllowedError' ? new Error('Verify with your passkey to show a payment code.') : e);
+      codeStatus();
       return;
     }
-    if (e.status === 401) return sessionLost('Your session has ended. Please log in again.');
-    showError(e);
+    if (e.offline) return failed(e);
+    if (e.status === 401) return sessionLost(t('pwa.session.ended'));
+    failed(e);
     rotateTimer = setTimeout(nextCode, 10_000);
   }
 }
 
-function sessionLost(msg) {
+function renderCode(c) {
+  const svg = $('code-128');
+  draw(svg, c.code, cardWidth(), 88);
+  svg.removeAttribute('hidden');
+  const qr = $('code-qr');
+  qr.onload = () => {
+    // One image pixel per device pixel: crisp, never resampled.
+    const dpr = window.devicePixelRatio || 1;
+    qr.width = qr.naturalWidth / dpr;
+    qr.height = qr.naturalHeight / dpr;
+    qr.hidden = false;
+  };
+  qr.src = c.qr_png;
+  $('code-digits').textContent = c.code.match(/.{1,4}/g).join(' ');
+  $('code-expiry').textContent = t('pwa.pay.valid_until', { time: i18n.clockTime(currentCode.expiresAt) });
+  document.body.dataset.code = 'shown';
+  codeStatus();
+  tick();
+  clearInterval(tickTimer);
+  tickTimer = setInterval(tick, 1000);
+  holdWake();
+}
+
+// tick moves the countdown ring; at zero the code is gone from the screen.
+function tick() {
+  if (!currentCode) return;
+  const left = currentCode.expiresAt - Date.now();
+  if (left <= 0) {
+    clearCode();
+    if (payActive && document.body.dataset.offline !== '1') nextCode();
+    return;
+  }
+  const c = 2 * Math.PI * 19;
+  const fg = $('ring-fg');
+  fg.setAttribute('stroke-dasharray', String(c));
+  fg.setAttribute('stroke-dashoffset', String(c * (1 - Math.min(1, left / currentCode.lifetime))));
+  fg.classList.toggle('low', left < 10_000);
+  $('ring-text').textContent = String(Math.ceil(left / 1000));
+}
+
+// A code is shown at the register: the screen must not dim meanwhile.
+async function holdWake() {
+  if (!('wakeLock' in navigator) || wakeLock || document.hidden) return;
+  try {
+    const lock = await navigator.wakeLock.request('screen');
+    if (!currentCode) { lock.release().catch(() => {}); return; }
+    wakeLock = lock;
+    document.body.dataset.wakelock = 'held';
+    lock.addEventListener('release', () => {
+      if (wakeLock === lock) wakeLock = null;
+      document.body.dataset.wakelock = 'released';
+    });
+  } catch {
+    document.body.dataset.wakelock = 'refused';
+  }
+}
+function releaseWake() {
+  if (wakeLock) wakeLock.release().catch(() => {});
+  wakeLock = null;
+}
+
+let resizeTimer = null;
+window.addEventListener('resize', () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(() => {
+    if (currentCode && payActive) draw($('code-128'), currentCode.code, cardWidth(), 88);
+  }, 100);
+});
+
+export function sessionLost(msg) {
+  // This phone approved another: its session ends because it was replaced.
+  if (handedOver) return replaced();
   leavePay();
-  session = null;
+  api.endSession();
   show('welcome');
-  showError(new Error(msg));
+  showError(msg);
+}
+
+// replaced is this phone after another became the account's phone.
+async function replaced() {
+  leavePay();
+  api.endSession();
+  await api.kvPut('revoked', true).catch(() => {});
+  show('revoked');
+}
+
+function renderMessage() {
+  if (!lastMessage) return;
+  const d = lastMessage.data;
+  const store = storeName(d.store_name, d.store);
+  const amount = money(d.amount, d.currency);
+  if (lastMessage.kind === 'paid') {
+    $('paid').textContent = t(d.kind === 'topup' ? 'pwa.pay.topped_up' : 'pwa.pay.paid', { amount, store });
+    $('paid').hidden = false;
+    $('declined').hidden = true;
+  } else {
+    const id = 'pwa.decline.' + d.reason;
+    $('declined').textContent = t(i18n.has(id) ? id : 'pwa.decline.other', { amount, store });
+    $('declined').hidden = false;
+    $('paid').hidden = true;
+  }
 }
 
 function onEvent(type, ev) {
   const d = (ev && ev.data) || {};
   if (type === 'code.redeemed') {
-    const where = d.store ? ` at ${d.store}` : '';
-    const text = d.kind === 'topup' ? `Topped up ${money(d.amount, d.currency)}${where}` : `Paid ${money(d.amount, d.currency)}${where}`;
-    $('paid').textContent = text;
-    $('paid').hidden = false;
-    if (typeof d.balance === 'number') $('balance').textContent = money(d.balance, d.currency);
+    lastMessage = { kind: 'paid', data: d };
+    renderMessage();
+    if (typeof d.balance === 'number') {
+      balance = { amount: d.balance, currency: d.currency };
+      renderBalance();
+    }
+    history.stale = true;
     loadWallet();
     nextCode();
+  } else if (type === 'code.declined') {
+    lastMessage = { kind: 'declined', data: d };
+    renderMessage();
+    // A used or lapsed code is no good any more: show the next one.
+    if (d.reason === 'code_used' || d.reason === 'code_expired') nextCode();
   } else if (type === 'code.expired') {
-    if (!currentCode || Date.parse(currentCode.expires_at) <= Date.now() + 1000) nextCode();
+    if (!currentCode || currentCode.expiresAt <= Date.now() + 1000) nextCode();
   } else if (type === 'device.revoked') {
-    sessionLost('This device was removed from your account.');
+    replaced();
   } else if (type === 'enrollment.pending') {
-    notice(`A new device${d.label ? ` ("${d.label}")` : ''} asks to take over this account. If it is not you, do nothing.`);
+    pendingPrompt(d);
   }
 }
 
-const sleep = (ms, signal) => new Promise((resolve) => {
-  const t = setTimeout(resolve, ms);
-  signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+// ---------- history ----------
+const history = { entries: [], next: null, stale: true };
+
+async function loadHistory(more) {
+  const q = more && history.next ? `?before=${encodeURIComponent(history.next)}` : '';
+  const r = await api.authed('GET', '/v1/wallet/history' + q);
+  history.entries = more ? history.entries.concat(r.entries) : r.entries;
+  history.next = r.next;
+  history.stale = false;
+  renderHistory();
+}
+
+function renderHistory() {
+  const list = $('history-list');
+  list.replaceChildren(...history.entries.map((e) => {
+    const li = document.createElement('li');
+    const kind = document.createElement('span');
+    kind.className = 'h-kind';
+    kind.textContent = t('pwa.history.' + (['payment', 'topup', 'refund'].includes(e.kind) ? e.kind : 'other'));
+    const amount = document.createElement('span');
+    amount.className = 'h-amount' + (e.amount > 0 ? ' plus' : '');
+    const sign = e.amount > 0 ? '+' : '−';
+    amount.textContent = sign + money(Math.abs(e.amount), e.currency || 'JPY');
+    const store = document.createElement('span');
+    store.className = 'h-store';
+    store.textContent = storeName(e.store_name, e.store_id);
+    const when = document.createElement('time');
+    when.className = 'h-time';
+    when.dateTime = e.at;
+    when.textContent = i18n.dateTime(e.at);
+    li.append(kind, amount, store, when);
+    return li;
+  }));
+  $('history-empty').hidden = history.entries.length > 0;
+  $('history-more').hidden = !history.next;
+}
+
+async function openHistory(ev) {
+  await busy(ev.currentTarget, async () => {
+    await loadHistory(false);
+    show('history');
+  });
+}
+
+// ---------- account ----------
+let me = null;
+
+async function openAccount() {
+  try {
+    me = await api.authed('GET', '/v1/me');
+  } catch (e) {
+    return failed(e);
+  }
+  clearError();
+  renderAccount();
+  show('account');
+}
+
+function renderAccount() {
+  if (!me) return;
+  $('account-contact').textContent = me.account.contact;
+  $('account-device').textContent = me.device.label;
+  $('account-codes').textContent = String(me.account.recovery_codes_left);
+  $('account-lang').textContent = t('pwa.lang.name.' + (me.account.lang || 'en'));
+  const pending = me.pending_enrollments || [];
+  $('account-no-requests').hidden = pending.length > 0;
+  $('account-requests').replaceChildren(...pending.map((e) => {
+    const li = document.createElement('li');
+    const p = document.createElement('p');
+    p.textContent = t('pwa.account.request', { label: e.label, time: i18n.dateTime(e.created_at) });
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'primary';
+    b.textContent = t('pwa.prompt.review');
+    b.addEventListener('click', () => openApprove(e));
+    li.append(p, b);
+    return li;
+  }));
+}
+
+// The account's language follows the app's: one choice for the app and
+// for the messages paycode sends.
+i18n.onLangChange(async (l) => {
+  rerender();
+  if (!api.session) {
+    document.body.dataset.langSaved = l;
+    return;
+  }
+  try {
+    await api.authed('PUT', '/v1/me/language', { lang: l });
+    if (me) me.account.lang = l;
+    renderAccount();
+    document.body.dataset.langSaved = l; // tests wait for it
+  } catch (e) {
+    if (!e.offline) console.warn('language not saved', e);
+  }
 });
 
-// startEvents reads GET /v1/events with fetch() (EventSource cannot send
-// DPoP headers), and reconnects with Last-Event-ID.
-function startEvents() {
-  if (events) events.abort();
-  const ctl = new AbortController();
-  events = ctl;
-  const { signal } = ctl;
-  let lastId = '';
-  let retry = 3000;
-  (async () => {
-    while (!signal.aborted) {
-      try {
-        if (Date.now() > session.expiresAt - 30_000) await refresh();
-        const token = session.access;
-        const headers = { DPoP: await dpopProof('GET', '/v1/events', token), Authorization: 'DPoP ' + token, Accept: 'text/event-stream' };
-        if (lastId) headers['Last-Event-ID'] = lastId;
-        const r = await fetch('/v1/events', { headers, cache: 'no-store', signal });
-        if (r.status === 401) {
-          await refresh(); // a refused token: renew it, then reconnect after the retry delay
-          throw new Error('events: 401');
-        }
-        if (!r.ok || !r.body) throw new Error(`events: ${r.status}`);
-        const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
-        // Tests and styles can see when the page is listening.
-        document.body.dataset.events = 'open';
-        let buf = '';
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          buf = (buf + value).replace(/\r\n?/g, '\n');
-          let i;
-          while ((i = buf.indexOf('\n\n')) >= 0) {
-            const block = buf.slice(0, i);
-            buf = buf.slice(i + 2);
-            let type = 'message', data = '', id = null;
-            for (const line of block.split('\n')) {
-              if (!line || line.startsWith(':')) continue;
-              const c = line.indexOf(':');
-              const field = c < 0 ? line : line.slice(0, c);
-              const val = c < 0 ? '' : line.slice(c + 1).replace(/^ /, '');
-              if (field === 'event') type = val;
-              else if (field === 'data') data += (data ? '\n' : '') + val;
-              else if (field === 'id') id = val;
-              else if (field === 'retry' && /^[0-9]+$/.test(val)) retry = Number(val);
-            }
-            if (id) lastId = id;
-            if (!data) continue;
-            let parsed = null;
-            try { parsed = JSON.parse(data); } catch { continue; }
-            onEvent(type, parsed);
-          }
-        }
-      } catch (e) {
-        if (signal.aborted) return;
-        document.body.dataset.events = 'closed';
-        if (e instanceof ApiError && e.status === 401) return sessionLost('Your session has ended. Please log in again.');
-        console.warn('event stream', e);
-      }
-      document.body.dataset.events = 'closed';
-      await sleep(retry, signal);
+function rerender() {
+  renderNotice();
+  renderBalance();
+  renderMessage();
+  if (currentCode) $('code-expiry').textContent = t('pwa.pay.valid_until', { time: i18n.clockTime(currentCode.expiresAt) });
+  codeStatus();
+  renderHistory();
+  renderAccount();
+  renderApprove();
+  if (signup) $('otp-sent').textContent = t('pwa.otp.sent', { contact: signup.contact });
+  $('prompt-text').textContent = prompted ? t('pwa.prompt.text', { label: prompted.label }) : '';
+  device.rerender();
+}
+
+// ---------- a new phone asks: approve or refuse ----------
+let prompted = null; // the enrollment view of the prompt
+let handedOver = false; // this phone approved a new phone
+let approving = null; // the enrollment view on the approve screen
+
+function pendingPrompt(view) {
+  if (!view || !view.id) return;
+  if (view.state !== 'pending_approval' && view.state !== 'pending_recovery') {
+    if (prompted && prompted.id === view.id) { prompted = null; $('prompt').hidden = true; }
+    return;
+  }
+  prompted = view;
+  $('prompt-text').textContent = t('pwa.prompt.text', { label: view.label });
+  $('prompt').hidden = false;
+}
+
+function openApprove(view) {
+  approving = view;
+  $('prompt').hidden = true;
+  clearError();
+  renderApprove();
+  show('approve');
+}
+
+function renderApprove() {
+  if (!approving) return;
+  $('approve-label').textContent = approving.label;
+  $('approve-network').textContent = approving.ip || '–';
+  $('approve-time').textContent = i18n.dateTime(approving.created_at);
+  const rec = approving.state === 'pending_recovery';
+  $('approve-recovery').hidden = !rec;
+  if (rec) $('approve-recovery').textContent = t('pwa.approve.recovering', { time: i18n.dateTime(approving.cooldown_until) });
+}
+
+async function approve(ev) {
+  await busy(ev.currentTarget, async () => {
+    const id = approving.id;
+    const start = await api.authed('POST', `/v1/enrollments/${id}/approve/start`, {});
+    const credential = await api.getPasskey(start.options);
+    await api.authed('POST', `/v1/enrollments/${id}/approve`, { approval_id: start.approval_id, credential });
+    handedOver = true;
+    approving = null;
+    prompted = null;
+    show('pay');
+    notice('pwa.approve.done');
+  });
+}
+
+async function refuse(ev) {
+  await busy(ev.currentTarget, async () => {
+    await api.authed('POST', `/v1/enrollments/${approving.id}/cancel`, {});
+    approving = null;
+    prompted = null;
+    show('pay');
+    notice('pwa.approve.refused');
+  });
+}
+
+// ---------- contact change ----------
+let contactChange = null;
+
+async function submitNewContact(ev) {
+  ev.preventDefault();
+  await busy(ev.currentTarget, async () => {
+    const contact = normalizeContact($('new-contact').value);
+    const r = await api.authed('POST', '/v1/me/contact', { contact });
+    contactChange = { id: r.contact_change_id, contact };
+    $('form-contact-otp').hidden = false;
+    notice('pwa.otp.sent', { contact });
+    $('contact-otp').focus();
+  });
+}
+
+async function submitContactOTP(ev) {
+  ev.preventDefault();
+  await busy(ev.currentTarget, async () => {
+    await api.authed('POST', '/v1/me/contact/verify', { contact_change_id: contactChange.id, otp: digitsOnly($('contact-otp').value) });
+    contactChange = null;
+    await openAccount();
+    notice('pwa.contact.done');
+  });
+}
+
+function openContact() {
+  contactChange = null;
+  $('new-contact').value = '';
+  $('contact-otp').value = '';
+  $('form-contact-otp').hidden = true;
+  clearError();
+  show('contact');
+}
+
+async function logout(ev) {
+  await busy(ev.currentTarget, async () => {
+    try {
+      await api.authed('POST', '/v1/session/logout');
+    } catch (e) {
+      if (e.status !== 401) throw e;
     }
-  })();
+    leavePay();
+    api.endSession();
+    show('welcome');
+    notice('pwa.account.logged_out');
+  });
 }
 
 // ---------- start ----------
-async function boot() {
-  $('go-signup').addEventListener('click', () => { clearError(); show('signup'); $('contact').focus(); });
+function wire() {
+  $('lang-switch').addEventListener('click', () => i18n.setLang(i18n.otherLang()));
+  $('nav-account').addEventListener('click', openAccount);
+  $('go-signup').addEventListener('click', () => {
+    clearError();
+    if (!$('device-label').value) $('device-label').value = api.deviceLabel();
+    show('signup');
+    $('contact').focus();
+  });
   $('go-login').addEventListener('click', () => { clearError(); show('login'); });
+  $('go-newphone').addEventListener('click', () => { clearError(); device.begin(null); });
   for (const b of document.querySelectorAll('button.back')) b.addEventListener('click', () => { clearError(); show('welcome'); });
+  for (const b of document.querySelectorAll('button.to-pay')) b.addEventListener('click', () => { clearError(); show('pay'); });
+  for (const b of document.querySelectorAll('button.to-account')) b.addEventListener('click', openAccount);
   $('form-contact').addEventListener('submit', submitContact);
   $('form-otp').addEventListener('submit', submitOTP);
-  $('do-login').addEventListener('click', login);
-  $('logout').addEventListener('click', logout);
+  $('codes-copy').addEventListener('click', copyCodes);
+  $('codes-download').addEventListener('click', downloadCodes);
+  $('codes-print').addEventListener('click', () => window.print());
   $('recovery-saved').addEventListener('change', (e) => { $('recovery-done').disabled = !e.target.checked; });
-  $('recovery-done').addEventListener('click', () => {
-    $('recovery-codes').replaceChildren(); // shown once
-    enterPay();
-  });
+  $('recovery-done').addEventListener('click', codesDone);
+  $('do-login').addEventListener('click', login);
   $('code-new').addEventListener('click', () => { clearError(); nextCode(); });
   $('code-verify').addEventListener('click', (ev) => busy(ev.currentTarget, async () => {
-    await reauth();
+    await api.reauth();
     await nextCode();
   }));
+  $('go-history').addEventListener('click', openHistory);
+  $('history-more').addEventListener('click', (ev) => busy(ev.currentTarget, () => loadHistory(true)));
+  $('logout').addEventListener('click', logout);
+  $('go-contact').addEventListener('click', openContact);
+  $('form-new-contact').addEventListener('submit', submitNewContact);
+  $('form-contact-otp').addEventListener('submit', submitContactOTP);
+  $('prompt-review').addEventListener('click', () => { if (prompted) openApprove(prompted); });
+  $('approve-yes').addEventListener('click', approve);
+  $('approve-no').addEventListener('click', refuse);
+  $('revoked-again').addEventListener('click', async () => {
+    await api.forgetDevice();
+    clearError();
+    show('welcome');
+  });
   document.addEventListener('visibilitychange', () => {
     if (!payActive) return;
     if (document.hidden) { clearTimeout(rotateTimer); clearCode(); } else nextCode();
   });
+  onEnter('pay', () => { if (payActive && api.session && !currentCode && !codeInFlight) nextCode(); });
+  onEnter('history', () => { if (history.stale) loadHistory(false).catch(failed); });
+}
 
+async function boot() {
+  const texts = await i18n.load();
+  i18n.apply(document);
+  wire();
+  device.init({ enterPay, failed });
+  setOffline(!navigator.onLine);
+
+  if (!texts && !navigator.onLine) {
+    show('welcome');
+    return;
+  }
   if (!window.isSecureContext || !window.PublicKeyCredential || !crypto.subtle || !window.indexedDB) {
     show('welcome');
-    showError(new Error('This browser cannot hold a passkey and a device key here (it needs HTTPS, passkeys and IndexedDB).'));
+    showError(t('pwa.unsupported'));
     return;
   }
   if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => {});
 
-  // A returning device may still have a session (refresh cookie).
+  // The contact's cancel link opens here (#cancel=<code>), whoever's
+  // phone or computer it is.
+  if (location.hash.startsWith('#cancel=')) {
+    device.cancelPage(decodeURIComponent(location.hash.slice('#cancel='.length)));
+    return;
+  }
   try {
-    const known = await kvGet('account');
-    if (known) {
-      await refresh();
+    if (await api.kvGet('revoked')) {
+      show('revoked');
+      return;
+    }
+    if (await device.resume()) return;
+    if (await api.kvGet('account')) {
+      // A returning phone may still have a session (the refresh cookie).
+      try {
+        await api.refresh();
+      } catch (e) {
+        if (e.offline) {
+          // Signed in, but no network: the pay screen, offline; never
+          // the sign-up screen.
+          payActive = true;
+          setOffline(true);
+          show('pay');
+          codeStatus();
+          return;
+        }
+        throw e;
+      }
       enterPay();
       return;
     }
-  } catch { /* no session: show the welcome screen */ }
+  } catch (e) {
+    show('welcome');
+    if (e && e.status === 401) showError(t('pwa.session.ended'));
+    else if (e) console.warn(errorText(e));
+    return;
+  }
   show('welcome');
 }
 
+export { nextCode, screen };
 boot();

@@ -1,9 +1,10 @@
-// paycode service worker: keeps only the app shell for offline start.
-// API calls (/v1/...), the event stream and everything else go straight to
-// the network and are never cached: codes, tokens and balances must never
-// outlive their response.
-const CACHE = 'paycode-shell-v1';
-const SHELL = ['/', '/index.html', '/app.js', '/style.css', '/manifest.webmanifest', '/icon.svg', '/icon-192.png', '/icon-512.png'];
+// paycode service worker: keeps only the app shell (and its texts) for an
+// offline start. API calls (/v1/...), the event stream and everything else
+// go straight to the network and are never cached: codes, tokens and
+// balances must never outlive their response.
+const CACHE = 'paycode-shell-v2';
+const SHELL = ['/', '/index.html', '/app.js', '/api.js', '/device.js', '/events.js', '/i18n.js', '/ui.js', '/barcode.js',
+  '/style.css', '/manifest.webmanifest', '/icon.svg', '/icon-192.png', '/icon-512.png', '/text/en.json', '/text/ja.json'];
 
 self.addEventListener('install', (e) => {
   e.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));
