@@ -685,6 +685,10 @@ function wire() {
     clearError();
     show('welcome');
   });
+  // The cancel link may open in a window of the app that is already open.
+  window.addEventListener('hashchange', () => {
+    if (location.hash.startsWith('#cancel=')) device.cancelPage(decodeURIComponent(location.hash.slice('#cancel='.length)));
+  });
   document.addEventListener('visibilitychange', () => {
     if (!payActive) return;
     if (document.hidden) { clearTimeout(rotateTimer); clearCode(); } else nextCode();
