@@ -294,4 +294,9 @@ func TestTextFiles(t *testing.T) {
 	if r := d.doToken("GET", "/text/fr.json", nil, "", false); r.status != 404 {
 		t.Errorf("/text/fr.json = %d", r.status)
 	}
+	// The app's offline probe: HEAD of the API's catalogue, which the
+	// service worker never answers.
+	if r := d.doToken("HEAD", "/v1/text/en", nil, "", false); r.status != 200 {
+		t.Errorf("HEAD /v1/text/en = %d", r.status)
+	}
 }

@@ -161,7 +161,6 @@ func TestPWAShopperJourney(t *testing.T) {
 	// Phone B finishes by itself (its own passkey) and shows a code.
 	b.screen("pay")
 	b.code()
-	b.audit("pay-new-phone")
 
 	// Phone A was replaced: it says so, and its old code is refused.
 	a.screen("revoked")
@@ -171,6 +170,62 @@ func TestPWAShopperJourney(t *testing.T) {
 	if status, body := term.try(t, "/v1/terminal/payments", map[string]any{"code": oldCode, "amount": 100, "currency": "JPY", "order_ref": "e2e-3"}); status != 402 || !strings.Contains(body, "device_revoked") {
 		t.Errorf("the replaced phone's code at the register: %d %s, want 402 device_revoked", status, body)
 	}
+
+	// ---- Phone B's account screen: a new contact (its code goes there). ----
+	waitFor[bool](b, "the event stream", eventsOpen)
+	moved := "moved-" + randomHex(4) + "@example.com"
+	b.click("#nav-account")
+	b.screen("account")
+	b.click("#go-contact")
+	b.screen("contact")
+	b.fill("#new-contact", moved)
+	b.click("#form-new-contact button[type=submit]")
+	waitFor[bool](b, "the code field", `!document.getElementById('form-contact-otp').hidden`)
+	b.audit("contact")
+	b.fill("#contact-otp", jaCode.FindStringSubmatch(s.message(ctx, t, moved, jaCode))[1]) // the account speaks Japanese
+	b.click("#form-contact-otp button[type=submit]")
+	b.screen("account")
+	b.shows("#account-contact", moved)
+	b.says("#notice", "pwa.contact.done")
+	b.click("#screen-account button.to-pay")
+	b.screen("pay")
+	contact = moved
+
+	// A phone without the passkey asks by the account's contact, and the
+	// account's phone refuses it ("Not me").
+	f := newPhone(t, ctx, "phone F", phoneOpts{lang: text.En})
+	f.open(s.origin + "/")
+	f.click("#go-newphone")
+	f.screen("newdevice")
+	f.click("#newdevice-ask")
+	f.screen("find")
+	f.fill("#find-contact", contact)
+	f.click("#form-find button[type=submit]")
+	f.screen("verify")
+	f.audit("verify")
+	f.fill("#verify-otp", jaCode.FindStringSubmatch(s.message(ctx, t, contact, jaCode))[1]) // the account speaks Japanese
+	f.click("#form-verify button[type=submit]")
+	f.screen("wait")
+	waitFor[bool](b, "the new-phone prompt", `!document.getElementById('prompt').hidden`)
+	b.click("#prompt-review")
+	b.screen("approve")
+	b.click("#approve-no")
+	b.screen("pay")
+	b.says("#notice", "pwa.approve.refused")
+	f.screen("ended")
+	f.says("#ended-text", "pwa.ended.cancelled_device")
+
+	// Phone B logs out and in again with its own passkey.
+	b.click("#nav-account")
+	b.screen("account")
+	b.click("#logout")
+	b.screen("welcome")
+	b.says("#notice", "pwa.account.logged_out")
+	b.click("#go-login")
+	b.click("#do-login")
+	b.screen("pay")
+	b.code()
+	waitFor[bool](b, "the event stream", eventsOpen)
 
 	// ---- Phone C: lost phone; recovery with the contact's code and a recovery code. ----
 	c := newPhone(t, ctx, "phone C", phoneOpts{lang: text.Ja})
@@ -201,9 +256,11 @@ func TestPWAShopperJourney(t *testing.T) {
 	waitFor[bool](b, "the recovery prompt on phone B", `!document.getElementById('prompt').hidden`)
 
 	// The contact's warning carries a link to the app's cancel page; opened
-	// on another device (phone D), it cancels the recovery.
+	// on another device (phone F, in Japanese now, as the warning), it
+	// cancels the recovery.
 	warning := s.message(ctx, t, contact, cancelLink)
-	d := newPhone(t, ctx, "phone D", phoneOpts{lang: text.Ja})
+	d := f
+	d.switchLang(text.Ja)
 	d.open(s.origin + "/#cancel=" + cancelLink.FindStringSubmatch(warning)[1])
 	d.screen("cancel")
 	if h := evalOn[string](d, `location.hash`); h != "" {
@@ -220,10 +277,19 @@ func TestPWAShopperJourney(t *testing.T) {
 	c.screen("welcome")
 
 	// Again, and this time the cool-down runs out on the server's clock.
+	// The passkey prompt that finishes is refused once (the shopper
+	// cancelled it): the app offers the button, which finishes.
 	recoverToCooldown(codes[1])
+	must(t, "refuse user verification", cdpCall(c.ctx, webauthn.SetUserVerified, webauthn.SetUserVerifiedParams{AuthenticatorID: c.auth, IsUserVerified: false}))
 	clk.Advance(cooldown + time.Second)
+	c.screen("ready")
+	c.says("#error", "pwa.passkey.cancelled")
+	c.audit("ready")
+	must(t, "allow user verification", cdpCall(c.ctx, webauthn.SetUserVerified, webauthn.SetUserVerifiedParams{AuthenticatorID: c.auth, IsUserVerified: true}))
+	c.click("#ready-finish")
 	c.screen("pay")
 	c.code()
+	c.says("#notice", "pwa.ready.done")
 	b.screen("revoked")
 
 	// 200 % text keeps the code readable (no overflow, digits in the card).
@@ -246,12 +312,12 @@ func TestPWAShopperJourney(t *testing.T) {
 	c.says("#code-status", "pwa.pay.offline_code")
 	c.audit("pay-offline")
 
-	for _, p := range []*phone{a, b, c, d} {
+	for _, p := range []*phone{a, b, c, f} {
 		p.checkConsole()
 	}
 	for _, want := range []string{"welcome", "signup", "otp", "codes", "pay", "pay-declined", "history", "account", "login",
-		"newdevice", "wait", "pay-prompt", "approve", "pay-new-phone", "revoked", "find", "recover", "cooldown", "cancel",
-		"cancel-done", "ended", "pay-offline"} {
+		"newdevice", "wait", "pay-prompt", "approve", "revoked", "find", "recover", "cooldown", "cancel",
+		"cancel-done", "ended", "ready", "contact", "verify", "pay-offline"} {
 		if !audited[want] {
 			t.Errorf("the screen %s was not audited", want)
 		}

@@ -477,6 +477,8 @@ func (s *server) nameStore(t *testing.T, storeID, en, ja string) {
 // dev outbox) and returns its text.
 func (s *server) message(ctx context.Context, t *testing.T, contact string, re *regexp.Regexp) string {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
 	seen := map[string]bool{}
 	for {
 		msgs, err := s.st.Outbox(ctx, 50)

@@ -285,7 +285,7 @@ func init() {
 			Ja: "ログアウトしました。"},
 		Entry{ID: "pwa.prompt.text", Context: "alert on the bound phone when a new phone asks; {label} its name",
 			En: "A new phone ({label!q}) asks to take over your account.",
-			Ja: "新しい端末（{label!q}）があなたのアカウントの引き継ぎを求めています。"},
+			Ja: "新しい端末{label!q}が、あなたのアカウントの引き継ぎを求めています。"},
 		Entry{ID: "pwa.prompt.review", Context: "button that opens the request",
 			En: "Review",
 			Ja: "確認する"},

@@ -1,7 +1,10 @@
 // Package web holds the browser-facing files embedded in the binary: the
-// customer PWA (index.html, app.js, style.css, manifest.webmanifest, icons
-// and a service worker that caches only the app shell, never an API
-// response). The files are plain ES modules and CSS with no inline script or
+// customer PWA (index.html, the ES modules app.js, device.js, events.js,
+// api.js, i18n.js, barcode.js and ui.js, style.css, manifest.webmanifest,
+// icons and a service worker that caches only the app shell and its texts,
+// never an API response; docs/shopper-app.md describes the app). Every
+// text the app shows comes from package text (/text/{lang}.json, served by
+// bff). The files are plain ES modules and CSS with no inline script or
 // style, so they run under the server's strict Content-Security-Policy
 // without a build step.
 package web

@@ -205,3 +205,22 @@ func TestTextIDsAreInTheCatalogue(t *testing.T) {
 		}
 	}
 }
+
+// The dark scheme changes colours only (custom properties of :root): the
+// browser test relies on it when it checks only the colour rules of
+// axe-core in dark mode.
+func TestDarkSchemeSetsOnlyColours(t *testing.T) {
+	css := readStatic(t, "style.css")
+	m := regexp.MustCompile(`(?s)@media \(prefers-color-scheme: dark\) \{\s*:root \{([^}]*)\}\s*\}`).FindStringSubmatch(css)
+	if m == nil {
+		t.Fatal("style.css has no dark block of the form @media (prefers-color-scheme: dark) { :root { ... } }")
+	}
+	for _, decl := range strings.Split(m[1], ";") {
+		if decl = strings.TrimSpace(decl); decl != "" && !strings.HasPrefix(decl, "--") {
+			t.Errorf("the dark block sets %q, not a colour variable", decl)
+		}
+	}
+	if n := strings.Count(css, "prefers-color-scheme"); n != 1 {
+		t.Errorf("style.css names prefers-color-scheme %d times; keep one dark block", n)
+	}
+}

@@ -25,10 +25,20 @@ import * as device from './device.js';
 // The app works from the service worker's shell offline; it says so,
 // keeps the screen the shopper was on, and never shows a code it cannot
 // renew (the register needs a live one anyway).
+let probe = null;
 export function setOffline(off) {
   const was = document.body.dataset.offline === '1';
   document.body.dataset.offline = off ? '1' : '0';
   $('offline').hidden = !off;
+  // The browser may think it is online while paycode is out of reach:
+  // ask the API (never the service worker's copy) until it answers.
+  clearInterval(probe);
+  if (off) {
+    probe = setInterval(() => {
+      fetch('/v1/text/' + i18n.lang(), { method: 'HEAD', cache: 'no-store' })
+        .then((r) => { if (r.ok) setOffline(false); }, () => {});
+    }, 5000);
+  }
   if (was && !off) device.online();
   if (was && !off && payActive) {
     if (api.session) {
@@ -43,6 +53,7 @@ export function setOffline(off) {
   if (off && payActive) codeStatus();
 }
 window.addEventListener('offline', () => setOffline(true));
+document.addEventListener('paycode:offline', () => setOffline(true));
 window.addEventListener('online', () => setOffline(false));
 
 // failed shows an error, or the offline state when the server could not be
@@ -242,13 +253,15 @@ function nextCode() {
 
 function cardWidth() {
   const card = $('code-card');
+  if (!card.clientWidth) return Math.min(document.documentElement.clientWidth, 480) - 56; // hidden: about the same
   const style = getComputedStyle(card);
   return card.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
 }
 
 async function fetchCode() {
   clearTimeout(rotateTimer);
-  if (!payActive || document.hidden || !api.session) return;
+  // A code is drawn only for the pay screen, in front.
+  if (!payActive || document.hidden || !api.session || screen() !== 'pay') return;
   $('code-verify').hidden = true;
   try {
     // The QR at the scale that fills ~60 % of the card in device pixels.
@@ -303,6 +316,12 @@ function renderCode(c) {
 // tick moves the countdown ring; at zero the code is gone from the screen.
 function tick() {
   if (!currentCode) return;
+  if (screen() !== 'pay') {
+    // Another screen: the code (and the wake lock) go; a new one comes back with the pay screen.
+    clearTimeout(rotateTimer);
+    clearCode();
+    return;
+  }
   const left = currentCode.expiresAt - Date.now();
   if (left <= 0) {
     clearCode();
@@ -389,7 +408,7 @@ function onEvent(type, ev) {
       balance = { amount: d.balance, currency: d.currency };
       renderBalance();
     }
-    history.stale = true;
+    ledger.stale = true;
     loadWallet();
     nextCode();
   } else if (type === 'code.declined') {
@@ -407,20 +426,20 @@ function onEvent(type, ev) {
 }
 
 // ---------- history ----------
-const history = { entries: [], next: null, stale: true };
+const ledger = { entries: [], next: null, stale: true }; // the history screen's pages
 
 async function loadHistory(more) {
-  const q = more && history.next ? `?before=${encodeURIComponent(history.next)}` : '';
+  const q = more && ledger.next ? `?before=${encodeURIComponent(ledger.next)}` : '';
   const r = await api.authed('GET', '/v1/wallet/history' + q);
-  history.entries = more ? history.entries.concat(r.entries) : r.entries;
-  history.next = r.next;
-  history.stale = false;
+  ledger.entries = more ? ledger.entries.concat(r.entries) : r.entries;
+  ledger.next = r.next;
+  ledger.stale = false;
   renderHistory();
 }
 
 function renderHistory() {
   const list = $('history-list');
-  list.replaceChildren(...history.entries.map((e) => {
+  list.replaceChildren(...ledger.entries.map((e) => {
     const li = document.createElement('li');
     const kind = document.createElement('span');
     kind.className = 'h-kind';
@@ -439,8 +458,8 @@ function renderHistory() {
     li.append(kind, amount, store, when);
     return li;
   }));
-  $('history-empty').hidden = history.entries.length > 0;
-  $('history-more').hidden = !history.next;
+  $('history-empty').hidden = ledger.entries.length > 0;
+  $('history-more').hidden = !ledger.next;
 }
 
 async function openHistory(ev) {
@@ -666,12 +685,16 @@ function wire() {
     clearError();
     show('welcome');
   });
+  // The cancel link may open in a window of the app that is already open.
+  window.addEventListener('hashchange', () => {
+    if (location.hash.startsWith('#cancel=')) device.cancelPage(decodeURIComponent(location.hash.slice('#cancel='.length)));
+  });
   document.addEventListener('visibilitychange', () => {
     if (!payActive) return;
     if (document.hidden) { clearTimeout(rotateTimer); clearCode(); } else nextCode();
   });
   onEnter('pay', () => { if (payActive && api.session && !currentCode && !codeInFlight) nextCode(); });
-  onEnter('history', () => { if (history.stale) loadHistory(false).catch(failed); });
+  onEnter('history', () => { if (ledger.stale) loadHistory(false).catch(failed); });
 }
 
 async function boot() {

@@ -25,7 +25,14 @@ let cancelCode = null;
 let endedWhy = null;
 
 const POLL_WAIT = 2000; // waiting for the other phone's approval
-const POLL_COOLDOWN = 3000; // waiting out the cool-down (a GET, no prompt)
+
+// pollCooldown is how often the cool-down is followed: rarely while it is
+// far from over (a day of GETs every few seconds helps nobody), every 3 s
+// near the end. Coming back to the app asks at once (visibilitychange).
+function pollCooldown() {
+  const left = view && view.cooldown_until ? Date.parse(view.cooldown_until) - Date.now() : 0;
+  return Math.min(60_000, Math.max(3000, left / 10));
+}
 
 async function save() {
   if (enr && enr.id) await api.kvPut('enrollment', enr);
@@ -124,7 +131,7 @@ function route(v) {
       go('cooldown');
       clearInterval(tickTimer);
       tickTimer = setInterval(renderCooldown, 1000);
-      schedule(POLL_COOLDOWN);
+      schedule(pollCooldown());
       break;
     case 'approved':
     case 'ready':

@@ -65,6 +65,8 @@ export async function busy(el, fn) {
   } catch (e) {
     console.error(e);
     showError(e);
+    // The app shows its offline state too (app.js listens).
+    if (e && e.offline) document.dispatchEvent(new Event('paycode:offline'));
   } finally {
     buttons.forEach((b) => { b.disabled = false; });
   }
