@@ -28,8 +28,11 @@ func (s *Server) codeRoutes(v1 fiber.Router) {
 	v1.Get("/events", s.requireSession, s.events)
 }
 
-// codeResponse is the issuance answer. The barcodes are PNG data URIs:
-// they carry the code itself, so they get the code's protection (sent once,
+// codeResponse is the issuance answer. The barcodes are data URIs, SVG by
+// default (vector: crisp at any pixel density, and no image encoding on the
+// server), PNG with ?images=png, absent with ?images=none for apps that draw
+// their own; the fields keep their names whatever the format. They carry
+// the code itself, so they get the code's protection (sent once,
 // over the same DPoP-authenticated response, Cache-Control: no-store) and
 // never become URLs that an <img> would fetch without the DPoP proof or that
 // a cache or history could keep. The server does not keep the digits, so it
@@ -38,8 +41,19 @@ type codeResponse struct {
 	Code       string    `json:"code"`
 	ExpiresAt  time.Time `json:"expires_at"`
 	RefreshAt  time.Time `json:"refresh_at"`
-	Code128PNG string    `json:"code128_png"`
-	QRPNG      string    `json:"qr_png"`
+	Code128PNG string    `json:"code128_png,omitempty"`
+	QRPNG      string    `json:"qr_png,omitempty"`
+}
+
+// barcodeFormats are the values of ?images: the renderers and the data
+// URI's media type; "none" has none.
+var barcodeFormats = map[string]struct {
+	mediaType   string
+	code128, qr func(tokens.Code, int) ([]byte, error)
+}{
+	"svg":  {"data:image/svg+xml;base64,", tokens.Code128SVG, tokens.QRSVG},
+	"png":  {"data:image/png;base64,", tokens.Code128PNG, tokens.QRPNG},
+	"none": {},
 }
 
 // issueCode gives the bound device a fresh payment code, only within the
@@ -51,6 +65,11 @@ func (s *Server) issueCode(c *fiber.Ctx) error {
 	}
 	if err := decodeJSON(c, &req); err != nil {
 		return err
+	}
+	images := c.Query("images", "svg")
+	format, ok := barcodeFormats[images]
+	if !ok {
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.ImagesFormat))
 	}
 	scale := defaultBarcodeScale
 	if req.Scale != nil {
@@ -92,23 +111,22 @@ func (s *Server) issueCode(c *fiber.Ctx) error {
 	default:
 		return err
 	}
-	c128, err := tokens.Code128PNG(code, scale)
-	if err != nil {
-		return err
-	}
-	qr, err := tokens.QRPNG(code, scale)
-	if err != nil {
-		return err
+	resp := codeResponse{Code: code.Digits(), ExpiresAt: rec.ExpiresAt, RefreshAt: now.Add(s.cfg.CodeRotate)}
+	if format.code128 != nil {
+		c128, err := format.code128(code, scale)
+		if err != nil {
+			return err
+		}
+		qr, err := format.qr(code, scale)
+		if err != nil {
+			return err
+		}
+		resp.Code128PNG = format.mediaType + base64.StdEncoding.EncodeToString(c128)
+		resp.QRPNG = format.mediaType + base64.StdEncoding.EncodeToString(qr)
 	}
 	s.metrics.codes.Inc()
 	s.publish(c, sess.AccountID, "code.issued", map[string]any{"code_id": codeID(rec.Name), "expires_at": rec.ExpiresAt})
-	return c.Status(fiber.StatusCreated).JSON(codeResponse{
-		Code:       code.Digits(),
-		ExpiresAt:  rec.ExpiresAt,
-		RefreshAt:  now.Add(s.cfg.CodeRotate),
-		Code128PNG: "data:image/png;base64," + base64.StdEncoding.EncodeToString(c128),
-		QRPNG:      "data:image/png;base64," + base64.StdEncoding.EncodeToString(qr),
-	})
+	return c.Status(fiber.StatusCreated).JSON(resp)
 }
 
 // codeID is a short, non-secret handle of a code for events: a prefix of

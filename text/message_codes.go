@@ -6,6 +6,7 @@ const (
 	ScaleRange    ID = "invalid_scale.range"
 	FrozenNoCodes ID = "account_frozen.no_codes"
 	LastEventID   ID = "malformed_request.last_event_id"
+	ImagesFormat  ID = "malformed_request.images"
 )
 
 func init() {
@@ -18,5 +19,7 @@ func init() {
 			En: "This account is frozen; no payment codes are issued.", Ja: "このアカウントは凍結されているため、支払いコードは発行されません。"},
 		Entry{ID: LastEventID, Context: "problem (400): the event stream was resumed with an id the server never sent",
 			En: "Last-Event-ID is not an id this server sent.", Ja: "Last-Event-ID が、このサーバーが送信したIDではありません。"},
+		Entry{ID: ImagesFormat, Context: "problem (400): the app asked for barcode images in a format other than svg, png or none",
+			En: "The parameter \"images\" must be svg, png or none.", Ja: "パラメーター \"images\" には svg、png、none のいずれかを指定してください。"},
 	)
 }
