@@ -3,10 +3,10 @@ package bff
 import (
 	"encoding/base64"
 	"errors"
+	"math"
 	"strconv"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/paycode/paycode/store"
@@ -87,11 +87,6 @@ func (s *Server) issueCode(c *fiber.Ctx) error {
 	if sess.AccountStatus == store.AccountFrozen {
 		return problemText(fiber.StatusForbidden, codeAccountFrozen, text.M(text.FrozenNoCodes))
 	}
-	// A client rotates every 30 s: the limit leaves room for retries and
-	// several screens, not for a flood.
-	if err := s.limit(c, "codes-account", sess.AccountID, redis_rate.PerMinute(s.cfg.CodesPerMinute)); err != nil {
-		return err
-	}
 	bucket, err := store.BucketOf(sess.AccountID)
 	if err != nil {
 		return err
@@ -102,8 +97,21 @@ func (s *Server) issueCode(c *fiber.Ctx) error {
 	}
 	rec := store.CodeRecord{Name: code.KeyedName(s.cfg.Secret), AccountID: sess.AccountID, DeviceID: sess.DeviceID,
 		SessionID: sess.ID, IssuedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL)}
-	switch err := s.store.IssueCode(c.UserContext(), rec, s.cfg.CodeTTL, s.cfg.CodeGrace); {
+	// One round trip: the device and account checks, the limits (a client
+	// rotates every 30 s: they leave room for retries and several screens,
+	// not for a flood; per account and per device key, never per IP, so a
+	// carrier NAT does not matter), the code, the live-code pointer and the
+	// code.issued event.
+	res, err := s.store.Issue(c.UserContext(), store.CodeIssue{Record: rec, TTL: s.cfg.CodeTTL, Grace: s.cfg.CodeGrace,
+		PerMinute: int64(s.cfg.CodesPerMinute), JKT: sess.JKT,
+		Event: &store.Event{Type: "code.issued", Time: now, Data: map[string]any{"code_id": codeID(rec.Name), "expires_at": rec.ExpiresAt}}})
+	switch {
 	case err == nil:
+	case errors.Is(err, store.ErrRateLimited):
+		s.metrics.limited.WithLabelValues("codes-account").Inc()
+		p := problemText(fiber.StatusTooManyRequests, codeRateLimited, text.M(text.RateLimited))
+		p.Headers = map[string]string{fiber.HeaderRetryAfter: strconv.Itoa(int(math.Ceil(res.RetryAfter.Seconds())))}
+		return p
 	case errors.Is(err, store.ErrAccountFrozen):
 		return problemText(fiber.StatusForbidden, codeAccountFrozen, text.M(text.FrozenNoCodes))
 	case errors.Is(err, store.ErrDeviceRevoked):
@@ -125,7 +133,6 @@ func (s *Server) issueCode(c *fiber.Ctx) error {
 		resp.QRPNG = format.mediaType + base64.StdEncoding.EncodeToString(qr)
 	}
 	s.metrics.codes.Inc()
-	s.publish(c, sess.AccountID, "code.issued", map[string]any{"code_id": codeID(rec.Name), "expires_at": rec.ExpiresAt})
 	return c.Status(fiber.StatusCreated).JSON(resp)
 }
 

@@ -200,6 +200,12 @@ func (k Keys) Code(b Bucket, keyedName string) string {
 	return k.prefix + "code:" + b.Tag() + ":" + keyedName
 }
 
+// CodeLimits holds the account's code-issuance limits (GCRA theoretical
+// arrival times: field a for the account, k:<jkt> per device key).
+func (k Keys) CodeLimits(b Bucket, accountID string) string {
+	return k.prefix + "codelim:" + b.Tag() + ":" + accountID
+}
+
 // LiveCode points at the keyed name of the device's current code.
 func (k Keys) LiveCode(b Bucket, accountID string) string {
 	return k.prefix + "livecode:" + b.Tag() + ":" + accountID
