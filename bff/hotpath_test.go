@@ -182,17 +182,17 @@ func TestTerminalTokenVerifiedOnce(t *testing.T) {
 }
 
 // Regression (issue 12): issuance took six round trips (DPoP jti, session,
-// rate limit, live-code pointer, the issuance script, the event). The
-// limits, the pointer, the code and its event are now one script, after
-// the DPoP jti and the session.
+// rate limit, live-code pointer, the issuance script, the event). Now two:
+// the DPoP jti claimed with the session check, then the limits, the
+// pointer, the code and its event in one script.
 func TestIssuanceRoundTrips(t *testing.T) {
 	e := newEnv(t, map[string]string{"PAYCODE_CODES_PER_MINUTE": "1000"})
 	h := countRoundTrips(e)
 	d := e.newDevice()
 	d.signup("rt-issue@example.com")
 	mustStatus(t, "first code (loads the scripts)", d.newCode(), 201)
-	if n := h.count(func() { mustStatus(t, "code", d.newCode(), 201) }); n != 3 {
-		t.Errorf("issuing a code took %d round trips; want 3 (DPoP jti, session, issuance)", n)
+	if n := h.count(func() { mustStatus(t, "code", d.newCode(), 201) }); n != 2 {
+		t.Errorf("issuing a code took %d round trips; want 2 (DPoP jti with the session, issuance)", n)
 	}
 }
 

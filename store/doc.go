@@ -159,6 +159,11 @@
 //	            (20) a minute each, burst as many
 //	    by      issueCode (Issue), before anything else is written
 //
+//	{prefix}jti:{b1234}:{jkt}:{jti_hash}          string  acct   65 s (tokens.DefaultDPoPMaxAge 60 s + DefaultDPoPMaxSkew 5 s)
+//	    value   a marker unique to the claim; the DPoP proof of a customer call that needs a session, claimed in the account's
+//	            slot (the proof is bound to the access token, so to its account); {jti_hash} as for dpop: below
+//	    by      touchSessionJTI (TouchSessionJTI, from bff's requireSession: the claim and the session check in one step)
+//
 //	{prefix}pay:{b1234}:{pay_id}                  hash    acct   none (durable)
 //	    fields  id, kind (payment|topup), account, terminal, store, amount, currency, refunded, order_ref, created_at, ledger (the
 //	            ledger entry id), code (the code id: the first 16 characters of its name)

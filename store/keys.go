@@ -171,6 +171,13 @@ func (k Keys) Contact(contactHash string) string { return k.prefix + "contact:" 
 // charset) per device key until the proof could no longer be accepted.
 func (k Keys) DPoPJTI(jkt, jtiHash string) string { return k.prefix + "dpop:" + jkt + ":" + jtiHash }
 
+// SessionJTI is a DPoP proof's jti claimed in the step that checks the
+// session (TouchSessionJTI): in the account's slot, since a proof is bound
+// to its access token and so to the token's account.
+func (k Keys) SessionJTI(b Bucket, jkt, jtiHash string) string {
+	return k.prefix + "jti:" + b.Tag() + ":" + jkt + ":" + jtiHash
+}
+
 // RateLimit is the limiter state of one subject (a keyed hash or an IP).
 func (k Keys) RateLimit(kind, subject string) string { return k.prefix + kind + ":" + subject }
 
