@@ -79,8 +79,17 @@ func TestRedemptionRoundTrips(t *testing.T) {
 		t.Errorf("an unknown code took %d round trips; want 2 (the script and the guess)", n)
 	}
 	code = d.code()
-	if n := h.count(func() { mustStatus(t, "payment after a guess", term.pay(code, 10), 201) }); n != 1 {
+	var paid response
+	if n := h.count(func() { paid = term.pay(code, 10); mustStatus(t, "payment after a guess", paid, 201) }); n != 1 {
 		t.Errorf("a payment after a guess took %d round trips; want 1 (the guess updated the cached record)", n)
+	}
+	refund := func() {
+		mustStatus(t, "refund", term.call("POST", "/v1/terminal/payments/"+paid.str("payment_id")+"/refunds", newIdem(),
+			map[string]any{"amount": 5}), 201)
+	}
+	refund() // loads the refund script
+	if n := h.count(refund); n != 1 {
+		t.Errorf("a refund took %d round trips; want 1", n)
 	}
 }
 
