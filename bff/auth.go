@@ -1,8 +1,10 @@
 package bff
 
 import (
+	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -59,14 +61,40 @@ func (s *Server) requestURL(c *fiber.Ctx) string {
 // proveDPoP verifies the request's DPoP proof (bound to accessToken when
 // one is presented) and returns it. Exactly one DPoP header is allowed.
 func (s *Server) proveDPoP(c *fiber.Ctx, accessToken string) (*tokens.DPoPProof, error) {
+	return s.proveDPoPWith(c, accessToken, nil)
+}
+
+// deferredClaim is a DPoP replay cache that claims nothing: it keeps the
+// jti and its TTL for the caller to claim in a step of its own
+// (TouchSessionJTI), and says fresh. Only for a verifier whose caller
+// claims the jti before it acts on the proof.
+type deferredClaim struct {
+	jti string
+	ttl time.Duration
+}
+
+func (d *deferredClaim) ClaimJTI(_ context.Context, _, jti string, ttl time.Duration) (bool, error) {
+	d.jti, d.ttl = jti, ttl
+	return true, nil
+}
+
+// proveDPoPWith is proveDPoP with the jti claimed through replay instead
+// of the store when replay is set.
+func (s *Server) proveDPoPWith(c *fiber.Ctx, accessToken string, replay *deferredClaim) (*tokens.DPoPProof, error) {
 	if v, ok := c.Locals(localProof).(*tokens.DPoPProof); ok {
 		return v, nil
+	}
+	verifier := s.dpop
+	if replay != nil {
+		v := *s.dpop
+		v.Replay = replay
+		verifier = &v
 	}
 	headers := c.Request().Header.PeekAll("DPoP")
 	if len(headers) != 1 || len(headers[0]) == 0 {
 		return nil, authProblemText(codeInvalidDPoP, text.M(text.DPoPMissing), nil)
 	}
-	proof, err := s.dpop.Verify(c.UserContext(), string(headers[0]), tokens.DPoPRequest{
+	proof, err := verifier.Verify(c.UserContext(), string(headers[0]), tokens.DPoPRequest{
 		Method:      c.Method(),
 		URL:         s.requestURL(c),
 		AccessToken: accessToken,
@@ -110,16 +138,28 @@ func (s *Server) requireSession(c *fiber.Ctx) error {
 	if err != nil {
 		return authProblemText(codeInvalidToken, text.M(text.InvalidToken), err)
 	}
-	proof, err := s.proveDPoP(c, token)
+	// The proof's jti is claimed in the session's own step (one round trip,
+	// in the account's slot: the proof is bound to this token and so to its
+	// account), not by the verifier.
+	var claim deferredClaim
+	proof, err := s.proveDPoPWith(c, token, &claim)
 	if err != nil {
 		return err
 	}
 	if proof.JKT != claims.JKT {
 		return authProblemText(codeInvalidToken, text.M(text.TokenWrongKey), nil)
 	}
-	sess, err := s.store.TouchSession(c.UserContext(), claims.SessionID, claims.Subject, proof.JKT, s.cfg.SessionIdle, s.now())
+	var sess *store.Session
+	if claim.jti == "" { // the request's proof was verified (and claimed) before
+		sess, err = s.store.TouchSession(c.UserContext(), claims.SessionID, claims.Subject, proof.JKT, s.cfg.SessionIdle, s.now())
+	} else {
+		sess, err = s.store.TouchSessionJTI(c.UserContext(), claims.SessionID, claims.Subject, proof.JKT, claim.jti, claim.ttl,
+			s.cfg.SessionIdle, s.now())
+	}
 	switch {
 	case err == nil:
+	case errors.Is(err, store.ErrReplay):
+		return authProblemText(codeInvalidDPoP, text.M(text.DPoPReplayed), tokens.ErrDPoPReplay)
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrWrongKey):
 		return authProblemText(codeInvalidToken, text.M(text.SessionEnded), err)
 	default:

@@ -3,10 +3,10 @@ package bff
 import (
 	"encoding/base64"
 	"errors"
+	"math"
 	"strconv"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/paycode/paycode/store"
@@ -28,8 +28,11 @@ func (s *Server) codeRoutes(v1 fiber.Router) {
 	v1.Get("/events", s.requireSession, s.events)
 }
 
-// codeResponse is the issuance answer. The barcodes are PNG data URIs:
-// they carry the code itself, so they get the code's protection (sent once,
+// codeResponse is the issuance answer. The barcodes are data URIs, SVG by
+// default (vector: crisp at any pixel density, and no image encoding on the
+// server), PNG with ?images=png, absent with ?images=none for apps that draw
+// their own; the fields keep their names whatever the format. They carry
+// the code itself, so they get the code's protection (sent once,
 // over the same DPoP-authenticated response, Cache-Control: no-store) and
 // never become URLs that an <img> would fetch without the DPoP proof or that
 // a cache or history could keep. The server does not keep the digits, so it
@@ -38,8 +41,19 @@ type codeResponse struct {
 	Code       string    `json:"code"`
 	ExpiresAt  time.Time `json:"expires_at"`
 	RefreshAt  time.Time `json:"refresh_at"`
-	Code128PNG string    `json:"code128_png"`
-	QRPNG      string    `json:"qr_png"`
+	Code128PNG string    `json:"code128_png,omitempty"`
+	QRPNG      string    `json:"qr_png,omitempty"`
+}
+
+// barcodeFormats are the values of ?images: the renderers and the data
+// URI's media type; "none" has none.
+var barcodeFormats = map[string]struct {
+	mediaType   string
+	code128, qr func(tokens.Code, int) ([]byte, error)
+}{
+	"svg":  {"data:image/svg+xml;base64,", tokens.Code128SVG, tokens.QRSVG},
+	"png":  {"data:image/png;base64,", tokens.Code128PNG, tokens.QRPNG},
+	"none": {},
 }
 
 // issueCode gives the bound device a fresh payment code, only within the
@@ -51,6 +65,11 @@ func (s *Server) issueCode(c *fiber.Ctx) error {
 	}
 	if err := decodeJSON(c, &req); err != nil {
 		return err
+	}
+	images := c.Query("images", "svg")
+	format, ok := barcodeFormats[images]
+	if !ok {
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.ImagesFormat))
 	}
 	scale := defaultBarcodeScale
 	if req.Scale != nil {
@@ -68,11 +87,6 @@ func (s *Server) issueCode(c *fiber.Ctx) error {
 	if sess.AccountStatus == store.AccountFrozen {
 		return problemText(fiber.StatusForbidden, codeAccountFrozen, text.M(text.FrozenNoCodes))
 	}
-	// A client rotates every 30 s: the limit leaves room for retries and
-	// several screens, not for a flood.
-	if err := s.limit(c, "codes-account", sess.AccountID, redis_rate.PerMinute(s.cfg.CodesPerMinute)); err != nil {
-		return err
-	}
 	bucket, err := store.BucketOf(sess.AccountID)
 	if err != nil {
 		return err
@@ -83,8 +97,21 @@ func (s *Server) issueCode(c *fiber.Ctx) error {
 	}
 	rec := store.CodeRecord{Name: code.KeyedName(s.cfg.Secret), AccountID: sess.AccountID, DeviceID: sess.DeviceID,
 		SessionID: sess.ID, IssuedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL)}
-	switch err := s.store.IssueCode(c.UserContext(), rec, s.cfg.CodeTTL, s.cfg.CodeGrace); {
+	// One round trip: the device and account checks, the limits (a client
+	// rotates every 30 s: they leave room for retries and several screens,
+	// not for a flood; per account and per device key, never per IP, so a
+	// carrier NAT does not matter), the code, the live-code pointer and the
+	// code.issued event.
+	res, err := s.store.Issue(c.UserContext(), store.CodeIssue{Record: rec, TTL: s.cfg.CodeTTL, Grace: s.cfg.CodeGrace,
+		PerMinute: int64(s.cfg.CodesPerMinute), JKT: sess.JKT,
+		Event: &store.Event{Type: "code.issued", Time: now, Data: map[string]any{"code_id": codeID(rec.Name), "expires_at": rec.ExpiresAt}}})
+	switch {
 	case err == nil:
+	case errors.Is(err, store.ErrRateLimited):
+		s.metrics.limited.WithLabelValues("codes-account").Inc()
+		p := problemText(fiber.StatusTooManyRequests, codeRateLimited, text.M(text.RateLimited))
+		p.Headers = map[string]string{fiber.HeaderRetryAfter: strconv.Itoa(int(math.Ceil(res.RetryAfter.Seconds())))}
+		return p
 	case errors.Is(err, store.ErrAccountFrozen):
 		return problemText(fiber.StatusForbidden, codeAccountFrozen, text.M(text.FrozenNoCodes))
 	case errors.Is(err, store.ErrDeviceRevoked):
@@ -92,23 +119,21 @@ func (s *Server) issueCode(c *fiber.Ctx) error {
 	default:
 		return err
 	}
-	c128, err := tokens.Code128PNG(code, scale)
-	if err != nil {
-		return err
-	}
-	qr, err := tokens.QRPNG(code, scale)
-	if err != nil {
-		return err
+	resp := codeResponse{Code: code.Digits(), ExpiresAt: rec.ExpiresAt, RefreshAt: now.Add(s.cfg.CodeRotate)}
+	if format.code128 != nil {
+		c128, err := format.code128(code, scale)
+		if err != nil {
+			return err
+		}
+		qr, err := format.qr(code, scale)
+		if err != nil {
+			return err
+		}
+		resp.Code128PNG = format.mediaType + base64.StdEncoding.EncodeToString(c128)
+		resp.QRPNG = format.mediaType + base64.StdEncoding.EncodeToString(qr)
 	}
 	s.metrics.codes.Inc()
-	s.publish(c, sess.AccountID, "code.issued", map[string]any{"code_id": codeID(rec.Name), "expires_at": rec.ExpiresAt})
-	return c.Status(fiber.StatusCreated).JSON(codeResponse{
-		Code:       code.Digits(),
-		ExpiresAt:  rec.ExpiresAt,
-		RefreshAt:  now.Add(s.cfg.CodeRotate),
-		Code128PNG: "data:image/png;base64," + base64.StdEncoding.EncodeToString(c128),
-		QRPNG:      "data:image/png;base64," + base64.StdEncoding.EncodeToString(qr),
-	})
+	return c.Status(fiber.StatusCreated).JSON(resp)
 }
 
 // codeID is a short, non-secret handle of a code for events: a prefix of

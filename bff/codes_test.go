@@ -56,17 +56,65 @@ func TestIssueCode(t *testing.T) {
 	if len(keys) != 0 {
 		t.Errorf("a key name carries the code's digits: %v", keys)
 	}
-	// Both barcodes decode back to the same digits with an independent decoder.
+	// Both barcodes (SVG by default) decode back to the same digits with an
+	// independent renderer and decoder.
+	for _, field := range []string{"code128_png", "qr_png"} {
+		uri := r.str(field)
+		svg, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(uri, "data:image/svg+xml;base64,"))
+		if !strings.HasPrefix(uri, "data:image/svg+xml;base64,") || err != nil {
+			t.Fatalf("%s is not an SVG data URI: %v", field, err)
+		}
+		if got := zbar(t, svgToPNG(t, svg)); got != digits {
+			t.Errorf("%s decodes to %q; want %q", field, got, digits)
+		}
+	}
+	// PNG on request; none for apps that draw their own; nothing else.
+	r = d.do("POST", "/v1/codes?images=png", map[string]any{}, true)
+	mustStatus(t, "issue with PNGs", r, 201)
 	for _, field := range []string{"code128_png", "qr_png"} {
 		uri := r.str(field)
 		png, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(uri, "data:image/png;base64,"))
 		if !strings.HasPrefix(uri, "data:image/png;base64,") || err != nil {
 			t.Fatalf("%s is not a PNG data URI: %v", field, err)
 		}
-		if got := zbar(t, png); got != digits {
-			t.Errorf("%s decodes to %q; want %q", field, got, digits)
+		if got := zbar(t, png); got != r.str("code") {
+			t.Errorf("%s decodes to %q; want %q", field, got, r.str("code"))
 		}
 	}
+	r = d.do("POST", "/v1/codes?images=none", map[string]any{}, true)
+	mustStatus(t, "issue without images", r, 201)
+	if _, ok := r.body["qr_png"]; ok || r.str("code") == "" {
+		t.Errorf("images=none answered %s", r.raw)
+	}
+	r = d.do("POST", "/v1/codes?images=gif", map[string]any{}, true)
+	if r.status != 400 || r.str("code") != codeMalformed {
+		t.Errorf("images=gif: %d %s; want 400 %s", r.status, r.raw, codeMalformed)
+	}
+}
+
+// svgToPNG renders an SVG with rsvg-convert (librsvg2-bin), an SVG renderer
+// that shares nothing with ours. CI installs it and must not skip this.
+func svgToPNG(t *testing.T, svg []byte) []byte {
+	t.Helper()
+	if _, err := exec.LookPath("rsvg-convert"); err != nil {
+		if os.Getenv("CI") != "" || os.Getenv("PAYCODE_TEST_REQUIRE_REDIS") != "" {
+			t.Fatal("rsvg-convert is not installed, and CI requires it")
+		}
+		t.Skip("rsvg-convert (librsvg2-bin) is not installed")
+	}
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "code.svg"), filepath.Join(dir, "code.png")
+	if err := os.WriteFile(in, svg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := exec.Command("rsvg-convert", "-o", out, in).CombinedOutput(); err != nil {
+		t.Fatalf("rsvg-convert: %v: %s", err, msg)
+	}
+	png, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return png
 }
 
 func r0DeviceID(t *testing.T, e *env, d *device) string {

@@ -81,8 +81,17 @@ func TestRedemptionRoundTrips(t *testing.T) {
 		t.Errorf("an unknown code took %d round trips; want 2 (the script and the guess)", n)
 	}
 	code = d.code()
-	if n := h.count(func() { mustStatus(t, "payment after a guess", term.pay(code, 10), 201) }); n != 1 {
+	var paid response
+	if n := h.count(func() { paid = term.pay(code, 10); mustStatus(t, "payment after a guess", paid, 201) }); n != 1 {
 		t.Errorf("a payment after a guess took %d round trips; want 1 (the guess updated the cached record)", n)
+	}
+	refund := func() {
+		mustStatus(t, "refund", term.call("POST", "/v1/terminal/payments/"+paid.str("payment_id")+"/refunds", newIdem(),
+			map[string]any{"amount": 5}), 201)
+	}
+	refund() // loads the refund script
+	if n := h.count(refund); n != 1 {
+		t.Errorf("a refund took %d round trips; want 1", n)
 	}
 }
 
@@ -181,4 +190,49 @@ func TestTerminalTokenVerifiedOnce(t *testing.T) {
 	if _, err := c.verify("tok-b", verify); err != nil || calls != 4 {
 		t.Errorf("a failure was remembered: %v, %d calls", err, calls)
 	}
+}
+
+// Regression (issue 12): issuance took six round trips (DPoP jti, session,
+// rate limit, live-code pointer, the issuance script, the event). Now two:
+// the DPoP jti claimed with the session check, then the limits, the
+// pointer, the code and its event in one script.
+func TestIssuanceRoundTrips(t *testing.T) {
+	e := newEnv(t, map[string]string{"PAYCODE_CODES_PER_MINUTE": "1000"})
+	h := countRoundTrips(e)
+	d := e.newDevice()
+	d.signup("rt-issue@example.com")
+	mustStatus(t, "first code (loads the scripts)", d.newCode(), 201)
+	if n := h.count(func() { mustStatus(t, "code", d.newCode(), 201) }); n != 2 {
+		t.Errorf("issuing a code took %d round trips; want 2 (DPoP jti with the session, issuance)", n)
+	}
+}
+
+// Attack (issue 13): codes requested faster than the limit. The limit is
+// the account's and the device key's, in the issuance step itself, never
+// the IP's (shoppers behind one carrier NAT do not share it): past it the
+// answer is 429 with Retry-After and nothing is issued.
+func TestIssuanceLimitedPerAccountAndDeviceKey(t *testing.T) {
+	e := newEnv(t, map[string]string{"PAYCODE_CODES_PER_MINUTE": "3"})
+	d := e.newDevice()
+	d.signup("rt-limit@example.com")
+	other := e.newDevice()
+	other.signup("rt-limit-other@example.com")
+	for range 3 {
+		mustStatus(t, "code within the limit", d.newCode(), 201)
+	}
+	live, err := e.st.LiveCodeName(t.Context(), d.account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := d.newCode()
+	mustStatus(t, "past the limit", r, 429)
+	if ra := r.header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Errorf("Retry-After = %q; want the seconds until the next code", ra)
+	}
+	if now, _ := e.st.LiveCodeName(t.Context(), d.account); now != live {
+		t.Error("a refused issuance replaced the live code")
+	}
+	mustStatus(t, "another account from the same IP", other.newCode(), 201)
+	e.clock.Advance(20 * time.Second)
+	mustStatus(t, "a third of a minute later", d.newCode(), 201)
 }

@@ -3,6 +3,7 @@ package bff
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"sync"
 	"time"
 
@@ -23,7 +24,9 @@ import (
 //   - tokenCache remembers a verified terminal token, by the SHA-256 of
 //     the token, until the token's expiry, so its ES256 signature is
 //     verified once per token rather than once per call. A token that fails
-//     is never remembered. Both caches are bounded: when full, the expired
+//     is never remembered. (So a signing key withdrawn from the key set
+//     stops a terminal token already seen here only when it expires; the
+//     terminal's status, above, is what stops a terminal.) Both caches are bounded: when full, the expired
 //     entries go, and if that is not enough, all of them.
 
 // terminalCacheTTL is how long a replica trusts its copy of a terminal.
@@ -113,7 +116,9 @@ type payStore struct {
 
 func (p payStore) Guesses(ctx context.Context, terminalID string, now time.Time) (int64, error) {
 	t, err := p.terms.get(ctx, terminalID)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil // removed since requireTerminal: nothing counted (as store.Guesses)
+	} else if err != nil {
 		return 0, err
 	}
 	return t.GuessesAt(now), nil

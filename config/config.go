@@ -232,8 +232,9 @@ type Config struct {
 	ProbationLimitDay int64
 	// GuessThrottle and GuessSuspend (PAYCODE_GUESS_THROTTLE 10,
 	// PAYCODE_GUESS_SUSPEND 30) are how many code_unknown declines a terminal
-	// may cause in 10 minutes before it is throttled (429) and then suspended:
-	// code guessing from a compromised scanner.
+	// may cause in 10 minutes before it is throttled (429), and how many
+	// guesses (those declines and the calls refused while throttled) before
+	// it is suspended: code guessing from a compromised scanner.
 	GuessThrottle int64
 	GuessSuspend  int64
 }

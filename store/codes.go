@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -30,71 +31,127 @@ type CodeRecord struct {
 	Status    string // "live" or "used"
 }
 
-// issueCode installs a new live code for the account's device, shortening
-// the previous code to the grace period. It refuses when the device is not
-// the active device or the account is frozen.
-// KEYS: account, live pointer, new code, previous code (or the new code
-// again when there is none). ARGV: device, session, issued (ms), expires
-// (ms), ttl (ms), retention (ms), grace-until (ms), expected previous name,
-// new name, account id.
+// ErrRateLimited: the account or the device key has asked for codes
+// faster than its limit; IssueResult.RetryAfter says when to ask again.
+var ErrRateLimited = errors.New("rate limited")
+
+// issueCode installs a new live code for the account's device, in one
+// round trip: it checks the device and the account, the issuance limits
+// (per account and per device key), reads the live-code pointer and
+// shortens the previous code to the grace period, writes the code and the
+// pointer, and records and publishes the code.issued event. The previous
+// code's key is named here from the pointer's value (ARGV code_key + name):
+// like payScript, safe in a Cluster, as the code keys carry the account's
+// bucket tag and so are in the slot of KEYS.
+// KEYS: account, live pointer, new code, limits, events. ARGV: device,
+// session, issued (ms), expires (ms), ttl (ms), retention (ms), grace-until
+// (ms), code key prefix, new name, account id, per-minute limit (0: none),
+// jkt, event JSON ("" for none), events kept, events TTL (ms), channel.
 var issueCode = redis.NewScript(`
 local a = redis.call('HMGET', KEYS[1], 'device_id', 'device_status', 'status')
-if a[1] ~= ARGV[1] or a[2] ~= 'active' then return 'revoked' end
-if a[3] == 'frozen' then return 'frozen' end
-local prev = redis.call('GET', KEYS[2]) or ''
-if prev ~= ARGV[8] then return 'retry' end
-if redis.call('EXISTS', KEYS[3]) == 1 then return 'collision' end
-if prev ~= '' and KEYS[4] ~= KEYS[3] then
-  local exp = tonumber(redis.call('HGET', KEYS[4], 'expires_at') or '0')
-  if exp > tonumber(ARGV[7]) then redis.call('HSET', KEYS[4], 'expires_at', ARGV[7]) end
+if a[1] ~= ARGV[1] or a[2] ~= 'active' then return {'revoked', 0} end
+if a[3] == 'frozen' then return {'frozen', 0} end
+local now, per = tonumber(ARGV[3]), tonumber(ARGV[11])
+if per > 0 then
+  local t = 60000 / per
+  local burst = per * t
+  local l = redis.call('HMGET', KEYS[4], 'a', 'k:' .. ARGV[12])
+  local ta, tk = math.max(tonumber(l[1] or '0'), now) + t, math.max(tonumber(l[2] or '0'), now) + t
+  local over = math.max(ta, tk) - now - burst
+  if over > 0 then return {'limited', math.ceil(over)} end
+  redis.call('HSET', KEYS[4], 'a', ta, 'k:' .. ARGV[12], tk)
+  redis.call('PEXPIRE', KEYS[4], math.ceil(math.max(ta, tk) - now) + 1000)
+end
+if redis.call('EXISTS', KEYS[3]) == 1 then return {'collision', 0} end
+local prev = redis.call('GET', KEYS[2])
+if prev then
+  local pk = ARGV[8] .. prev
+  local exp = tonumber(redis.call('HGET', pk, 'expires_at') or '0')
+  if exp > tonumber(ARGV[7]) then redis.call('HSET', pk, 'expires_at', ARGV[7]) end
 end
 redis.call('HSET', KEYS[3], 'account', ARGV[10], 'device', ARGV[1], 'session', ARGV[2],
   'issued_at', ARGV[3], 'expires_at', ARGV[4], 'status', 'live')
 redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[5]) + tonumber(ARGV[6]))
 redis.call('SET', KEYS[2], ARGV[9], 'PX', ARGV[5])
-return 'ok'
+if ARGV[13] ~= '' then
+  local id = redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[14], '*', 'e', ARGV[13])
+  redis.call('PEXPIRE', KEYS[5], ARGV[15])
+  redis.call('PUBLISH', ARGV[16], id .. '\n' .. ARGV[13])
+end
+return {'ok', 0}
 `)
 
 // IssueCode stores a new live code (named by its keyed hash) for the
-// session's device. The previous code of the device keeps at most grace.
-// It returns ErrDeviceRevoked, ErrAccountFrozen, or ErrExists on a (never
-// expected) collision of names.
+// session's device, with no limit and no event (Issue has both). The
+// previous code of the device keeps at most grace. It returns
+// ErrDeviceRevoked, ErrAccountFrozen, or ErrExists on a (never expected)
+// collision of names.
 func (s *Store) IssueCode(ctx context.Context, rec CodeRecord, ttl, grace time.Duration) error {
+	_, err := s.Issue(ctx, CodeIssue{Record: rec, TTL: ttl, Grace: grace})
+	return err
+}
+
+// CodeIssue is one issuance: the record, its lifetimes, the limit and the
+// event that go with it.
+type CodeIssue struct {
+	Record     CodeRecord
+	TTL, Grace time.Duration
+	// PerMinute limits issuance per account and per device key (JKT), each
+	// a GCRA of PerMinute a minute with a burst of PerMinute; 0: no limit.
+	PerMinute int64
+	JKT       string
+	// Event is published (recorded for replay and sent to subscribers) in
+	// the same step when set: code.issued.
+	Event *Event
+}
+
+// IssueResult is what Issue says besides its error.
+type IssueResult struct {
+	RetryAfter time.Duration // with ErrRateLimited
+}
+
+// Issue stores a new live code as IssueCode does, and in the same round
+// trip enforces the issuance limits (ErrRateLimited, nothing written) and
+// publishes the event.
+func (s *Store) Issue(ctx context.Context, is CodeIssue) (IssueResult, error) {
+	rec := is.Record
 	b, err := BucketOf(rec.AccountID)
 	if err != nil {
-		return fmt.Errorf("issuing a code: %w", err)
+		return IssueResult{}, fmt.Errorf("issuing a code: %w", err)
+	}
+	var event []byte
+	if is.Event != nil {
+		if is.Event.Time.IsZero() {
+			is.Event.Time = rec.IssuedAt
+		}
+		if event, err = json.Marshal(is.Event); err != nil {
+			return IssueResult{}, fmt.Errorf("encoding an event: %w", err)
+		}
 	}
 	k := s.keys
-	live := k.LiveCode(b, rec.AccountID)
-	newKey := k.Code(b, rec.Name)
-	for range 3 {
-		prev, err := s.rdb.Get(ctx, live).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return wrap("issuing a code", err)
-		}
-		prevKey := newKey
-		if prev != "" {
-			prevKey = k.Code(b, prev)
-		}
-		res, err := issueCode.Run(ctx, s.rdb, []string{k.Account(b, rec.AccountID), live, newKey, prevKey},
-			rec.DeviceID, rec.SessionID, rec.IssuedAt.UnixMilli(), rec.ExpiresAt.UnixMilli(), ttl.Milliseconds(),
-			codeRetention.Milliseconds(), rec.IssuedAt.Add(grace).UnixMilli(), prev, rec.Name, rec.AccountID).Text()
-		if err != nil {
-			return wrap("issuing a code", err)
-		}
-		switch res {
-		case "ok":
-			return nil
-		case "revoked":
-			return ErrDeviceRevoked
-		case "frozen":
-			return ErrAccountFrozen
-		case "collision":
-			return fmt.Errorf("issuing a code: %w", ErrExists)
-		}
-		// "retry": another issuance for the device won the race; go again.
+	r, err := issueCode.Run(ctx, s.rdb, []string{k.Account(b, rec.AccountID), k.LiveCode(b, rec.AccountID),
+		k.Code(b, rec.Name), k.CodeLimits(b, rec.AccountID), k.Events(b, rec.AccountID)},
+		rec.DeviceID, rec.SessionID, rec.IssuedAt.UnixMilli(), rec.ExpiresAt.UnixMilli(), is.TTL.Milliseconds(),
+		codeRetention.Milliseconds(), rec.IssuedAt.Add(is.Grace).UnixMilli(), k.Code(b, ""), rec.Name, rec.AccountID,
+		is.PerMinute, is.JKT, event, eventsKept, eventsTTL.Milliseconds(), k.EventChannel(b, rec.AccountID)).Slice()
+	if err != nil {
+		return IssueResult{}, wrap("issuing a code", err)
 	}
-	return errors.New("issuing a code: the live-code pointer kept changing")
+	res, _ := r[0].(string)
+	switch res {
+	case "ok":
+		return IssueResult{}, nil
+	case "revoked":
+		return IssueResult{}, ErrDeviceRevoked
+	case "frozen":
+		return IssueResult{}, ErrAccountFrozen
+	case "limited":
+		ms, _ := r[1].(int64)
+		return IssueResult{RetryAfter: time.Duration(ms) * time.Millisecond}, fmt.Errorf("issuing a code: %w", ErrRateLimited)
+	case "collision":
+		return IssueResult{}, fmt.Errorf("issuing a code: %w", ErrExists)
+	}
+	return IssueResult{}, fmt.Errorf("issuing a code: unexpected answer %v", r)
 }
 
 // Code reads a code's record by its keyed name and bucket.

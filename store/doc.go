@@ -148,11 +148,23 @@
 //	{prefix}code:{b1234}:{code_name}              hash    acct   code TTL + 10 min: PAYCODE_CODE_TTL (60 s) + codeRetention
 //	    fields  account, device, session, issued_at, expires_at (cut to the next code's issue + PAYCODE_CODE_GRACE, 5 s, when one is
 //	            issued), status (live|used), used_at, payment. {code_name} is the keyed hash of the code's digits.
-//	    by      issueCode (IssueCode); payScript (Move: status used, used_at, payment)
+//	    by      issueCode (Issue, IssueCode; it also cuts the previous code's expires_at, naming its key from the live-code
+//	            pointer); payScript (Move: status used, used_at, payment)
 //
 //	{prefix}livecode:{b1234}:{acct_id}            string  acct   PAYCODE_CODE_TTL (60 s)
 //	    value   the {code_name} of the account's current code
-//	    by      issueCode (IssueCode: SET PX)
+//	    by      issueCode (Issue, IssueCode: SET PX)
+//
+//	{prefix}codelim:{b1234}:{acct_id}             hash    acct   until the limits are full again (at most a minute past the last
+//	                                                             issuance), PEXPIRE
+//	    fields  a (the account's GCRA theoretical arrival time, ms), k:<jkt> (the same per device key): PAYCODE_CODES_PER_MINUTE
+//	            (20) a minute each, burst as many
+//	    by      issueCode (Issue), before anything else is written
+//
+//	{prefix}jti:{b1234}:{jkt}:{jti_hash}          string  acct   65 s (tokens.DefaultDPoPMaxAge 60 s + DefaultDPoPMaxSkew 5 s)
+//	    value   a marker unique to the claim; the DPoP proof of a customer call that needs a session, claimed in the account's
+//	            slot (the proof is bound to the access token, so to its account); {jti_hash} as for dpop: below
+//	    by      touchSessionJTI (TouchSessionJTI, from bff's requireSession: the claim and the session check in one step)
 //
 //	{prefix}pay:{b1234}:{pay_id}                  hash    acct   none (durable)
 //	    fields  id, kind (payment|topup), account, terminal, store, amount, currency, refunded, order_ref, created_at, ledger (the
@@ -174,12 +186,12 @@
 //
 //	{prefix}events:{b1234}:{acct_id}              stream  acct   1 h after the last event: eventsTTL (payScript writes 3600000);
 //	                                                             MAXLEN ~ 100 (eventsKept)
-//	    by      publishEvent (Publish); payScript (Move: code.redeemed). Entries below.
+//	    by      publishEvent (Publish); payScript (Move: code.redeemed); issueCode (Issue: code.issued). Entries below.
 //
 //	{prefix}evch:{b1234}:{acct_id}                channel -      none (pub/sub: nothing is kept)
-//	    message "<events stream id>\n<event JSON>", published by publishEvent (Publish) and payScript (Move) with classic
-//	            PUBLISH (a Cluster forwards it to every node); read by each replica's Hub, one PSUBSCRIBE "{prefix}evch:*"
-//	            connection per replica (Hub.Subscribe is a place in it, not a connection)
+//	    message "<events stream id>\n<event JSON>", published by publishEvent (Publish), payScript (Move) and issueCode (Issue)
+//	            with classic PUBLISH (a Cluster forwards it to every node); read by each replica's Hub, one PSUBSCRIBE
+//	            "{prefix}evch:*" connection per replica (Hub.Subscribe is a place in it, not a connection)
 //
 //	Per bucket: the bucket's tag, shared by the accounts of the bucket.
 //
@@ -213,7 +225,6 @@
 //	              enroll-ip                       IP            10/h      enroll-account          account id    5/h
 //	              enroll-recover-ip               IP            10/24 h   enroll-recover-account  contact hash  10/24 h
 //	              enroll-cancel-ip                IP            30/h      contact-change-account  account id    3/h
-//	              codes-account                   account id    PAYCODE_CODES_PER_MINUTE (20)/min
 //
 //	{prefix}audit                                 stream  own    none (durable, never trimmed); entries below
 //	    by      Audit (XADD)

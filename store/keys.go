@@ -171,6 +171,13 @@ func (k Keys) Contact(contactHash string) string { return k.prefix + "contact:" 
 // charset) per device key until the proof could no longer be accepted.
 func (k Keys) DPoPJTI(jkt, jtiHash string) string { return k.prefix + "dpop:" + jkt + ":" + jtiHash }
 
+// SessionJTI is a DPoP proof's jti claimed in the step that checks the
+// session (TouchSessionJTI): in the account's slot, since a proof is bound
+// to its access token and so to the token's account.
+func (k Keys) SessionJTI(b Bucket, jkt, jtiHash string) string {
+	return k.prefix + "jti:" + b.Tag() + ":" + jkt + ":" + jtiHash
+}
+
 // RateLimit is the limiter state of one subject (a keyed hash or an IP).
 func (k Keys) RateLimit(kind, subject string) string { return k.prefix + kind + ":" + subject }
 
@@ -198,6 +205,12 @@ func (k Keys) EventChannel(b Bucket, accountID string) string {
 // by its digits), in the account's slot: the code carries the bucket.
 func (k Keys) Code(b Bucket, keyedName string) string {
 	return k.prefix + "code:" + b.Tag() + ":" + keyedName
+}
+
+// CodeLimits holds the account's code-issuance limits (GCRA theoretical
+// arrival times: field a for the account, k:<jkt> per device key).
+func (k Keys) CodeLimits(b Bucket, accountID string) string {
+	return k.prefix + "codelim:" + b.Tag() + ":" + accountID
 }
 
 // LiveCode points at the keyed name of the device's current code.

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -105,6 +107,19 @@ extend()
 return result()
 `)
 
+// touchSessionJTI: claim the DPoP proof's jti (KEYS[4], value ARGV[4],
+// for ARGV[5] ms; a claim holding another value is a replay, one holding
+// this call's value a resent call), then as touchSession.
+var touchSessionJTI = redis.NewScript(sessionCheck + `
+local held = redis.call('GET', KEYS[4])
+if held and held ~= ARGV[4] then return 'replay' end
+if not held then redis.call('SET', KEYS[4], ARGV[4], 'PX', ARGV[5]) end
+local bad = check()
+if bad then return bad end
+extend()
+return result()
+`)
+
 // rotateRefresh: check, then if the presented refresh hash (ARGV[4]) is
 // the current one, replace it with ARGV[5] and remember it as spent; if it
 // was already spent, revoke the session (reuse detection). KEYS[3] the
@@ -144,6 +159,27 @@ func (s *Store) TouchSession(ctx context.Context, sessionID, accountID, jkt stri
 	return s.runSession(ctx, touchSession, "touching a session", sessionID, accountID, jkt, idle, now)
 }
 
+// ErrReplay: the DPoP proof's jti was claimed already (TouchSessionJTI).
+var ErrReplay = errors.New("DPoP proof replayed")
+
+// TouchSessionJTI is TouchSession that also claims the DPoP proof's jti
+// (scoped by jkt) for ttl in the same round trip, in the account's slot:
+// ErrReplay when it was claimed before. The jti is claimed before the
+// session is checked, as a separate claim would have been.
+func (s *Store) TouchSessionJTI(ctx context.Context, sessionID, accountID, jkt, jti string, ttl, idle time.Duration, now time.Time) (*Session, error) {
+	b, err := BucketOf(accountID)
+	if err != nil {
+		return nil, fmt.Errorf("touching a session: %w", ErrNotFound)
+	}
+	h := sha256.Sum256([]byte(jti))
+	mine, err := RandomID()
+	if err != nil {
+		return nil, err
+	}
+	return s.runSessionKeys(ctx, touchSessionJTI, "touching a session", []string{s.keys.SessionJTI(b, jkt, hex.EncodeToString(h[:16]))},
+		sessionID, accountID, jkt, idle, now, mine, ttl.Milliseconds())
+}
+
 // RotateRefresh spends the refresh token whose keyed hash is presented and
 // installs next. A token spent before revokes the session and returns
 // ErrRefreshReuse; an unknown one returns ErrNotFound.
@@ -157,6 +193,12 @@ func (s *Store) SetAuthTime(ctx context.Context, sessionID, accountID, jkt strin
 }
 
 func (s *Store) runSession(ctx context.Context, script *redis.Script, doing, sessionID, accountID, jkt string, idle time.Duration, now time.Time, extra ...any) (*Session, error) {
+	return s.runSessionKeys(ctx, script, doing, nil, sessionID, accountID, jkt, idle, now, extra...)
+}
+
+// runSessionKeys runs a session script with more keys after the three
+// every one has.
+func (s *Store) runSessionKeys(ctx context.Context, script *redis.Script, doing string, more []string, sessionID, accountID, jkt string, idle time.Duration, now time.Time, extra ...any) (*Session, error) {
 	b, err := BucketOfKind("sess", sessionID)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", doing, ErrNotFound)
@@ -165,7 +207,7 @@ func (s *Store) runSession(ctx context.Context, script *redis.Script, doing, ses
 		return nil, fmt.Errorf("%s: %w", doing, ErrNotFound)
 	}
 	args := append([]any{jkt, now.UnixMilli(), idle.Milliseconds()}, extra...)
-	keys := []string{s.keys.Session(b, sessionID), s.keys.Account(b, accountID), s.keys.Sessions(b, accountID)}
+	keys := append([]string{s.keys.Session(b, sessionID), s.keys.Account(b, accountID), s.keys.Sessions(b, accountID)}, more...)
 	res, err := script.Run(ctx, s.rdb, keys, args...).Result()
 	if err != nil {
 		return nil, wrap(doing, err)
@@ -176,6 +218,8 @@ func (s *Store) runSession(ctx context.Context, script *redis.Script, doing, ses
 			return nil, fmt.Errorf("%s: %w", doing, ErrWrongKey)
 		case "reuse":
 			return nil, fmt.Errorf("%s: %w", doing, ErrRefreshReuse)
+		case "replay":
+			return nil, fmt.Errorf("%s: %w", doing, ErrReplay)
 		default: // none, revoked
 			return nil, fmt.Errorf("%s: %s: %w", doing, reason, ErrNotFound)
 		}

@@ -415,21 +415,22 @@ type refundCall struct {
 	k        Keys
 	b        Bucket
 	m        *Movement
-	account  string // the payment's account; empty for an unknown payment
 	refundID string // the id the refund gets if approved
 	idem     string
 }
 
-// refundScript refunds (part of) a payment made at the same store.
+// refundScript refunds (part of) a payment made at the same store, in one
+// round trip: like payScript it names the account's wallet and ledger
+// itself, from the payment record's account (same bucket tag, same slot).
 var refundScript = newMoneyScript([]scriptKey[refundCall]{
 	{"payment", func(c *refundCall) string { return c.k.Payment(c.b, c.m.PaymentID) }},
-	{"wallet", func(c *refundCall) string { return c.k.Wallet(c.b, c.account) }},
-	{"ledger", func(c *refundCall) string { return c.k.Ledger(c.b, c.account) }},
 	{"idem", func(c *refundCall) string { return c.idem }},
 	{"settle", func(c *refundCall) string { return c.k.Settlement(c.b) }},
 	{"refund", func(c *refundCall) string { return c.k.Refund(c.b, c.refundID) }},
 	{"refunds", func(c *refundCall) string { return c.k.Refunds(c.b, c.m.PaymentID) }},
 }, []scriptArg[refundCall]{
+	{"wallet_key", func(c *refundCall) any { return c.k.Wallet(c.b, "") }},
+	{"ledger_key", func(c *refundCall) any { return c.k.Ledger(c.b, "") }},
 	{"refund_id", func(c *refundCall) any { return c.refundID }},
 	{"store", func(c *refundCall) any { return c.m.StoreID }},
 	{"amount", func(c *refundCall) any { return c.m.Amount }},
@@ -442,13 +443,14 @@ local prev = idem_check(k_idem, a_body_hash)
 if prev then return {RESULT.replay, prev} end
 local p = redis.call('HMGET', k_payment, 'store', 'amount', 'refunded', 'account', 'currency', 'kind', 'id')
 if not p[1] or p[1] ~= a_store or p[6] ~= KIND.payment then return decline(DECLINE.not_found) end
+local wallet_key, ledger_key = a_wallet_key .. p[4], a_ledger_key .. p[4]
 local amount = tonumber(a_amount)
 local remaining = tonumber(p[2]) - tonumber(p[3])
 if amount > remaining then return decline(DECLINE.refund_exceeds_remaining) end
-local balance = tonumber(redis.call('HGET', k_wallet, 'balance') or '0') + amount
-redis.call('HSET', k_wallet, 'balance', balance)
+local balance = tonumber(redis.call('HGET', wallet_key, 'balance') or '0') + amount
+redis.call('HSET', wallet_key, 'balance', balance)
 redis.call('HINCRBY', k_payment, 'refunded', amount)
-local entry = redis.call('XADD', k_ledger, '*', 'kind', KIND.refund, 'amount', amount, 'balance', balance,
+local entry = redis.call('XADD', ledger_key, '*', 'kind', KIND.refund, 'amount', amount, 'balance', balance,
   'payment', p[7], 'refund', a_refund_id, 'terminal', a_terminal, 'store', a_store, 'currency', p[5], 'at', a_now_ms)
 redis.call('HSET', k_refund, 'id', a_refund_id, 'payment', p[7], 'amount', amount, 'created_at', a_now_ms, 'ledger', entry, 'terminal', a_terminal)
 redis.call('RPUSH', k_refunds, a_refund_id)
@@ -521,17 +523,13 @@ func (s *Store) runPay(ctx context.Context, b Bucket, m *Movement, idem string) 
 	return payScript.run(ctx, s, &payCall{k: s.keys, b: b, m: m, paymentID: payID, idem: idem})
 }
 
-// runRefund reads the payment's account and runs refundScript.
+// runRefund runs refundScript: one round trip.
 func (s *Store) runRefund(ctx context.Context, b Bucket, m *Movement, idem string) ([]any, error) {
-	account, err := s.rdb.HGet(ctx, s.keys.Payment(b, m.PaymentID), "account").Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, wrap("reading the payment", err)
-	}
 	refundID, err := NewID("rfd", b)
 	if err != nil {
 		return nil, err
 	}
-	return refundScript.run(ctx, s, &refundCall{k: s.keys, b: b, m: m, account: account, refundID: refundID, idem: idem})
+	return refundScript.run(ctx, s, &refundCall{k: s.keys, b: b, m: m, refundID: refundID, idem: idem})
 }
 
 // codeIDOf is the short, non-secret handle of a code used in events.

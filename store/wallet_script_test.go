@@ -36,7 +36,7 @@ func TestMoneyScriptParametersCannotDrift(t *testing.T) {
 		})
 	}
 	if !strings.Contains(payScript.src, "local a_probation_per_day = ARGV[24]") ||
-		!strings.Contains(refundScript.src, "local k_refunds = KEYS[7]") {
+		!strings.Contains(refundScript.src, "local k_refunds = KEYS[5]") {
 		t.Error("the scripts' parameters are not where the callers' lists put them")
 	}
 }

@@ -9,6 +9,7 @@ const (
 	// TooManyStreams is the code of a refused event stream (429).
 	TooManyStreams        ID = "too_many_streams"
 	TooManyStreamsAccount ID = "too_many_streams.account"
+	ImagesFormat          ID = "malformed_request.images"
 )
 
 func init() {
@@ -25,5 +26,7 @@ func init() {
 			En: "Too many event streams are open; reconnect later.", Ja: "開いているイベントストリームが多すぎます。しばらくしてから再接続してください。"},
 		Entry{ID: TooManyStreamsAccount, Context: "problem (429, too_many_streams): the account already has {max} event streams open on this server; close one (another tab or device) first",
 			En: "This account already has {max} event streams open; close one first.", Ja: "このアカウントではすでに{max}件のイベントストリームが開いています。先にどれかを閉じてください。"},
+		Entry{ID: ImagesFormat, Context: "problem (400): the app asked for barcode images in a format other than svg, png or none",
+			En: "The parameter \"images\" must be svg, png or none.", Ja: "パラメーター \"images\" には svg、png、none のいずれかを指定してください。"},
 	)
 }

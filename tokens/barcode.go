@@ -82,22 +82,15 @@ func Code128PNG(c Code, scale int) ([]byte, error) {
 	if c.IsZero() {
 		return nil, errBarcodeZeroCode
 	}
-	digits := c.Digits()
-	bc, err := code128.Encode(digits)
+	bars, err := code128Bars(c)
 	if err != nil {
-		// The library's message quotes the content: do not pass it on.
-		return nil, errors.New("tokens: Code 128 encoding failed")
+		return nil, err
 	}
-	if !isCode128SetC(bc, digits) {
-		return nil, errCode128NotSetC
-	}
-
-	width := (Code128Modules + 2*Code128QuietModules) * scale
-	height := max(MinCode128Height, (width*15+99)/100)
+	width, height := code128Size(scale)
 	img := image.NewPaletted(image.Rect(0, 0, width, height), barcodePalette)
 	row := img.Pix[:width] // the first row; the others are copies of it
-	for m := range Code128Modules {
-		if isDark(bc.At(m, 0)) {
+	for m, dark := range bars {
+		if dark {
 			x := (Code128QuietModules + m) * scale
 			for i := range scale {
 				row[x+i] = 1
@@ -146,19 +139,15 @@ func QRPNG(c Code, scale int) ([]byte, error) {
 	if c.IsZero() {
 		return nil, errBarcodeZeroCode
 	}
-	bc, err := qr.Encode(c.Digits(), qr.M, qr.Numeric)
+	cells, dim, err := qrCells(c)
 	if err != nil {
-		return nil, errors.New("tokens: QR encoding failed")
-	}
-	dim := bc.Bounds().Dx()
-	if dim != bc.Bounds().Dy() || dim < 21 {
-		return nil, errors.New("tokens: QR encoder returned a malformed symbol")
+		return nil, err
 	}
 	side := (dim + 2*QRQuietModules) * scale
 	img := image.NewPaletted(image.Rect(0, 0, side, side), barcodePalette)
 	for my := range dim {
 		for mx := range dim {
-			if !isDark(bc.At(mx, my)) {
+			if !cells[my*dim+mx] {
 				continue
 			}
 			x0, y0 := (QRQuietModules+mx)*scale, (QRQuietModules+my)*scale
@@ -171,6 +160,57 @@ func QRPNG(c Code, scale int) ([]byte, error) {
 		}
 	}
 	return encodePNG(img)
+}
+
+// code128Size is the pixel size of a Code 128 image at scale.
+func code128Size(scale int) (width, height int) {
+	width = (Code128Modules + 2*Code128QuietModules) * scale
+	return width, max(MinCode128Height, (width*15+99)/100)
+}
+
+// code128Bars is the code's Code 128 symbol (set C only, checked: see
+// Code128PNG) as Code128Modules modules, true for a bar.
+func code128Bars(c Code) ([]bool, error) {
+	if c.IsZero() {
+		return nil, errBarcodeZeroCode
+	}
+	digits := c.Digits()
+	bc, err := code128.Encode(digits)
+	if err != nil {
+		// The library's message quotes the content: do not pass it on.
+		return nil, errors.New("tokens: Code 128 encoding failed")
+	}
+	if !isCode128SetC(bc, digits) {
+		return nil, errCode128NotSetC
+	}
+	bars := make([]bool, Code128Modules)
+	for m := range bars {
+		bars[m] = isDark(bc.At(m, 0))
+	}
+	return bars, nil
+}
+
+// qrCells is the code's QR symbol (level M, numeric) as dim x dim cells,
+// row by row, true for a dark one.
+func qrCells(c Code) ([]bool, int, error) {
+	if c.IsZero() {
+		return nil, 0, errBarcodeZeroCode
+	}
+	bc, err := qr.Encode(c.Digits(), qr.M, qr.Numeric)
+	if err != nil {
+		return nil, 0, errors.New("tokens: QR encoding failed")
+	}
+	dim := bc.Bounds().Dx()
+	if dim != bc.Bounds().Dy() || dim < 21 {
+		return nil, 0, errors.New("tokens: QR encoder returned a malformed symbol")
+	}
+	cells := make([]bool, dim*dim)
+	for my := range dim {
+		for mx := range dim {
+			cells[my*dim+mx] = isDark(bc.At(mx, my))
+		}
+	}
+	return cells, dim, nil
 }
 
 // isDark reports whether a barcode pixel is a bar (dark) rather than a space.

@@ -345,3 +345,108 @@ func upscalePNG(t *testing.T, img image.Image, k int) []byte {
 	}
 	return buf.Bytes()
 }
+
+// requireRsvg returns the path of rsvg-convert (Debian librsvg2-bin), which
+// renders the SVG barcodes for zbarimg; missing, it skips locally and fails
+// in CI, like requireZbarimg.
+func requireRsvg(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("rsvg-convert")
+	if err != nil {
+		if os.Getenv("CI") != "" || os.Getenv("PAYCODE_TEST_REQUIRE_REDIS") != "" {
+			t.Fatalf("rsvg-convert not found (apt-get install librsvg2-bin); CI must decode the SVG barcodes: %v", err)
+		}
+		t.Skipf("rsvg-convert not found (apt-get install librsvg2-bin): %v", err)
+	}
+	return p
+}
+
+// The SVG barcodes (the API's default) decode to exactly the code's digits
+// once rendered by an independent SVG renderer (librsvg) and read by
+// zbarimg, at the PNG's pixel size for scales 2 to 4 and zoomed to two
+// pixels a module for scale 1 (as a browser on a dense screen does). The
+// rendered image has the PNG's size.
+func TestSVGBarcodesDecodeWithZbar(t *testing.T) {
+	zbarimg := requireZbarimg(t)
+	rsvg := requireRsvg(t)
+	dir := t.TempDir()
+	for i, c := range barcodeCodes(t) {
+		for _, scale := range []int{1, 2, 4} {
+			for _, kind := range []struct {
+				name, symbology string
+				svg, png        func(tokens.Code, int) ([]byte, error)
+			}{
+				{"code128", "code128", tokens.Code128SVG, tokens.Code128PNG},
+				{"qr", "qrcode", tokens.QRSVG, tokens.QRPNG},
+			} {
+				b, err := kind.svg(c, scale)
+				if err != nil {
+					t.Fatalf("%s %v scale %d: %v", kind.name, c, scale, err)
+				}
+				if bytes.Contains(b, []byte(c.Digits())) {
+					t.Fatalf("%s SVG carries the digits as text", kind.name)
+				}
+				in := filepath.Join(dir, fmt.Sprintf("%s-%d-%d.svg", kind.name, i, scale))
+				out := strings.TrimSuffix(in, ".svg") + ".png"
+				if err := os.WriteFile(in, b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				zoom := "1"
+				if scale == 1 {
+					zoom = "2"
+				}
+				if msg, err := exec.Command(rsvg, "-z", zoom, "-o", out, in).CombinedOutput(); err != nil {
+					t.Fatalf("rsvg-convert: %v: %s", err, msg)
+				}
+				if scale > 1 {
+					p, _ := kind.png(c, scale)
+					want, got := decodePNG(t, p).Bounds(), readPNG(t, out).Bounds()
+					if want != got {
+						t.Errorf("%s scale %d: SVG renders %v; the PNG is %v", kind.name, scale, got, want)
+					}
+				}
+				if got := zbar(t, zbarimg, out, kind.symbology); got != c.Digits() {
+					t.Errorf("%s %v scale %d: zbarimg read %q from the SVG, want the code's digits", kind.name, c, scale, got)
+				}
+			}
+		}
+	}
+}
+
+func readPNG(t *testing.T, file string) image.Image {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// BenchmarkBarcodes compares the two renderings of one code's pair.
+func BenchmarkBarcodes(b *testing.B) {
+	c, err := tokens.NewCode("42", 1234)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, kind := range []struct {
+		name            string
+		code128, qrcode func(tokens.Code, int) ([]byte, error)
+	}{{"svg", tokens.Code128SVG, tokens.QRSVG}, {"png", tokens.Code128PNG, tokens.QRPNG}} {
+		b.Run(kind.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				if _, err := kind.code128(c, 4); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := kind.qrcode(c, 4); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
