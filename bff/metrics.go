@@ -8,16 +8,18 @@ import (
 // metrics are the server's Prometheus collectors, on a registry of its own
 // so that several servers (tests, replicas in one process) never collide.
 type metrics struct {
-	registry    *prometheus.Registry
-	requests    *prometheus.CounterVec
-	latency     *prometheus.HistogramVec
-	ready       prometheus.Gauge
-	audit       *prometheus.CounterVec
-	limited     *prometheus.CounterVec
-	codes       prometheus.Counter
-	streams     prometheus.Gauge
-	money       *prometheus.CounterVec
-	suspensions prometheus.Counter
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	ready    prometheus.Gauge
+	audit    *prometheus.CounterVec
+	limited  *prometheus.CounterVec
+	codes    prometheus.Counter
+	streams  prometheus.Gauge
+	// notifications counts the outbox worker's outcomes.
+	notifications *prometheus.CounterVec
+	money         *prometheus.CounterVec
+	suspensions   prometheus.Counter
 	// The operator's switches as this replica enforces them.
 	switchOff    *prometheus.GaugeVec
 	reauthAfter  prometheus.Gauge
@@ -53,6 +55,10 @@ func newMetrics() *metrics {
 		Name: "paycode_codes_issued_total",
 		Help: "Payment codes issued.",
 	})
+	m.notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paycode_notifications_total",
+		Help: "Notification outbox deliveries on this replica by outcome: sent, retry (a failed attempt, retried after backoff), dead (out of attempts: in the dead-letter list), decoy (dropped).",
+	}, []string{"outcome"})
 	m.streams = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "paycode_event_streams",
 		Help: "Open event streams (SSE) on this replica.",
@@ -77,7 +83,7 @@ func newMetrics() *metrics {
 		Name: "paycode_switch_read_errors_total",
 		Help: "Failed reads of the operator switches (the risky channels failed closed until the next read).",
 	})
-	m.registry.MustRegister(m.requests, m.latency, m.ready, m.audit, m.limited, m.codes, m.streams, m.money, m.suspensions,
+	m.registry.MustRegister(m.notifications, m.requests, m.latency, m.ready, m.audit, m.limited, m.codes, m.streams, m.money, m.suspensions,
 		m.switchOff, m.reauthAfter, m.switchErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

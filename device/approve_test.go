@@ -220,6 +220,11 @@ func TestDecoyGetsNothing(t *testing.T) {
 	if h.note.count() != before {
 		t.Error("a message went out for a decoy")
 	}
+	// Both calls cost what a real message costs: a decoy each, through
+	// the same notifier (the outbox), so their timing matches.
+	if n := h.note.decoyCount(); n != 2 {
+		t.Errorf("%d decoys enqueued for Create and SendOTP of an unknown contact; want 2", n)
+	}
 	_, _, err = h.svc.FinishStart(h.ctx, h.req, e.ID, jkt)
 	wantState(t, err, device.Unverified)
 	var ran bool

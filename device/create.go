@@ -125,6 +125,9 @@ func (s *Service) Create(ctx context.Context, req Request, contact, label, jkt s
 		return nil, enrollmentErr(err)
 	}
 	if acct == nil {
+		if err := s.decoy(ctx); err != nil {
+			return nil, err
+		}
 		s.audit(ctx, req, Customer, auditUnknownContact, "", "", map[string]string{"enrollment": e.ID})
 		return &e, nil
 	}
@@ -179,7 +182,7 @@ func (s *Service) SendOTP(ctx context.Context, req Request, id, jkt string) (*st
 		return nil, enrollmentErr(err)
 	}
 	if e.AccountID == "" {
-		return e, nil
+		return e, s.decoy(ctx)
 	}
 	acct, err := s.Store.Account(ctx, e.AccountID)
 	if err != nil {

@@ -237,6 +237,21 @@ func (s *Service) tell(ctx context.Context, acct *store.Account, typ string, m t
 	return nil
 }
 
+// decoy costs what tell costs where an unknown contact gets nothing: the
+// notifier enqueues a decoy message its worker drops (notify.TypeDecoy), so
+// the answer takes the same time either way. A failure is ErrNoticeFailed,
+// as tell's would be.
+func (s *Service) decoy(ctx context.Context) error {
+	id, err := store.RandomID()
+	if err != nil {
+		return err
+	}
+	if err := s.Notifier.Notify(ctx, notify.Message{ID: "msg_" + id, Type: notify.TypeDecoy, CreatedAt: s.now()}); err != nil {
+		return mark(ErrNoticeFailed, err)
+	}
+	return nil
+}
+
 // tellAfter sends a notice about something already done; a failure is
 // logged for the operator, not returned.
 func (s *Service) tellAfter(ctx context.Context, req Request, acct *store.Account, m text.Message, data map[string]string) {

@@ -233,6 +233,15 @@
 //	    value   the terminal's code_unknown declines in the window
 //	    by      CountGuess (INCR)
 //
+//	{prefix}{nq}notify                            stream  {nq}   none; each entry is deleted once delivered or dead-lettered
+//	    entry   m = the notify.Message, JSON sealed with AES-256-GCM under a key derived from PAYCODE_SECRET
+//	    by      NotifyQueue.Notify (XADD, decoys too); consumer group "notify", one consumer per replica's NotifyWorker
+//	            (XREADGROUP, XPENDING/XCLAIM after the backoff, XACK+XDEL)
+//
+//	{prefix}{nq}notify:dead                       list    {nq}   none; LTRIM to 1000
+//	    values  "<stream id> <sealed message>" of messages out of attempts
+//	    by      NotifyWorker (LPUSH)
+//
 //	{prefix}switches                              hash    own    none (durable)
 //	    fields  signups, topups, new_devices (on|off), reauth_after (ms, 0: never), blocked_countries (sorted ISO 3166 codes)
 //	    by      SetSwitch (HSET, canonical values only)
