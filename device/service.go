@@ -81,17 +81,24 @@ type Limiter interface {
 
 // The limits the flows spend, in the order each flow spends them.
 var (
-	LimitEnrollPerIP       = Limit{"enroll-ip", 10, time.Hour}              // enrollments created per IP
-	LimitEnrollPerAccount  = Limit{"enroll-account", 5, time.Hour}          // enrollments created per account (by login)
-	LimitEnrollPerContact  = Limit{"enroll-contact", 3, 10 * time.Minute}   // enrollments and OTPs per contact
-	LimitEnrollOTPPerIP    = Limit{"enroll-otp-ip", 10, time.Hour}          // enrollment OTPs sent per IP
-	LimitRecoverPerIP      = Limit{"enroll-recover-ip", 10, 24 * time.Hour} // recovery attempts per IP
-	LimitRecoverPerAccount = Limit{"enroll-recover-account", 10, 24 * time.Hour}
-	LimitCancelTokenPerIP  = Limit{"enroll-cancel-ip", 30, time.Hour}      // cancel-code attempts per IP
-	LimitContactChange     = Limit{"contact-change-account", 3, time.Hour} // contact changes begun per account
-	LimitOTPPerIP          = Limit{"otp-ip", 10, time.Hour}                // shared with sign-up (bff/limits.go)
-	LimitOTPPerContact     = Limit{"otp-contact", 3, 10 * time.Minute}     // shared with sign-up (bff/limits.go)
-	LimitVerifyPerIP       = Limit{"verify-ip", 30, time.Hour}             // OTP guesses per IP, shared with sign-up
+	LimitEnrollPerIP      = Limit{"enroll-ip", 10, time.Hour}              // enrollments created per IP
+	LimitEnrollPerAccount = Limit{"enroll-account", 5, time.Hour}          // enrollments created per account (by login)
+	LimitEnrollPerContact = Limit{"enroll-contact", 3, 10 * time.Minute}   // enrollments and OTPs per contact
+	LimitEnrollOTPPerIP   = Limit{"enroll-otp-ip", 10, time.Hour}          // enrollment OTPs sent per IP
+	LimitRecoverPerIP     = Limit{"enroll-recover-ip", 10, 24 * time.Hour} // recovery attempts per IP
+	// LimitRecoverPerEnrollment counts recovery attempts on one enrollment,
+	// which only its own DPoP key can make: a stranger's failures spend
+	// the stranger's enrollments, never the owner's (issue 13: a per-account
+	// count let anyone who knew the address lock the owner out for a day).
+	// The bound on guessing is the OTP: each attempt needs the code sent to
+	// the owner's address (OTPTries wrong pairs end it), and a new code
+	// takes a new enrollment or SendOTP, LimitEnrollPerContact each.
+	LimitRecoverPerEnrollment = Limit{"enroll-recover-enrollment", 10, 24 * time.Hour}
+	LimitCancelTokenPerIP     = Limit{"enroll-cancel-ip", 30, time.Hour}      // cancel-code attempts per IP
+	LimitContactChange        = Limit{"contact-change-account", 3, time.Hour} // contact changes begun per account
+	LimitOTPPerIP             = Limit{"otp-ip", 10, time.Hour}                // shared with sign-up (bff/limits.go)
+	LimitOTPPerContact        = Limit{"otp-contact", 3, 10 * time.Minute}     // shared with sign-up (bff/limits.go)
+	LimitVerifyPerIP          = Limit{"verify-ip", 30, time.Hour}             // OTP guesses per IP, shared with sign-up
 )
 
 // Request is what the audit trail and the per-IP limits know of the call

@@ -209,7 +209,7 @@
 //	              otp-ip, enroll-otp-ip           IP            10/h      verify-ip               IP            30/h
 //	              otp-contact                     contact hash  3/10 min  enroll-contact          contact hash  3/10 min
 //	              enroll-ip                       IP            10/h      enroll-account          account id    5/h
-//	              enroll-recover-ip               IP            10/24 h   enroll-recover-account  contact hash  10/24 h
+//	              enroll-recover-ip               IP            10/24 h   enroll-recover-enrollment enrollment id 10/24 h
 //	              enroll-cancel-ip                IP            30/h      contact-change-account  account id    3/h
 //	              codes-account                   account id    PAYCODE_CODES_PER_MINUTE (20)/min
 //
