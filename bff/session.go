@@ -36,6 +36,9 @@ func (s *Server) sessionRefresh(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := s.limit(c, "refresh-key", proof.JKT, limitRefreshPerKey); err != nil {
+		return err
+	}
 	if err := s.limit(c, "refresh-ip", s.clientIP(c), limitRefreshPerIP); err != nil {
 		return err
 	}
