@@ -47,10 +47,21 @@ func (s *Service) FromLogin(ctx context.Context, req Request, acct *store.Accoun
 	if err != nil {
 		return nil, err
 	}
+	prompts := 0
 	for i := range live {
 		if live[i].JKT == jkt && live[i].Replaces == acct.DeviceID {
 			return &live[i], nil
 		}
+		if live[i].Origin == string(ByPasskey) {
+			prompts++
+		}
+	}
+	// Whoever holds the passkey (a thief included) may put at most
+	// MaxLoginPrompts prompts on the bound device at once, so the other
+	// visible places stay free for the owner's own new device by contact
+	// (issue 13: five prompts of a thief's wording blocked it).
+	if prompts >= MaxLoginPrompts {
+		return nil, ErrTooManyEnrollments
 	}
 	if err := s.limit(ctx, LimitEnrollPerIP, req.IP); err != nil {
 		return nil, err

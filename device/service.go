@@ -162,6 +162,11 @@ func (s *Service) now() time.Time {
 	return s.Now()
 }
 
+// MaxLoginPrompts is how many live enrollments made by a passkey login on
+// an unknown device key (FromLogin) an account may have at once; it is
+// below the visible cap (MaxLive, 5), so such prompts never fill it.
+const MaxLoginPrompts = 3
+
 func (s *Service) maxLive() int {
 	if s.MaxLive == 0 {
 		return 5
