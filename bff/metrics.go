@@ -18,8 +18,10 @@ type metrics struct {
 	streams  prometheus.Gauge
 	// notifications counts the outbox worker's outcomes.
 	notifications *prometheus.CounterVec
-	money         *prometheus.CounterVec
-	suspensions   prometheus.Counter
+	// hubUp is 1 while the replica's Redis subscription is confirmed.
+	hubUp       prometheus.Gauge
+	money       *prometheus.CounterVec
+	suspensions prometheus.Counter
 	// The operator's switches as this replica enforces them.
 	switchOff    *prometheus.GaugeVec
 	reauthAfter  prometheus.Gauge
@@ -59,6 +61,10 @@ func newMetrics() *metrics {
 		Name: "paycode_notifications_total",
 		Help: "Notification outbox deliveries on this replica by outcome: sent, retry (a failed attempt, retried after backoff), dead (out of attempts: in the dead-letter list), decoy (dropped).",
 	}, []string{"outcome"})
+	m.hubUp = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "paycode_event_hub_up",
+		Help: "1 while this replica's one Redis subscription (event streams, switch changes) is confirmed; 0 while it reconnects (streams answer 503, switches fall back to the 1 s re-read).",
+	})
 	m.streams = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "paycode_event_streams",
 		Help: "Open event streams (SSE) on this replica.",
@@ -83,7 +89,7 @@ func newMetrics() *metrics {
 		Name: "paycode_switch_read_errors_total",
 		Help: "Failed reads of the operator switches (the risky channels failed closed until the next read).",
 	})
-	m.registry.MustRegister(m.notifications, m.requests, m.latency, m.ready, m.audit, m.limited, m.codes, m.streams, m.money, m.suspensions,
+	m.registry.MustRegister(m.hubUp, m.notifications, m.requests, m.latency, m.ready, m.audit, m.limited, m.codes, m.streams, m.money, m.suspensions,
 		m.switchOff, m.reauthAfter, m.switchErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

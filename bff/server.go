@@ -121,6 +121,13 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Ser
 	}
 	s.switchCache = s.newSwitchCache()
 	s.hub = st.NewHub(log)
+	s.hub.OnState(func(up bool) {
+		if up {
+			s.metrics.hubUp.Set(1)
+		} else {
+			s.metrics.hubUp.Set(0)
+		}
+	})
 	s.hub.OnSwitch(s.switchCache.invalidate)
 	if cfg.NotifyWebhookURL != "" {
 		q, err := st.NotifyQueue(cfg.Secret)
