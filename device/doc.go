@@ -42,6 +42,8 @@
 //     an outbox write that fails leaves everything as it was. Delivery is
 //     the outbox worker's (retries with backoff, then the dead-letter list),
 //     off the request's path.
+//   - A contact change starts the probation window (Config.Probation) as a
+//     new device does, extending one under way and never shortening it.
 //   - The answer takes the same time whether or not the contact has an
 //     account: where an unknown contact gets nothing, the call enqueues a
 //     decoy message (decoy) that is never delivered, so both cost one

@@ -68,7 +68,7 @@
 //	            (active|locked|revoked), probation_until (absent or past: no probation)
 //	    by      createAccount (CreateAccount); setDeviceStatus (SetDeviceStatus); setAccountStatus (SetAccountStatus);
 //	            activateEnrollment (ActivateEnrollment: device_*, probation_until); switchContact (ChangeContact: contact,
-//	            contact_kind)
+//	            contact_kind, probation_until extended, never shortened)
 //
 //	{prefix}devices:{b1234}:{acct_id}             hash    acct   none (durable; a replaced device's record stays)
 //	    fields  device id -> Device JSON: id, account_id, jkt, label, credential_id, created_at
