@@ -102,7 +102,13 @@ func (s *Server) enrollmentApprove(c *fiber.Ctx) error {
 	}
 	e, err := s.devices.Approve(c.UserContext(), s.deviceRequest(c), sess, id, verify)
 	if err != nil {
-		return s.deviceProblem(err)
+		// Every failed approval is audited (who tried to let which new
+		// device in, and why it was refused); outages are not failures.
+		perr := s.deviceProblem(err)
+		if p := toProblem(perr); p != nil && p.Status < 500 {
+			s.audit(c, "enrollment.approval_failed", sess.AccountID, sess.DeviceID, map[string]string{"enrollment": id, "reason": p.Code})
+		}
+		return perr
 	}
 	return c.JSON(newdevice.View(e, s.now()))
 }

@@ -129,6 +129,9 @@ func TestEventStreamsShareOneRedisConnection(t *testing.T) {
 	if n := e.s.hub.Streams(); n != perReplica {
 		t.Errorf("hub serves %d streams; want %d", n, perReplica)
 	}
+	if v := metricLine(t, e.s, "paycode_event_hub_up"); v != "1" {
+		t.Errorf("paycode_event_hub_up = %q; want 1", v)
+	}
 
 	// The figures: 20 streams open on this replica, one pub/sub
 	// connection, and the pool's few others.

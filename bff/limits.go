@@ -17,7 +17,15 @@ var (
 	limitOTPPerIP      = redis_rate.Limit{Rate: 10, Burst: 10, Period: 3600e9} // 10 OTP sends per IP per hour
 	limitVerifyPerIP   = redis_rate.Limit{Rate: 30, Burst: 30, Period: 3600e9} // OTP guesses per IP per hour
 	limitCeremonyPerIP = redis_rate.PerMinute(30)                              // passkey ceremonies begun per IP
-	limitRefreshPerIP  = redis_rate.PerMinute(60)
+	// Refresh is limited per device key (the DPoP key every refresh is
+	// proven with): a carrier NAT puts thousands of shoppers behind one
+	// address, and each refreshes every few minutes. The per-IP limit
+	// stays only as a ceiling against a flood that mints a key per call.
+	// No per-account limit is spent before the token is checked: the
+	// account id in a refresh token is readable, so a stranger could spend
+	// the owner's.
+	limitRefreshPerKey = redis_rate.PerMinute(12)
+	limitRefreshPerIP  = redis_rate.PerMinute(3000)
 )
 
 // limit spends one unit of name's limit for subject, or answers 429 with

@@ -8,14 +8,18 @@ import (
 // metrics are the server's Prometheus collectors, on a registry of its own
 // so that several servers (tests, replicas in one process) never collide.
 type metrics struct {
-	registry    *prometheus.Registry
-	requests    *prometheus.CounterVec
-	latency     *prometheus.HistogramVec
-	ready       prometheus.Gauge
-	audit       *prometheus.CounterVec
-	limited     *prometheus.CounterVec
-	codes       prometheus.Counter
-	streams     prometheus.Gauge
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	ready    prometheus.Gauge
+	audit    *prometheus.CounterVec
+	limited  *prometheus.CounterVec
+	codes    prometheus.Counter
+	streams  prometheus.Gauge
+	// notifications counts the outbox worker's outcomes.
+	notifications *prometheus.CounterVec
+	// hubUp is 1 while the replica's Redis subscription is confirmed.
+	hubUp       prometheus.Gauge
 	money       *prometheus.CounterVec
 	suspensions prometheus.Counter
 	// The operator's switches as this replica enforces them.
@@ -53,6 +57,14 @@ func newMetrics() *metrics {
 		Name: "paycode_codes_issued_total",
 		Help: "Payment codes issued.",
 	})
+	m.notifications = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paycode_notifications_total",
+		Help: "Notification outbox deliveries on this replica by outcome: sent, retry (a failed attempt, retried after backoff), dead (out of attempts: in the dead-letter list), decoy (dropped).",
+	}, []string{"outcome"})
+	m.hubUp = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "paycode_event_hub_up",
+		Help: "1 while this replica's one Redis subscription (event streams, switch changes) is confirmed; 0 while it reconnects (streams answer 503, switches fall back to the 1 s re-read).",
+	})
 	m.streams = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "paycode_event_streams",
 		Help: "Open event streams (SSE) on this replica.",
@@ -77,7 +89,7 @@ func newMetrics() *metrics {
 		Name: "paycode_switch_read_errors_total",
 		Help: "Failed reads of the operator switches (the risky channels failed closed until the next read).",
 	})
-	m.registry.MustRegister(m.requests, m.latency, m.ready, m.audit, m.limited, m.codes, m.streams, m.money, m.suspensions,
+	m.registry.MustRegister(m.hubUp, m.notifications, m.requests, m.latency, m.ready, m.audit, m.limited, m.codes, m.streams, m.money, m.suspensions,
 		m.switchOff, m.reauthAfter, m.switchErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

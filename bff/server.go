@@ -51,6 +51,9 @@ type Server struct {
 	// hub is the replica's one Redis subscription: event streams and the
 	// switch cache hear every replica through it.
 	hub *store.Hub
+	// notifyWorker posts the notification outbox to the webhook (nil
+	// without one).
+	notifyWorker *store.NotifyWorker
 	// streamEnded, when set, is called as each event stream ends (tests).
 	streamEnded func()
 	// switchCache holds the operator's switches for at most a second: the
@@ -78,6 +81,9 @@ type Deps struct {
 	Notifier notify.Notifier
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Deliver is what the notification worker posts the outbox to; nil
+	// means the configured webhook (tests put a slow or failing one here).
+	Deliver notify.Notifier
 }
 
 // New builds the server's two apps; it does not listen.
@@ -120,7 +126,26 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Ser
 	}
 	s.switchCache = s.newSwitchCache()
 	s.hub = st.NewHub(log)
+	s.hub.OnState(func(up bool) {
+		if up {
+			s.metrics.hubUp.Set(1)
+		} else {
+			s.metrics.hubUp.Set(0)
+		}
+	})
 	s.hub.OnSwitch(s.switchCache.invalidate)
+	if cfg.NotifyWebhookURL != "" {
+		q, err := st.NotifyQueue(cfg.Secret)
+		if err != nil {
+			return nil, err
+		}
+		deliver := deps.Deliver
+		if deliver == nil {
+			deliver = &notify.Webhook{URL: cfg.NotifyWebhookURL, Secret: cfg.NotifyWebhookSecret}
+		}
+		s.notifyWorker = q.StartWorker(deliver, store.NotifyWorkerOptions{Log: log,
+			Observe: func(outcome string) { s.metrics.notifications.WithLabelValues(outcome).Inc() }})
+	}
 	s.trusted = parseTrustedProxies(cfg.TrustedProxies)
 	s.devices = s.newDevices()
 	s.app = s.newApp("paycode")
@@ -241,10 +266,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		close(s.closing)
 	}
 	err := errors.Join(s.app.ShutdownWithContext(ctx), s.admin.ShutdownWithContext(ctx))
-	s.hub.Close()
+	s.Close()
 	return err
 }
 
 // Close releases what New started (the hub) without serving: for a Server
 // that never served, or after Shutdown.
-func (s *Server) Close() { s.hub.Close() }
+func (s *Server) Close() {
+	s.hub.Close()
+	if s.notifyWorker != nil {
+		s.notifyWorker.Close()
+	}
+}

@@ -36,6 +36,9 @@ func (s *Server) sessionRefresh(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := s.limit(c, "refresh-key", proof.JKT, limitRefreshPerKey); err != nil {
+		return err
+	}
 	if err := s.limit(c, "refresh-ip", s.clientIP(c), limitRefreshPerIP); err != nil {
 		return err
 	}
@@ -141,16 +144,25 @@ func (s *Server) reauthFinish(c *fiber.Ctx) error {
 	sess, _ := sessionOf(c)
 	ctx := c.UserContext()
 	var o owner
+	// Every failed re-authentication is audited (a session thief trying
+	// to step up leaves a trace); the entry names the problem code only.
+	failed := func(err error) error {
+		p := toProblem(err)
+		if p != nil && p.Status < 500 {
+			s.audit(c, "session.reauth_failed", sess.AccountID, sess.DeviceID, map[string]string{"session": sess.ID, "reason": p.Code})
+		}
+		return err
+	}
 	a, err := s.rp.FinishLogin(ctx, req.ReauthID, webauthn.Expect{
 		Purpose: webauthn.PurposeReauth, JKT: sess.JKT, AccountID: sess.AccountID, SessionID: sess.ID}, req.Credential, s.lookup(&o))
 	if err != nil {
-		return passkeyProblem(err)
+		return failed(passkeyProblem(err))
 	}
 	if string(a.User.ID) != sess.AccountID {
-		return passkeyProblem(webauthn.ErrRejected)
+		return failed(passkeyProblem(webauthn.ErrRejected))
 	}
 	if err := s.checkAssertion(c, a, &o); err != nil {
-		return err
+		return failed(err)
 	}
 	now := s.now()
 	got, err := s.store.SetAuthTime(ctx, sess.ID, sess.AccountID, sess.JKT, now, passkeyAMR, s.cfg.SessionIdle, now)

@@ -220,6 +220,11 @@ func TestDecoyGetsNothing(t *testing.T) {
 	if h.note.count() != before {
 		t.Error("a message went out for a decoy")
 	}
+	// Both calls cost what a real message costs: a decoy each, through
+	// the same notifier (the outbox), so their timing matches.
+	if n := h.note.decoyCount(); n != 2 {
+		t.Errorf("%d decoys enqueued for Create and SendOTP of an unknown contact; want 2", n)
+	}
 	_, _, err = h.svc.FinishStart(h.ctx, h.req, e.ID, jkt)
 	wantState(t, err, device.Unverified)
 	var ran bool
@@ -227,5 +232,33 @@ func TestDecoyGetsNothing(t *testing.T) {
 	wantState(t, err, device.Unverified)
 	if ran {
 		t.Error("a decoy ran the passkey registration")
+	}
+}
+
+// Attack (issue 13 item 6): a passkey thief logs in from new keys to put
+// prompts of their own wording on the owner's phone until the account's
+// visible enrollments are full, which blocked the owner's own new device.
+// Login prompts are capped below the visible cap, so the owner's
+// enrollment by contact still goes through.
+func TestLoginPromptsLeaveRoomForOwner(t *testing.T) {
+	h := newHarness(t)
+	o := h.account("prompts@example.com")
+	made := 0
+	for range 5 {
+		_, err := h.svc.FromLogin(h.ctx, h.req, h.reload(o.acct.ID), newJKT(t), "Tap approve to keep your account safe")
+		if errors.Is(err, device.ErrTooManyEnrollments) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("FromLogin: %v", err)
+		}
+		made++
+	}
+	if made != device.MaxLoginPrompts {
+		t.Errorf("a passkey holder put %d prompts on the bound device; want at most %d", made, device.MaxLoginPrompts)
+	}
+	id, jkt := h.byContact(o)
+	if _, err := h.svc.Verify(h.ctx, h.req, id, jkt, h.otp(o.acct.Contact)); err != nil {
+		t.Fatalf("the owner's own enrollment by contact after a thief's prompts: %v", err)
 	}
 }

@@ -103,6 +103,12 @@ func (s *Service) ChangeContactVerify(ctx context.Context, req Request, sess *st
 	if err := s.tell(ctx, acct, notify.TypeSecurity, m, map[string]string{"change": cc.ID}); err != nil {
 		return nil, err
 	}
+	// Probation follows, as after a new device: whoever moved the
+	// contact (the owner, or someone holding the unlocked phone) gets
+	// lower limits and no top-ups until it ends.
+	if s.Probation > 0 {
+		cc.ProbationUntil = s.now().Add(s.Probation)
+	}
 	cleanup, err := s.Store.ChangeContact(ctx, cc)
 	switch {
 	case err == nil:

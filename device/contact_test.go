@@ -80,6 +80,12 @@ func TestContactChangeWarnsBeforeCommit(t *testing.T) {
 	if _, ok := h.audited("contact.changed", o.acct.ID); !ok {
 		t.Error("the change is not audited")
 	}
+	// Attack (issue 13 item 5): someone holding the unlocked phone moves
+	// the contact to their own address. Probation follows, as after a new
+	// device: lower limits and no top-ups until it ends.
+	if until := h.reload(o.acct.ID).ProbationUntil; !until.After(h.now) {
+		t.Errorf("probation after a contact change ends %v; want after %v", until, h.now)
+	}
 }
 
 // Attack: taking another account's address. The new address proves

@@ -47,10 +47,21 @@ func (s *Service) FromLogin(ctx context.Context, req Request, acct *store.Accoun
 	if err != nil {
 		return nil, err
 	}
+	prompts := 0
 	for i := range live {
 		if live[i].JKT == jkt && live[i].Replaces == acct.DeviceID {
 			return &live[i], nil
 		}
+		if live[i].Origin == string(ByPasskey) {
+			prompts++
+		}
+	}
+	// Whoever holds the passkey (a thief included) may put at most
+	// MaxLoginPrompts prompts on the bound device at once, so the other
+	// visible places stay free for the owner's own new device by contact
+	// (issue 13: five prompts of a thief's wording blocked it).
+	if prompts >= MaxLoginPrompts {
+		return nil, ErrTooManyEnrollments
 	}
 	if err := s.limit(ctx, LimitEnrollPerIP, req.IP); err != nil {
 		return nil, err
@@ -125,6 +136,9 @@ func (s *Service) Create(ctx context.Context, req Request, contact, label, jkt s
 		return nil, enrollmentErr(err)
 	}
 	if acct == nil {
+		if err := s.decoy(ctx); err != nil {
+			return nil, err
+		}
 		s.audit(ctx, req, Customer, auditUnknownContact, "", "", map[string]string{"enrollment": e.ID})
 		return &e, nil
 	}
@@ -179,7 +193,7 @@ func (s *Service) SendOTP(ctx context.Context, req Request, id, jkt string) (*st
 		return nil, enrollmentErr(err)
 	}
 	if e.AccountID == "" {
-		return e, nil
+		return e, s.decoy(ctx)
 	}
 	acct, err := s.Store.Account(ctx, e.AccountID)
 	if err != nil {

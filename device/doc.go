@@ -34,7 +34,20 @@
 //     can cancel it.
 //   - The contact is warned before a recovery or a contact change commits.
 //     If the warning cannot be handed to the notifier, nothing changes
-//     (ErrNoticeFailed): no recovery code is spent, no contact moves.
+//     (ErrNoticeFailed): no recovery code is spent, no contact moves. In
+//     production the notifier is the store's notification outbox
+//     (store.NotifyQueue): handing the warning over is its XADD into the
+//     outbox stream, which happens in the same call and before the step
+//     that commits, so the order is: warning durably queued, then commit;
+//     an outbox write that fails leaves everything as it was. Delivery is
+//     the outbox worker's (retries with backoff, then the dead-letter list),
+//     off the request's path.
+//   - A contact change starts the probation window (Config.Probation) as a
+//     new device does, extending one under way and never shortening it.
+//   - The answer takes the same time whether or not the contact has an
+//     account: where an unknown contact gets nothing, the call enqueues a
+//     decoy message (decoy) that is never delivered, so both cost one
+//     outbox write and neither waits for the webhook.
 //     Notices about something already done (an operator's approval, a
 //     device replaced) are sent after it, and a failure is only logged.
 //   - An enrollment completes only while the device it replaces is still

@@ -18,10 +18,13 @@ import (
 )
 
 // notifier records what it is handed, and fails while fail is set.
+// Decoys (never delivered: the outbox worker drops them) are counted
+// apart from messages.
 type notifier struct {
-	mu   sync.Mutex
-	msgs []notify.Message
-	fail error
+	mu     sync.Mutex
+	msgs   []notify.Message
+	decoys int
+	fail   error
 }
 
 var errNotifierDown = errors.New("test notifier: down")
@@ -32,8 +35,18 @@ func (n *notifier) Notify(_ context.Context, m notify.Message) error {
 	if n.fail != nil {
 		return n.fail
 	}
+	if m.Type == notify.TypeDecoy {
+		n.decoys++
+		return nil
+	}
 	n.msgs = append(n.msgs, m)
 	return nil
+}
+
+func (n *notifier) decoyCount() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.decoys
 }
 
 func (n *notifier) setFailing(failing bool) {

@@ -34,7 +34,7 @@ func (s *Service) Recover(ctx context.Context, req Request, id, jkt string, otp,
 	if err := s.limit(ctx, LimitRecoverPerIP, req.IP); err != nil {
 		return nil, err
 	}
-	if err := s.limit(ctx, LimitRecoverPerAccount, e.LimitSubject); err != nil {
+	if err := s.limit(ctx, LimitRecoverPerEnrollment, e.ID); err != nil {
 		return nil, err
 	}
 	now := s.now()

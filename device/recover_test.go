@@ -169,7 +169,7 @@ func TestRecoveryLimitedBeforeFactorsChecked(t *testing.T) {
 	id, jkt := h.byContact(o)
 	otp := h.otp(o.acct.Contact)
 
-	lim := &limiter{deny: device.LimitRecoverPerAccount.Name}
+	lim := &limiter{deny: device.LimitRecoverPerEnrollment.Name}
 	h.svc.Limiter = lim
 	for range 6 { // more than the OTP's 5 tries
 		_, err := h.svc.Recover(h.ctx, h.req, id, jkt, otp, secret(o.codes[0]))
@@ -179,12 +179,9 @@ func TestRecoveryLimitedBeforeFactorsChecked(t *testing.T) {
 		}
 	}
 	e, _ := h.st.Enrollment(h.ctx, id)
-	want := []string{"enroll-recover-ip " + h.req.IP, "enroll-recover-account " + e.LimitSubject}
+	want := []string{"enroll-recover-ip " + h.req.IP, "enroll-recover-enrollment " + e.ID}
 	if got := lim.spent[:2]; got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("limits spent = %v; want %v first", lim.spent, want)
-	}
-	if e.LimitSubject != h.svc.ContactHash(o.acct.Contact) {
-		t.Errorf("the per-account subject is %q; want the contact's keyed hash", e.LimitSubject)
 	}
 
 	h.svc.Limiter = &limiter{}

@@ -81,17 +81,24 @@ type Limiter interface {
 
 // The limits the flows spend, in the order each flow spends them.
 var (
-	LimitEnrollPerIP       = Limit{"enroll-ip", 10, time.Hour}              // enrollments created per IP
-	LimitEnrollPerAccount  = Limit{"enroll-account", 5, time.Hour}          // enrollments created per account (by login)
-	LimitEnrollPerContact  = Limit{"enroll-contact", 3, 10 * time.Minute}   // enrollments and OTPs per contact
-	LimitEnrollOTPPerIP    = Limit{"enroll-otp-ip", 10, time.Hour}          // enrollment OTPs sent per IP
-	LimitRecoverPerIP      = Limit{"enroll-recover-ip", 10, 24 * time.Hour} // recovery attempts per IP
-	LimitRecoverPerAccount = Limit{"enroll-recover-account", 10, 24 * time.Hour}
-	LimitCancelTokenPerIP  = Limit{"enroll-cancel-ip", 30, time.Hour}      // cancel-code attempts per IP
-	LimitContactChange     = Limit{"contact-change-account", 3, time.Hour} // contact changes begun per account
-	LimitOTPPerIP          = Limit{"otp-ip", 10, time.Hour}                // shared with sign-up (bff/limits.go)
-	LimitOTPPerContact     = Limit{"otp-contact", 3, 10 * time.Minute}     // shared with sign-up (bff/limits.go)
-	LimitVerifyPerIP       = Limit{"verify-ip", 30, time.Hour}             // OTP guesses per IP, shared with sign-up
+	LimitEnrollPerIP      = Limit{"enroll-ip", 10, time.Hour}              // enrollments created per IP
+	LimitEnrollPerAccount = Limit{"enroll-account", 5, time.Hour}          // enrollments created per account (by login)
+	LimitEnrollPerContact = Limit{"enroll-contact", 3, 10 * time.Minute}   // enrollments and OTPs per contact
+	LimitEnrollOTPPerIP   = Limit{"enroll-otp-ip", 10, time.Hour}          // enrollment OTPs sent per IP
+	LimitRecoverPerIP     = Limit{"enroll-recover-ip", 10, 24 * time.Hour} // recovery attempts per IP
+	// LimitRecoverPerEnrollment counts recovery attempts on one enrollment,
+	// which only its own DPoP key can make: a stranger's failures spend
+	// the stranger's enrollments, never the owner's (issue 13: a per-account
+	// count let anyone who knew the address lock the owner out for a day).
+	// The bound on guessing is the OTP: each attempt needs the code sent to
+	// the owner's address (OTPTries wrong pairs end it), and a new code
+	// takes a new enrollment or SendOTP, LimitEnrollPerContact each.
+	LimitRecoverPerEnrollment = Limit{"enroll-recover-enrollment", 10, 24 * time.Hour}
+	LimitCancelTokenPerIP     = Limit{"enroll-cancel-ip", 30, time.Hour}      // cancel-code attempts per IP
+	LimitContactChange        = Limit{"contact-change-account", 3, time.Hour} // contact changes begun per account
+	LimitOTPPerIP             = Limit{"otp-ip", 10, time.Hour}                // shared with sign-up (bff/limits.go)
+	LimitOTPPerContact        = Limit{"otp-contact", 3, 10 * time.Minute}     // shared with sign-up (bff/limits.go)
+	LimitVerifyPerIP          = Limit{"verify-ip", 30, time.Hour}             // OTP guesses per IP, shared with sign-up
 )
 
 // Request is what the audit trail and the per-IP limits know of the call
@@ -161,6 +168,11 @@ func (s *Service) now() time.Time {
 	}
 	return s.Now()
 }
+
+// MaxLoginPrompts is how many live enrollments made by a passkey login on
+// an unknown device key (FromLogin) an account may have at once; it is
+// below the visible cap (MaxLive, 5), so such prompts never fill it.
+const MaxLoginPrompts = 3
 
 func (s *Service) maxLive() int {
 	if s.MaxLive == 0 {
@@ -247,6 +259,21 @@ func (s *Service) tell(ctx context.Context, acct *store.Account, typ string, m t
 	err = s.Notifier.Notify(ctx, notify.Message{ID: "msg_" + id, Type: typ, To: acct.Contact, Text: m.Render(s.langOf(acct)),
 		Data: data, CreatedAt: s.now()})
 	if err != nil {
+		return mark(ErrNoticeFailed, err)
+	}
+	return nil
+}
+
+// decoy costs what tell costs where an unknown contact gets nothing: the
+// notifier enqueues a decoy message its worker drops (notify.TypeDecoy), so
+// the answer takes the same time either way. A failure is ErrNoticeFailed,
+// as tell's would be.
+func (s *Service) decoy(ctx context.Context) error {
+	id, err := store.RandomID()
+	if err != nil {
+		return err
+	}
+	if err := s.Notifier.Notify(ctx, notify.Message{ID: "msg_" + id, Type: notify.TypeDecoy, CreatedAt: s.now()}); err != nil {
 		return mark(ErrNoticeFailed, err)
 	}
 	return nil

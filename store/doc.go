@@ -69,7 +69,7 @@
 //	            English)
 //	    by      createAccount (CreateAccount); setAccountLang (SetAccountLang); setDeviceStatus (SetDeviceStatus); setAccountStatus (SetAccountStatus);
 //	            activateEnrollment (ActivateEnrollment: device_*, probation_until); switchContact (ChangeContact: contact,
-//	            contact_kind)
+//	            contact_kind, probation_until extended, never shortened)
 //
 //	{prefix}devices:{b1234}:{acct_id}             hash    acct   none (durable; a replaced device's record stays)
 //	    fields  device id -> Device JSON: id, account_id, jkt, label, credential_id, created_at
@@ -219,11 +219,12 @@
 //	    value   the GCRA theoretical arrival time. Stored as rate:{prefix}rl:{name}:{subject}: Keys.RateLimit("rl:"+name, subject)
 //	            gives the name and redis_rate v10 prepends "rate:".
 //	    by      Allow (redis_rate's allowN script), from bff's Server.limit; the names, subjects and limits:
-//	              ceremony-ip, terminal-token-ip  IP            30/min    refresh-ip              IP            60/min
+//	              ceremony-ip, terminal-token-ip  IP            30/min    refresh-ip              IP            3000/min
+//	              refresh-key                     DPoP key jkt  12/min
 //	              otp-ip, enroll-otp-ip           IP            10/h      verify-ip               IP            30/h
 //	              otp-contact                     contact hash  3/10 min  enroll-contact          contact hash  3/10 min
 //	              enroll-ip                       IP            10/h      enroll-account          account id    5/h
-//	              enroll-recover-ip               IP            10/24 h   enroll-recover-account  contact hash  10/24 h
+//	              enroll-recover-ip               IP            10/24 h   enroll-recover-enrollment enrollment id 10/24 h
 //	              enroll-cancel-ip                IP            30/h      contact-change-account  account id    3/h
 //
 //	{prefix}audit                                 stream  own    none (durable, never trimmed); entries below
@@ -246,6 +247,15 @@
 //	{prefix}storename:{store_id}                  hash    own    none (durable)
 //	    fields  en, ja (the store's display names, shown to shoppers in events and history), updated_at
 //	    by      PutStoreName (HSET; the operator's PUT /v1/stores/{store_id})
+//
+//	{prefix}{nq}notify                            stream  {nq}   none; each entry is deleted once delivered or dead-lettered
+//	    entry   m = the notify.Message, JSON sealed with AES-256-GCM under a key derived from PAYCODE_SECRET
+//	    by      NotifyQueue.Notify (XADD, decoys too); consumer group "notify", one consumer per replica's NotifyWorker
+//	            (XREADGROUP, XPENDING/XCLAIM after the backoff, XACK+XDEL)
+//
+//	{prefix}{nq}notify:dead                       list    {nq}   none; LTRIM to 1000
+//	    values  "<stream id> <sealed message>" of messages out of attempts
+//	    by      NotifyWorker (LPUSH)
 //
 //	{prefix}switches                              hash    own    none (durable)
 //	    fields  signups, topups, new_devices (on|off), reauth_after (ms, 0: never), blocked_countries (sorted ISO 3166 codes)

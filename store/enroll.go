@@ -669,6 +669,11 @@ type ContactChange struct {
 	NewKind    string
 	NewHash    string
 	TriesLeft  int
+	// ProbationUntil, when set, is the end of the probation window
+	// ChangeContact starts with the switch (lower limits, no top-ups, as
+	// after a new device); it never shortens a window under way. It is an
+	// argument of ChangeContact, not stored with the change.
+	ProbationUntil time.Time
 }
 
 // NewContactChangeID returns a contact-change id in the account's bucket.
@@ -731,13 +736,19 @@ func (s *Store) VerifyContactChangeOTP(ctx context.Context, id, otpHash string) 
 	return s.spendOTPTry(ctx, "verifying a contact change", s.keys.ContactChange(b, id), otpHash)
 }
 
-// switchContact: KEYS account, change. The change must be verified and of
-// this account, and the account's contact still the old one.
+// switchContact: KEYS account, change. ARGV account id, old contact, new
+// contact, new kind, probation end (Unix ms, 0: none). The change must be
+// verified and of this account, and the account's contact still the old
+// one; the probation window is extended to the given end, never shortened.
 var switchContact = redis.NewScript(`
 local v = redis.call('HMGET', KEYS[2], 'verified', 'account')
 if v[1] ~= '1' or v[2] ~= ARGV[1] then return 'unverified' end
 if redis.call('HGET', KEYS[1], 'contact') ~= ARGV[2] then return 'changed' end
 redis.call('HSET', KEYS[1], 'contact', ARGV[3], 'contact_kind', ARGV[4])
+local pu = tonumber(ARGV[5])
+if pu > 0 and pu > tonumber(redis.call('HGET', KEYS[1], 'probation_until') or '0') then
+  redis.call('HSET', KEYS[1], 'probation_until', ARGV[5])
+end
 redis.call('DEL', KEYS[2])
 return 'ok'
 `)
@@ -774,7 +785,7 @@ func (s *Store) ChangeContact(ctx context.Context, cc *ContactChange) (cleanup, 
 		}
 	}
 	res, err := switchContact.Run(ctx, s.rdb, []string{s.keys.Account(b, cc.AccountID), s.keys.ContactChange(b, cc.ID)},
-		cc.AccountID, cc.OldContact, cc.NewContact, cc.NewKind).Text()
+		cc.AccountID, cc.OldContact, cc.NewContact, cc.NewKind, probationMillis(cc.ProbationUntil)).Text()
 	if err == nil && res != "ok" {
 		err = ErrContactChanged
 		if res == "unverified" {
@@ -796,4 +807,11 @@ func (s *Store) ChangeContact(ctx context.Context, cc *ContactChange) (cleanup, 
 		return wrap("releasing the old contact", err), nil
 	}
 	return nil, nil
+}
+
+func probationMillis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
 }

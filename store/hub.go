@@ -50,6 +50,8 @@ type Hub struct {
 	// onSwitch is called when a switch changed (or may have: after the hub
 	// came back up).
 	onSwitch []func()
+	// onState is told each change of up (metrics).
+	onState func(up bool)
 
 	stop chan struct{}
 	done chan struct{}
@@ -131,6 +133,15 @@ func (h *Hub) OnSwitch(f func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.onSwitch = append(h.onSwitch, f)
+}
+
+// OnState registers f, called with true when the hub's subscription is
+// confirmed and false when it is lost (a gauge).
+func (h *Hub) OnState(f func(up bool)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.onState = f
+	f(h.up) // the state it may already be in
 }
 
 // Up reports whether the hub's subscription is confirmed.
@@ -249,7 +260,11 @@ func (h *Hub) setUp() {
 	h.mu.Lock()
 	h.up = true
 	fs := append([]func(){}, h.onSwitch...)
+	st := h.onState
 	h.mu.Unlock()
+	if st != nil {
+		st(true)
+	}
 	h.upOnce.Do(func() { close(h.upCh) })
 	for _, f := range fs {
 		f() // a change may have been missed while down
@@ -261,6 +276,9 @@ func (h *Hub) setUp() {
 func (h *Hub) setDown() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.up && h.onState != nil {
+		h.onState(false)
+	}
 	h.up = false
 	for ch, set := range h.subs {
 		for sub := range set {

@@ -187,6 +187,13 @@ func (k Keys) Audit() string { return k.prefix + "audit" }
 // Outbox is the dev outbox stream of notifications (dev mode only).
 func (k Keys) Outbox() string { return k.prefix + "outbox" }
 
+// NotifyQueue is the notification outbox stream (NotifyQueue), in its own
+// slot with its dead-letter list.
+func (k Keys) NotifyQueue() string { return k.prefix + "{nq}notify" }
+
+// NotifyDead is the notification outbox's dead-letter list.
+func (k Keys) NotifyDead() string { return k.prefix + "{nq}notify:dead" }
+
 // SigningKeys holds the dev access-token signing key (dev mode only;
 // production keys come from configuration).
 func (k Keys) SigningKeys() string { return k.prefix + "signing-key:dev" }
