@@ -2,7 +2,6 @@ package bff
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -79,7 +78,7 @@ func (s *Server) adminRegisterTerminal(c *fiber.Ctx) error {
 	if err := req.check(); err != nil {
 		return err
 	}
-	if req.StoreID == "" || len(req.StoreID) > 64 || !validOrderRef(req.StoreID) || strings.ContainsAny(req.StoreID, " {}") {
+	if !validStoreID(req.StoreID) {
 		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.StoreIDRequired))
 	}
 	if !validLabel(req.Label) {
