@@ -14,26 +14,21 @@ import (
 // A decline at the register is told to the phone that showed the code, as
 // the event code.declined: {code_id, reason, kind, amount, currency,
 // store, store_name}. The shopper then reads why ("your balance is too
-// low") instead of only the cashier. It is published here, after package
-// pay answered, not from the money script: a decline changes no money, and
-// the event is a notice about an answer already given.
+// low") instead of only the cashier.
 //
-// Only declines of a code that exists are told, to its account:
+// The money script tells every decline it decides itself, in the same
+// atomic step as the stored outcome (store/wallet.go, payScript: so a
+// replay is never told again, and the event costs no round trip of its
+// own). Never code_unknown (a guess or a misread names no account;
+// telling anyone would turn the register into an oracle for codes), never
+// device_revoked (the account's current phone never showed that code).
 //
-//   - never code_unknown (a guess or a misread names no account; telling
-//     anyone would turn the register into an oracle for codes);
-//   - never device_revoked: the code's device is no longer the account's,
-//     and the account's current phone never showed that code;
-//   - never a replayed answer (the retry of a request already told).
-//
-// A failure to read the code or to publish is logged; the terminal's
-// answer stands.
+// tellDecline covers the one decline decided before the store is asked: a
+// currency other than the configured one (pay.Outcome.Local). It reads
+// the code's record to find the account; a failure to read or publish is
+// logged, and the terminal's answer stands.
 func (s *Server) tellDecline(c *fiber.Ctx, req pay.CodeRequest, out *pay.Outcome, err error) {
-	if err != nil || out == nil || out.Approved || out.Replayed {
-		return
-	}
-	switch out.Decline {
-	case store.DeclineCodeUnknown, store.DeclineDeviceRevoked:
+	if err != nil || out == nil || out.Approved || !out.Local || out.Decline == store.DeclineCodeUnknown {
 		return
 	}
 	code, perr := tokens.ParseCode(req.Code, s.cfg.CodePrefix)

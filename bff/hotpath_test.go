@@ -76,6 +76,12 @@ func TestRedemptionRoundTrips(t *testing.T) {
 	if n := h.count(func() { mustStatus(t, "payment", term.pay(code, 10), 201) }); n != 1 {
 		t.Errorf("a payment took %d round trips; want 1", n)
 	}
+	// A decline of a known code is one round trip too: the script tells
+	// the phone (code.declined) in the same step, no read or publish after.
+	code = d.code()
+	if n := h.count(func() { mustStatus(t, "declined payment", term.pay(code, 9_000_000), 402) }); n != 1 {
+		t.Errorf("a declined payment took %d round trips; want 1", n)
+	}
 	fake, _ := tokens.NewCode(e.s.cfg.CodePrefix, 7)
 	if n := h.count(func() { mustStatus(t, "unknown code", term.pay(fake.Digits(), 10), 402) }); n != 2 {
 		t.Errorf("an unknown code took %d round trips; want 2 (the script and the guess)", n)

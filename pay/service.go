@@ -151,6 +151,11 @@ type Outcome struct {
 	// Suspended reports that this request's unknown code suspended the
 	// terminal (the suspension is audited already).
 	Suspended bool
+	// Local reports a decline decided in memory, before the store was
+	// asked (a currency other than the configured one, a code that does
+	// not parse): the money script, which tells the phone of the declines
+	// it decides (code.declined), never saw it.
+	Local bool
 }
 
 // Errors of the service besides the store's.
@@ -164,7 +169,7 @@ var (
 
 // declined is the outcome of a decline decided before the store is asked.
 func declined(kind store.Kind, amount int64, currency string, reason store.Decline) *Outcome {
-	return &Outcome{Kind: kind, Outcome: store.Outcome{Decline: reason, Amount: amount, Currency: currency}}
+	return &Outcome{Kind: kind, Local: true, Outcome: store.Outcome{Decline: reason, Amount: amount, Currency: currency}}
 }
 
 // keyHash is what is stored of an Idempotency-Key.

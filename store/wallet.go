@@ -362,16 +362,33 @@ if not c[1] then return decline(DECLINE.code_unknown) end
 local account = c[1]
 local acct_key, wallet_key, ledger_key, events_key = a_acct_key .. account, a_wallet_key .. account,
   a_ledger_key .. account, a_events_key .. account
-if c[3] == 'used' then return decline(DECLINE.code_used) end
-if now >= tonumber(c[4]) then return decline(DECLINE.code_expired) end
+-- emit records an event for the account's phone and publishes it, in
+-- this same atomic step (a replay returned above, so it is never told
+-- twice).
+local function emit(etype, data)
+  local ev = cjson.encode({type = etype, data = data, time = a_now})
+  local evid = redis.call('XADD', events_key, 'MAXLEN', '~', 100, '*', 'e', ev)
+  redis.call('PEXPIRE', events_key, 3600000)
+  redis.call('PUBLISH', a_event_channel .. account, evid .. '\n' .. ev)
+end
+-- told declines and tells the phone that showed the code why
+-- (code.declined). Not for device_revoked: the account's current phone
+-- never showed that code.
+local function told(reason)
+  emit('code.declined', {code_id = a_code_id, reason = reason, kind = kind, amount = amount,
+    currency = a_currency, store = a_store})
+  return decline(reason)
+end
+if c[3] == 'used' then return told(DECLINE.code_used) end
+if now >= tonumber(c[4]) then return told(DECLINE.code_expired) end
 local a = redis.call('HMGET', acct_key, 'status', 'device_id', 'device_status', 'probation_until')
-if a[1] == 'frozen' then return decline(DECLINE.account_frozen) end
+if a[1] == 'frozen' then return told(DECLINE.account_frozen) end
 if a[2] ~= c[2] or a[3] ~= 'active' then return decline(DECLINE.device_revoked) end
 local probation = a[4] and tonumber(a[4]) > now
 local w = redis.call('HMGET', wallet_key, 'balance', 'currency')
 local balance = tonumber(w[1] or '0')
 local currency = w[2] or a_currency
-if currency ~= a_currency then return decline(DECLINE.currency_mismatch) end
+if currency ~= a_currency then return told(DECLINE.currency_mismatch) end
 local spent, topups, topup_count = day_reset(wallet_key, a_day)
 local delta
 if kind == KIND.payment then
@@ -380,13 +397,13 @@ if kind == KIND.payment then
     per_payment = math.min(per_payment, tonumber(a_probation_per_day))
     per_day = math.min(per_day, tonumber(a_probation_per_day))
   end
-  if amount > per_payment or spent + amount > per_day then return decline(DECLINE.limit_exceeded) end
-  if balance < amount then return decline(DECLINE.insufficient_funds) end
+  if amount > per_payment or spent + amount > per_day then return told(DECLINE.limit_exceeded) end
+  if balance < amount then return told(DECLINE.insufficient_funds) end
   delta = -amount
   spent = spent + amount
 else
-  if a_topups_disabled == '1' or probation then return decline(DECLINE.topups_disabled) end
-  if amount > tonumber(a_per_topup) or topup_count + 1 > tonumber(a_topups_per_day) then return decline(DECLINE.limit_exceeded) end
+  if a_topups_disabled == '1' or probation then return told(DECLINE.topups_disabled) end
+  if amount > tonumber(a_per_topup) or topup_count + 1 > tonumber(a_topups_per_day) then return told(DECLINE.limit_exceeded) end
   delta = amount
   topups = topups + amount
   topup_count = topup_count + 1
@@ -403,10 +420,7 @@ redis.call('XADD', k_settle, '*', 'ledger', entry, 'account', account, 'kind', k
   'payment', a_payment_id, 'terminal', a_terminal, 'store', a_store, 'at', a_now_ms)
 local data = {code_id = a_code_id, kind = kind, amount = amount, currency = currency, store = a_store,
   payment_id = a_payment_id, balance = balance}
-local ev = cjson.encode({type = 'code.redeemed', data = data, time = a_now})
-local evid = redis.call('XADD', events_key, 'MAXLEN', '~', 100, '*', 'e', ev)
-redis.call('PEXPIRE', events_key, 3600000)
-redis.call('PUBLISH', a_event_channel .. account, evid .. '\n' .. ev)
+emit('code.redeemed', data)
 return approve(a_payment_id, balance)
 `)
 
