@@ -84,7 +84,14 @@ func CredentialKey(id []byte) string { return base64.RawURLEncoding.EncodeToStri
 // recovery codes, and consumes the verified sign-up, all at once or not at
 // all. KEYS: signup, account, devices, credentials, counters, recovery.
 var createAccount = redis.NewScript(`
-if redis.call('EXISTS', KEYS[2]) == 1 then return 'exists' end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  -- Account ids are fresh random values: one that holds this id already is
+  -- this very call, resent by go-redis after a lost reply (the sign-up is
+  -- gone by then). Answer as the first run did, so the caller does not
+  -- release the contact claim of the account it made.
+  if redis.call('HGET', KEYS[2], 'id') == ARGV[1] and redis.call('HGET', KEYS[2], 'device_id') == ARGV[5] then return 'ok' end
+  return 'exists'
+end
 if redis.call('HGET', KEYS[1], 'verified') ~= '1' then return 'unverified' end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[2], 'id', ARGV[1], 'contact', ARGV[2], 'contact_kind', ARGV[3], 'status', 'active',

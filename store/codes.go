@@ -52,6 +52,15 @@ local a = redis.call('HMGET', KEYS[1], 'device_id', 'device_status', 'status')
 if a[1] ~= ARGV[1] or a[2] ~= 'active' then return {'revoked', 0} end
 if a[3] == 'frozen' then return {'frozen', 0} end
 local now, per = tonumber(ARGV[3]), tonumber(ARGV[11])
+-- The new code's name is drawn once per request: a record already under
+-- it with this session and issue time is this call, resent by go-redis
+-- after a lost reply; answer as the first run did (without spending the
+-- limit again or publishing twice).
+local mine = redis.call('HMGET', KEYS[3], 'session', 'issued_at')
+if mine[1] then
+  if mine[1] == ARGV[2] and mine[2] == ARGV[3] then return {'ok', 0} end
+  return {'collision', 0}
+end
 if per > 0 then
   local t = 60000 / per
   local burst = per * t
@@ -62,7 +71,6 @@ if per > 0 then
   redis.call('HSET', KEYS[4], 'a', ta, 'k:' .. ARGV[12], tk)
   redis.call('PEXPIRE', KEYS[4], math.ceil(math.max(ta, tk) - now) + 1000)
 end
-if redis.call('EXISTS', KEYS[3]) == 1 then return {'collision', 0} end
 local prev = redis.call('GET', KEYS[2])
 if prev then
   local pk = ARGV[8] .. prev
