@@ -320,7 +320,9 @@ func Load(getenv Getenv) (*Config, error) {
 		publicURL = "http://localhost" + portSuffix(c.Addr)
 	}
 	u, err := url.Parse(publicURL)
-	if _, set := getenv("PAYCODE_ENV"); !set && err == nil && u.Host != "" && !loopbackHost(u.Hostname()) {
+	// get, not getenv: a blank PAYCODE_ENV (as compose files write it) is
+	// dev mode like an absent one, and must be refused alike.
+	if get("PAYCODE_ENV", "") == "" && err == nil && u.Host != "" && !loopbackHost(u.Hostname()) {
 		// Dev mode serves every OTP at /dev/outbox and accepts generated
 		// keys: it must never be what a deployment gets by leaving a
 		// variable out.
@@ -492,10 +494,10 @@ func Load(getenv Getenv) (*Config, error) {
 	c.NotifyWebhookURL = get("PAYCODE_NOTIFY_WEBHOOK_URL", "")
 	c.NotifyWebhookSecret = []byte(get("PAYCODE_NOTIFY_WEBHOOK_SECRET", ""))
 	if c.NotifyWebhookURL != "" {
-		if u, err := url.Parse(c.NotifyWebhookURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		switch u, err := url.Parse(c.NotifyWebhookURL); {
+		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
 			problems = append(problems, errors.New("PAYCODE_NOTIFY_WEBHOOK_URL: not an http(s) URL"))
-		}
-		if u, err := url.Parse(c.NotifyWebhookURL); err == nil && c.Env == Production && u.Scheme != "https" {
+		case c.Env == Production && u.Scheme != "https":
 			problems = append(problems, errors.New("PAYCODE_NOTIFY_WEBHOOK_URL: must be https in production (OTPs travel in it)"))
 		}
 		if len(c.NotifyWebhookSecret) < 32 {

@@ -79,9 +79,6 @@ func Code128PNG(c Code, scale int) ([]byte, error) {
 	if scale < MinBarcodeScale || scale > MaxBarcodeScale {
 		return nil, ErrBarcodeScale
 	}
-	if c.IsZero() {
-		return nil, errBarcodeZeroCode
-	}
 	bars, err := code128Bars(c)
 	if err != nil {
 		return nil, err
@@ -135,9 +132,6 @@ func isCode128SetC(bc barcode.BarcodeIntCS, digits string) bool {
 func QRPNG(c Code, scale int) ([]byte, error) {
 	if scale < MinBarcodeScale || scale > MaxBarcodeScale {
 		return nil, ErrBarcodeScale
-	}
-	if c.IsZero() {
-		return nil, errBarcodeZeroCode
 	}
 	cells, dim, err := qrCells(c)
 	if err != nil {
