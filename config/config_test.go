@@ -214,6 +214,7 @@ func TestConfigurationRefusals(t *testing.T) {
 	}{
 		{"dev by omission on a public host", map[string]string{"PAYCODE_PUBLIC_URL": "https://pay.example.com"}, "PAYCODE_ENV: must be set"},
 		{"dev by omission on a LAN address", map[string]string{"PAYCODE_PUBLIC_URL": "http://192.168.1.20:8080"}, "PAYCODE_ENV: must be set"},
+		{"dev by a blank PAYCODE_ENV (PAYCODE_ENV= in a compose file) on a public host", map[string]string{"PAYCODE_ENV": " ", "PAYCODE_PUBLIC_URL": "https://pay.example.com"}, "PAYCODE_ENV: must be set"},
 		{"all-one-character admin token", prod(map[string]string{"PAYCODE_ADMIN_TOKEN": strings.Repeat("a", 32)}), "PAYCODE_ADMIN_TOKEN: too guessable"},
 		{"two-character admin token", prod(map[string]string{"PAYCODE_ADMIN_TOKEN": strings.Repeat("ab", 20)}), "PAYCODE_ADMIN_TOKEN: too guessable"},
 		{"all-one-character secret", prod(map[string]string{"PAYCODE_SECRET": strings.Repeat("a", 32)}), "PAYCODE_SECRET: too guessable"},
