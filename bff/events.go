@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net"
 	"regexp"
 	"strconv"
@@ -142,7 +143,7 @@ func (s *Server) events(c *fiber.Ctx) error {
 			if e.ID != "" && !afterID(e.ID, st.lastID) {
 				return true // already sent (replay and live overlap)
 			}
-			s.nameStore(ctx, st, e)
+			e = s.nameStore(ctx, st, e)
 			extend()
 			if err := writeSSE(w, sseEvent{ID: e.ID, Type: e.Type, Data: e}); err != nil {
 				return false
@@ -280,20 +281,23 @@ func (st *streamState) expired() (store.Event, bool) {
 // ("store_name": {"en", "ja"}; null when the operator gave it none), so the
 // app shows "Paid at FamilyMart Shibuya" rather than an id. The money
 // scripts publish the id only; the names are read once per stream and
-// store. A failed read leaves the event as it is.
-func (s *Server) nameStore(ctx context.Context, st *streamState, e store.Event) {
+// store. A failed read leaves the event as it is. The event's Data is
+// shared by every stream of the account on this replica (the hub decodes
+// it once), so the names go into a copy: writing the shared map while
+// another stream encodes it is a data race that aborts the process.
+func (s *Server) nameStore(ctx context.Context, st *streamState, e store.Event) store.Event {
 	id, ok := e.Data["store"].(string)
 	if !ok || id == "" {
-		return
+		return e
 	}
 	if _, done := e.Data["store_name"]; done {
-		return
+		return e
 	}
 	name, cached := st.storeNames[id]
 	if !cached {
 		names, err := s.store.StoreNames(ctx, id)
 		if err != nil {
-			return
+			return e
 		}
 		name = storeNameMap(names, id)
 		if st.storeNames == nil {
@@ -301,5 +305,7 @@ func (s *Server) nameStore(ctx context.Context, st *streamState, e store.Event) 
 		}
 		st.storeNames[id] = name
 	}
+	e.Data = maps.Clone(e.Data)
 	e.Data["store_name"] = name
+	return e
 }
