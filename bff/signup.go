@@ -86,11 +86,19 @@ func (s *Server) signupContact(c *fiber.Ctx) error {
 		return err
 	}
 	existing, existingLang := false, lang
-	if acctID, err := s.store.AccountByContact(c.UserContext(), hash); err == nil {
+	acctID, err := s.store.AccountByContact(c.UserContext(), hash)
+	switch {
+	case err == nil:
 		existing = true
 		// The owner is told in the account's language, not the requester's.
 		existingLang = s.accountLang(c.UserContext(), acctID)
-	} else if !errors.Is(err, store.ErrNotFound) {
+	case errors.Is(err, store.ErrNotFound):
+		// The same read for an address without an account (of an id that
+		// exists nowhere): the answer's timing must not say which it is.
+		if decoy, _, err := store.NewAccountID(); err == nil {
+			s.accountLang(c.UserContext(), decoy)
+		}
+	default:
 		return err
 	}
 	id, _, err := store.NewSignupID()
