@@ -17,7 +17,6 @@ import (
 const (
 	codeInsufficientAuth = "insufficient_user_authentication"
 	codeAccountFrozen    = "account_frozen"
-	codeDeviceRevoked    = "device_revoked"
 	codeBadScale         = "invalid_scale"
 	defaultBarcodeScale  = 4
 )

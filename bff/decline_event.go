@@ -1,7 +1,6 @@
 package bff
 
 import (
-	"context"
 	"errors"
 
 	"github.com/gofiber/fiber/v2"
@@ -44,14 +43,8 @@ func (s *Server) tellDecline(c *fiber.Ctx, req pay.CodeRequest, out *pay.Outcome
 		}
 		return
 	}
-	s.publishDecline(ctx, c, rec.AccountID, map[string]any{
+	s.publish(c, rec.AccountID, "code.declined", map[string]any{
 		"code_id": codeID(name), "reason": string(out.Decline), "kind": string(out.Kind),
 		"amount": out.Amount, "currency": out.Currency, "store": req.Terminal.StoreID,
 	})
-}
-
-func (s *Server) publishDecline(ctx context.Context, c *fiber.Ctx, accountID string, data map[string]any) {
-	if err := s.store.Publish(ctx, accountID, store.Event{Type: "code.declined", Data: data, Time: s.now()}); err != nil {
-		s.log.Error("event not published", "type", "code.declined", "account", accountID, "request_id", requestID(c), "error", err.Error())
-	}
 }

@@ -319,17 +319,3 @@ func (q *NotifyQueue) DeadNotifications(ctx context.Context) (int64, error) {
 	}
 	return n, nil
 }
-
-// DebugDumpNotifyQueue returns the raw queued entries as Redis holds them
-// (tests: nothing readable may be there).
-func (s *Store) DebugDumpNotifyQueue(ctx context.Context) (string, error) {
-	msgs, err := s.rdb.XRange(ctx, s.keys.NotifyQueue(), "-", "+").Result()
-	if err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	for _, x := range msgs {
-		fmt.Fprintf(&b, "%v\n", x.Values)
-	}
-	return b.String(), nil
-}

@@ -88,25 +88,6 @@ redis.call('HSET', KEYS[1], 'status', ARGV[1])
 return 1
 `)
 
-// SuspendTerminal suspends an active terminal. It reports whether this call
-// suspended it: false when the terminal does not exist or is suspended
-// already, so that of several requests racing to suspend one terminal
-// exactly one records the suspension.
-func (s *Store) SuspendTerminal(ctx context.Context, id string) (bool, error) {
-	n, err := suspendTerminal.Run(ctx, s.rdb, []string{s.keys.Terminal(id)}, TerminalSuspended).Int()
-	if err != nil {
-		return false, wrap("suspending a terminal", err)
-	}
-	return n == 1, nil
-}
-
-var suspendTerminal = redis.NewScript(`
-local status = redis.call('HGET', KEYS[1], 'status')
-if not status or status == ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'status', ARGV[1])
-return 1
-`)
-
 // GuessCount is a terminal's unknown codes after CountGuess counted one.
 type GuessCount struct {
 	N         int64     // the count in the current window, this one included
