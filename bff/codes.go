@@ -103,7 +103,7 @@ func (s *Server) issueCode(c *fiber.Ctx) error {
 	// code.issued event.
 	res, err := s.store.Issue(c.UserContext(), store.CodeIssue{Record: rec, TTL: s.cfg.CodeTTL, Grace: s.cfg.CodeGrace,
 		PerMinute: int64(s.cfg.CodesPerMinute), JKT: sess.JKT,
-		Event: &store.Event{Type: "code.issued", Time: now, Data: map[string]any{"code_id": codeID(rec.Name), "expires_at": rec.ExpiresAt}}})
+		Event: &store.Event{Type: "code.issued", Time: now, Data: map[string]any{"code_id": store.CodeID(rec.Name), "expires_at": rec.ExpiresAt}}})
 	switch {
 	case err == nil:
 	case errors.Is(err, store.ErrRateLimited):
@@ -134,10 +134,6 @@ func (s *Server) issueCode(c *fiber.Ctx) error {
 	s.metrics.codes.Inc()
 	return c.Status(fiber.StatusCreated).JSON(resp)
 }
-
-// codeID is a short, non-secret handle of a code for events: a prefix of
-// its keyed hash, which reveals nothing about the digits.
-func codeID(name string) string { return name[:16] }
 
 // stepUpProblem is RFC 9470's challenge: the session's last user-verified
 // assertion is too old for this action.

@@ -44,7 +44,7 @@ func (s *Server) tellDecline(c *fiber.Ctx, req pay.CodeRequest, out *pay.Outcome
 		return
 	}
 	s.publish(c, rec.AccountID, "code.declined", map[string]any{
-		"code_id": codeID(name), "reason": string(out.Decline), "kind": string(out.Kind),
+		"code_id": store.CodeID(name), "reason": string(out.Decline), "kind": string(out.Kind),
 		"amount": out.Amount, "currency": out.Currency, "store": req.Terminal.StoreID,
 	})
 }

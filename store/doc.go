@@ -184,7 +184,7 @@
 //	            keyed hash of the Idempotency-Key; the slot is that of the money moved.
 //	    by      payScript, refundScript (Move), declines included
 //
-//	{prefix}events:{b1234}:{acct_id}              stream  acct   1 h after the last event: eventsTTL (payScript writes 3600000);
+//	{prefix}events:{b1234}:{acct_id}              stream  acct   1 h after the last event: eventsTTL;
 //	                                                             MAXLEN ~ 100 (eventsKept)
 //	    by      publishEvent (Publish); payScript (Move: code.redeemed); issueCode (Issue: code.issued). Entries below.
 //

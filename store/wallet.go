@@ -348,9 +348,11 @@ var payScript = newMoneyScript([]scriptKey[payCall]{
 	{"topups_disabled", func(c *payCall) any { return luaBool(c.m.Limits.TopupsDisabled) }},
 	{"body_hash", func(c *payCall) any { return c.m.BodyHash }},
 	{"idem_ttl", func(c *payCall) any { return idemTTL.Milliseconds() }},
-	{"code_id", func(c *payCall) any { return codeIDOf(c.m.CodeName) }},
+	{"code_id", func(c *payCall) any { return CodeID(c.m.CodeName) }},
 	{"now", func(c *payCall) any { return c.m.Now.UTC().Format(time.RFC3339Nano) }},
 	{"probation_per_day", func(c *payCall) any { return c.m.Limits.ProbationPerDay }},
+	{"events_kept", func(*payCall) any { return eventsKept }},
+	{"events_ttl", func(*payCall) any { return eventsTTL.Milliseconds() }},
 }, `
 local prev = idem_check(k_idem, a_body_hash)
 if prev then return {RESULT.replay, prev} end
@@ -367,8 +369,8 @@ local acct_key, wallet_key, ledger_key, events_key = a_acct_key .. account, a_wa
 -- twice).
 local function emit(etype, data)
   local ev = cjson.encode({type = etype, data = data, time = a_now})
-  local evid = redis.call('XADD', events_key, 'MAXLEN', '~', 100, '*', 'e', ev)
-  redis.call('PEXPIRE', events_key, 3600000)
+  local evid = redis.call('XADD', events_key, 'MAXLEN', '~', a_events_kept, '*', 'e', ev)
+  redis.call('PEXPIRE', events_key, a_events_ttl)
   redis.call('PUBLISH', a_event_channel .. account, evid .. '\n' .. ev)
 end
 -- told declines and tells the phone that showed the code why
@@ -546,8 +548,9 @@ func (s *Store) runRefund(ctx context.Context, b Bucket, m *Movement, idem strin
 	return refundScript.run(ctx, s, &refundCall{k: s.keys, b: b, m: m, refundID: refundID, idem: idem})
 }
 
-// codeIDOf is the short, non-secret handle of a code used in events.
-func codeIDOf(name string) string {
+// CodeID is the short, non-secret handle of a code in events and payment
+// records (the first 16 characters of its keyed name): the one definition.
+func CodeID(name string) string {
 	if len(name) < 16 {
 		return name
 	}

@@ -142,7 +142,7 @@ func Check(ctx context.Context, h *History, st *store.Store) (*Report, error) {
 	refundOf := map[string]*Request{} // payment id → its refund request
 	for _, r := range reqs {
 		if r.CodeName != "" {
-			byCode[codeID(r.CodeName)] = r
+			byCode[store.CodeID(r.CodeName)] = r
 		}
 		if r.Kind == kindRefund {
 			refundOf[r.Payment] = r
@@ -475,15 +475,6 @@ func fields(m redis.XMessage) map[string]string {
 		out[k] = s
 	}
 	return out
-}
-
-// codeID is how payment records name their code: the first 16
-// characters of its keyed name.
-func codeID(name string) string {
-	if len(name) < 16 {
-		return name
-	}
-	return name[:16]
 }
 
 func hasID(ms []movement, id string) bool {
