@@ -111,7 +111,7 @@ func (s *Store) NewHub(log *slog.Logger) *Hub {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	evPrefix := s.keys.prefix + "evch:"
+	evPrefix := s.keys.EventChannelPrefix()
 	h := &Hub{
 		rdb: s.rdb, keys: s.keys, log: log,
 		evPrefix: evPrefix,
@@ -187,6 +187,11 @@ func (h *Hub) run() {
 	backoff := hubMinBackoff
 	for {
 		err := h.session()
+		// A session that got its subscription confirmed was a recovery:
+		// the next outage starts from the shortest backoff again.
+		if h.Up() {
+			backoff = hubMinBackoff
+		}
 		h.setDown()
 		select {
 		case <-h.stop:
@@ -205,9 +210,6 @@ func (h *Hub) run() {
 		case <-t.C:
 		}
 		backoff = min(2*backoff, hubMaxBackoff)
-		if h.Up() {
-			backoff = hubMinBackoff
-		}
 	}
 }
 

@@ -205,8 +205,12 @@ func (k Keys) Events(b Bucket, accountID string) string {
 
 // EventChannel is the pub/sub channel of the account's live events.
 func (k Keys) EventChannel(b Bucket, accountID string) string {
-	return k.prefix + "evch:" + b.Tag() + ":" + accountID
+	return k.EventChannelPrefix() + b.Tag() + ":" + accountID
 }
+
+// EventChannelPrefix is what every account's event channel begins with
+// (the hub subscribes to it as a pattern).
+func (k Keys) EventChannelPrefix() string { return k.prefix + "evch:" }
 
 // Code is a payment code's record, named by the code's keyed hash (never
 // by its digits), in the account's slot: the code carries the bucket.
