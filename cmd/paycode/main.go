@@ -197,6 +197,16 @@ func healthcheck() int {
 // nobody decided whether money movements wait for them: without WAIT, a
 // failover to a lagging replica loses payments that were answered 201.
 func checkReplication(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger) error {
+	if cfg.RedisWaitReplicas > 0 {
+		// Asked to wait for more replicas than there are: every money
+		// movement would answer 503 unconfirmed. Say so at start (Redis
+		// may be catching up, so it is not fatal).
+		if n, err := st.Replicas(ctx); err == nil && n < cfg.RedisWaitReplicas {
+			log.Warn("PAYCODE_REDIS_WAIT_REPLICAS exceeds the replicas Redis has now: every payment answers 503 unconfirmed until enough are connected",
+				"wait_replicas", cfg.RedisWaitReplicas, "replicas", n)
+		}
+		return nil
+	}
 	if cfg.Env != config.Production || cfg.RedisWaitReplicasSet {
 		return nil
 	}
