@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	newdevice "github.com/paycode/paycode/device"
+	"github.com/paycode/paycode/store"
 	"github.com/paycode/paycode/text"
 	"github.com/paycode/paycode/webauthn"
 )
@@ -77,6 +78,13 @@ func (s *Server) deviceProblem(err error) error {
 		return stepUpProblem(s.cfg.PaymentWindow)
 	case errors.Is(err, newdevice.ErrDeviceLocked):
 		return passkeyProblem(fmt.Errorf("%w: %w", webauthn.ErrRejected, err))
+	case errors.Is(err, store.ErrUnconfirmed):
+		// The step happened; reading it back did not. Never "nothing was
+		// changed": the client reads the enrollment's state again.
+		p := problemText(fiber.StatusServiceUnavailable, codeUnconfirmed, text.M(text.EnrollmentUnconfirmed))
+		p.Headers = map[string]string{fiber.HeaderRetryAfter: "1"}
+		p.Err = err
+		return p
 	}
 	for _, d := range deviceProblems {
 		if errors.Is(err, d.err) {

@@ -84,7 +84,7 @@ func (s *Service) Approve(ctx context.Context, req Request, sess *store.Session,
 	if err != nil {
 		return nil, enrollmentErr(err)
 	}
-	return s.committed(ctx, req, e.ID, step{actor: Customer, audit: auditApproved, deviceID: sess.DeviceID,
+	return s.committed(ctx, req, e, step{actor: Customer, audit: auditApproved, deviceID: sess.DeviceID,
 		fields: map[string]string{"method": "passkey"}, event: EventApproved}, now)
 }
 
@@ -107,7 +107,7 @@ func (s *Service) ApproveByOperator(ctx context.Context, req Request, id, accoun
 	if err != nil {
 		return nil, enrollmentErr(err)
 	}
-	e, err = s.committed(ctx, req, e.ID, step{actor: actor, audit: auditApproved,
+	e, err = s.committed(ctx, req, e, step{actor: actor, audit: auditApproved,
 		fields: map[string]string{"method": "operator", "reason": reason}, event: EventApproved}, now)
 	if err != nil {
 		return nil, err
@@ -134,7 +134,7 @@ func (s *Service) Cancel(ctx context.Context, req Request, sess *store.Session, 
 	if err := s.Store.CancelEnrollment(ctx, e, string(DeviceActor(sess.DeviceID)), "", now); err != nil {
 		return nil, enrollmentErr(err)
 	}
-	return s.committed(ctx, req, e.ID, step{actor: Customer, audit: auditCancelled, deviceID: sess.DeviceID,
+	return s.committed(ctx, req, e, step{actor: Customer, audit: auditCancelled, deviceID: sess.DeviceID,
 		fields: map[string]string{"by": DeviceActor(sess.DeviceID).Kind()}, event: EventCancelled}, now)
 }
 
@@ -172,6 +172,6 @@ func (s *Service) CancelWithToken(ctx context.Context, req Request, code tokens.
 	} else if err != nil {
 		return nil, enrollmentErr(err)
 	}
-	return s.committed(ctx, req, e.ID, step{actor: Customer, audit: auditCancelled,
+	return s.committed(ctx, req, e, step{actor: Customer, audit: auditCancelled,
 		fields: map[string]string{"by": Contact.Kind()}, event: EventCancelled}, now)
 }

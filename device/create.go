@@ -228,5 +228,5 @@ func (s *Service) Verify(ctx context.Context, req Request, id, jkt string, otp t
 	} else if err != nil {
 		return nil, enrollmentErr(err)
 	}
-	return s.committed(ctx, req, e.ID, step{actor: Customer, audit: auditVerified, event: EventPending}, now)
+	return s.committed(ctx, req, e, step{actor: Customer, audit: auditVerified, event: EventPending}, now)
 }

@@ -97,15 +97,18 @@ func (s *Service) Finish(ctx context.Context, req Request, id, jkt string,
 	if err != nil {
 		return nil, enrollmentErr(err)
 	}
-	acct, err := s.Store.Account(ctx, e.AccountID)
-	if err != nil {
-		return nil, err
-	}
-	s.audit(ctx, req, Customer, auditDeviceRevoked, acct.ID, e.Replaces, map[string]string{"reason": "replaced", "enrollment": e.ID, "replaced_by": deviceID})
-	s.audit(ctx, req, Customer, auditActivated, acct.ID, deviceID, map[string]string{"enrollment": e.ID, "origin": e.Origin,
+	// The device changed: audit and tell the old device first, from what
+	// is known already; a failed read of the account after it is answered
+	// as not confirmed, never as "nothing was changed".
+	s.audit(ctx, req, Customer, auditDeviceRevoked, e.AccountID, e.Replaces, map[string]string{"reason": "replaced", "enrollment": e.ID, "replaced_by": deviceID})
+	s.audit(ctx, req, Customer, auditActivated, e.AccountID, deviceID, map[string]string{"enrollment": e.ID, "origin": e.Origin,
 		"approved_by": e.ApprovedBy, "replaces": e.Replaces, "probation_until": probation.UTC().Format(time.RFC3339),
 		"backup_eligible": strconv.FormatBool(cred.Flags.BackupEligible)})
-	s.publish(ctx, req, acct.ID, EventDeviceRevoked, map[string]any{"device_id": e.Replaces, "replaced_by": deviceID, "enrollment_id": e.ID})
+	s.publish(ctx, req, e.AccountID, EventDeviceRevoked, map[string]any{"device_id": e.Replaces, "replaced_by": deviceID, "enrollment_id": e.ID})
+	acct, err := s.Store.Account(ctx, e.AccountID)
+	if err != nil {
+		return nil, fmt.Errorf("reading the account after activation: %w: %w", store.ErrUnconfirmed, err)
+	}
 	s.tellAfter(ctx, req, acct, text.M(text.NoticeDeviceReplaced, "label", e.Label, "until", whenText(probation)),
 		map[string]string{"enrollment_id": e.ID})
 	return &Activated{Account: acct, Enrollment: e, DeviceID: deviceID, JKT: e.JKT, ProbationUntil: probation}, nil

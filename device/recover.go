@@ -83,6 +83,6 @@ func (s *Service) Recover(ctx context.Context, req Request, id, jkt string, otp,
 	}
 	// (RFC 3339 has whole seconds: the stored cool-down, in ms, writes the
 	// same.)
-	return s.committed(ctx, req, e.ID, step{actor: Customer, audit: auditRecoveryStarted, event: EventPending,
+	return s.committed(ctx, req, e, step{actor: Customer, audit: auditRecoveryStarted, event: EventPending,
 		fields: map[string]string{"cooldown_until": r.CooldownEnds.UTC().Format(time.RFC3339)}}, now)
 }

@@ -297,19 +297,21 @@ type step struct {
 	event    string // "" for none
 }
 
-// committed is the tail every committed enrollment step shares: read the
-// enrollment as it now is, audit the step, tell the account's clients, and
-// return the fresh record for the answer.
-func (s *Service) committed(ctx context.Context, req Request, id string, st step, now time.Time) (*store.Enrollment, error) {
-	e, err := s.Store.Enrollment(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("reading the enrollment after the step: %w", err)
-	}
-	fields := map[string]string{"enrollment": e.ID}
+// committed is the tail every committed enrollment step shares: audit the
+// step (from what was known before it), read the enrollment as it now is,
+// tell the account's clients, and return the fresh record for the answer.
+// The step has happened: a failed re-read is answered as
+// store.ErrUnconfirmed (503 "not confirmed"), never "nothing was changed".
+func (s *Service) committed(ctx context.Context, req Request, before *store.Enrollment, st step, now time.Time) (*store.Enrollment, error) {
+	fields := map[string]string{"enrollment": before.ID}
 	for k, v := range st.fields {
 		fields[k] = v
 	}
-	s.audit(ctx, req, st.actor, st.audit, e.AccountID, st.deviceID, fields)
+	s.audit(ctx, req, st.actor, st.audit, before.AccountID, st.deviceID, fields)
+	e, err := s.Store.Enrollment(ctx, before.ID)
+	if err != nil {
+		return nil, fmt.Errorf("reading the enrollment after the step: %w: %w", store.ErrUnconfirmed, err)
+	}
 	if st.event != "" {
 		s.publish(ctx, req, e.AccountID, st.event, View(e, now))
 	}

@@ -37,6 +37,7 @@ const (
 	EnrollmentOperatorName        ID = "enrollment.operator_name"
 	EnrollmentOperatorReason      ID = "enrollment.operator_reason"
 	NewDeviceElsewhere            ID = "new_device.bound_elsewhere"
+	EnrollmentUnconfirmed         ID = "unconfirmed.enrollment"
 	ContactChangeSame             ID = "contact_change.same"
 	ContactChangeChanged          ID = "contact_change.changed"
 
@@ -125,6 +126,9 @@ func init() {
 		Entry{ID: DeviceLocked, Context: "problem code (403): the device was locked because its passkey's sign counter went backwards (a cloned authenticator)",
 			En: "This device is locked for your protection. Recover your account or contact support.",
 			Ja: "安全のため、この端末はロックされています。アカウントを復旧するか、サポートにお問い合わせください。"},
+		Entry{ID: EnrollmentUnconfirmed, Context: "problem (503 unconfirmed): a step of the new-device request was done but could not be read back; the app reads the request's state again",
+			En: "This step was done, but its result could not be confirmed. Check the request's state again shortly.",
+			Ja: "この操作は完了しましたが、結果を確認できませんでした。しばらくしてから申請の状態をもう一度確認してください。"},
 		Entry{ID: NewDeviceElsewhere, Context: "problem (403 new_device): a valid passkey on a device that is not the account's; the answer carries the new request's id",
 			En: "This passkey belongs to an account bound to another device. Approve this device from your current one, or recover the account.",
 			Ja: "このパスキーのアカウントは別の端末に紐づいています。現在の端末からこの端末を承認するか、アカウントを復旧してください。"},
