@@ -2,7 +2,6 @@ package bff
 
 import (
 	"context"
-	"regexp"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -19,8 +18,6 @@ const (
 	historyPageDefault = 20
 	historyPageMax     = 100
 )
-
-var ledgerCursor = regexp.MustCompile(`^[0-9]{1,20}-[0-9]{1,20}$`)
 
 // movements renders ledger entries with their stores' names (one round
 // trip for all of them).
@@ -47,7 +44,7 @@ func (s *Server) movements(ctx context.Context, entries []store.LedgerEntry) ([]
 // cursor of the following page, or null after the oldest entry.
 func (s *Server) walletHistory(c *fiber.Ctx) error {
 	before := c.Query("before")
-	if before != "" && !ledgerCursor.MatchString(before) {
+	if before != "" && !streamID.MatchString(before) {
 		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.HistoryCursor))
 	}
 	limit := c.QueryInt("limit", historyPageDefault)

@@ -62,14 +62,7 @@ func (s *Server) textFile(c *fiber.Ctx) error {
 	if !ok || !known {
 		return c.Next() // the static files, then the API's 404
 	}
-	c.Set(fiber.HeaderCacheControl, "no-cache")
-	c.Set(fiber.HeaderContentLanguage, string(body.lang))
-	c.Set(fiber.HeaderETag, body.etag)
-	if match := c.Get(fiber.HeaderIfNoneMatch); match != "" && strings.Contains(match, body.etag) {
-		return c.SendStatus(fiber.StatusNotModified)
-	}
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
-	return c.Send(body.json)
+	return sendText(c, body, "no-cache")
 }
 
 // textCatalogue serves the message catalogue of one language. It is public
@@ -80,7 +73,13 @@ func (s *Server) textCatalogue(c *fiber.Ctx) error {
 	if !ok {
 		return problemText(fiber.StatusNotFound, codeNotFound, text.M(text.UnknownLanguage, "langs", langList()))
 	}
-	c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
+	return sendText(c, body, "public, max-age=3600")
+}
+
+// sendText answers with one language's catalogue, or 304 when the
+// client's copy is current.
+func sendText(c *fiber.Ctx, body textBody, cacheControl string) error {
+	c.Set(fiber.HeaderCacheControl, cacheControl)
 	c.Set(fiber.HeaderContentLanguage, string(body.lang))
 	c.Set(fiber.HeaderETag, body.etag)
 	if match := c.Get(fiber.HeaderIfNoneMatch); match != "" && strings.Contains(match, body.etag) {
