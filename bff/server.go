@@ -54,6 +54,8 @@ type Server struct {
 	// notifyWorker posts the notification outbox to the webhook (nil
 	// without one).
 	notifyWorker *store.NotifyWorker
+	// contactWorker applies contact changes whose cool-down ended.
+	contactWorker *contactWorker
 	// streamEnded, when set, is called as each event stream ends (tests).
 	streamEnded func()
 	// switchCache holds the operator's switches for at most a second: the
@@ -148,6 +150,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Ser
 	}
 	s.trusted = parseTrustedProxies(cfg.TrustedProxies)
 	s.devices = s.newDevices()
+	s.contactWorker = s.startContactWorker()
 	s.app = s.newApp("paycode")
 	s.admin = s.newApp("paycode-admin")
 	s.routes()
@@ -274,6 +277,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // that never served, or after Shutdown.
 func (s *Server) Close() {
 	s.hub.Close()
+	s.contactWorker.Close()
 	if s.notifyWorker != nil {
 		s.notifyWorker.Close()
 	}
