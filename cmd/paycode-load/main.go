@@ -51,6 +51,7 @@ type options struct {
 	serveFloors bool // -serve-floors mode
 	seed        int  // -seed mode: accounts to create
 	seedBatch   int
+	redisPrefix string // key prefix of -seed (the server's PAYCODE_REDIS_PREFIX)
 }
 
 // Targets of the ratios (issue 12): a path's throughput over its floor's.
@@ -82,6 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.serveFloors, "serve-floors", false, "serve the floors on -floor-addr against -redis, and nothing else")
 	fs.IntVar(&o.seed, "seed", 0, "create this many accounts directly in -redis (pipelined), and nothing else")
 	fs.IntVar(&o.seedBatch, "seed-batch", 500, "accounts per pipeline with -seed")
+	fs.StringVar(&o.redisPrefix, "redis-prefix", "pc:", "key prefix of the accounts -seed writes (the server's PAYCODE_REDIS_PREFIX)")
 	fs.Int64Var(&o.amount, "amount", 1, "amount of each payment in the currency's minor unit")
 	fs.Int64Var(&o.topup, "topup", 50000, "cash top-up per customer during setup (at most the server's PAYCODE_LIMIT_TOPUP)")
 	fs.StringVar(&o.currency, "currency", "JPY", "currency of top-ups and payments")
