@@ -122,6 +122,15 @@ func (s *Server) terminalPay(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// The operator's reauth_after voids codes issued before it; the
+	// switches are this replica's cache (pushed by the hub), so this is
+	// no extra round trip. Unreadable switches fail closed (503) before
+	// the code is tried or counted.
+	w, err := s.switches(c)
+	if err != nil {
+		return err
+	}
+	req.VoidBefore = w.ReauthAfter
 	out, err := s.pay.Redeem(c.UserContext(), req)
 	s.tellDecline(c, req, out, err) // the phone hears why (decline_event.go)
 	return s.codeMoved(c, out, err)
@@ -139,6 +148,7 @@ func (s *Server) terminalTopup(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	req.VoidBefore = w.ReauthAfter
 	out, err := s.pay.Topup(c.UserContext(), req, w.Topups)
 	s.tellDecline(c, req, out, err)
 	return s.codeMoved(c, out, err)
