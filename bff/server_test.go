@@ -292,6 +292,9 @@ func TestAdminAuth(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer ")
 	if resp, body := do(t, s2.admin, req); resp.StatusCode != 403 || !bytes.Contains(body, []byte("admin_disabled")) {
 		t.Errorf("status without admin token = %d %s; want 403 admin_disabled", resp.StatusCode, body)
+	} else if !bytes.Contains(body, []byte("the server's setting")) {
+		// An integrator reading it must not think their request was wrong.
+		t.Errorf("admin_disabled does not say it is the server's setting: %s", body)
 	}
 }
 
