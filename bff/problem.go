@@ -59,6 +59,8 @@ type problemBody struct {
 	Detail    string `json:"detail,omitempty"`
 	Code      string `json:"code"`
 	RequestID string `json:"request_id,omitempty"`
+	// TraceID is the W3C trace id of the request (trace.go).
+	TraceID string `json:"trace_id,omitempty"`
 	// Extra holds the extension members (Problem.Extra).
 	Extra map[string]any `json:"-"`
 }
@@ -75,7 +77,7 @@ func (b problemBody) MarshalJSON() ([]byte, error) {
 	names := make([]string, 0, len(b.Extra))
 	for k := range b.Extra {
 		switch k {
-		case "type", "title", "status", "detail", "code", "request_id", "instance":
+		case "type", "title", "status", "detail", "code", "request_id", "trace_id", "instance":
 		default:
 			names = append(names, k)
 		}
@@ -223,7 +225,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		// Errors raised before any middleware ran (a body over the limit,
 		// a malformed request line) still get an id and a log line.
 		rid = s.assignRequestID(c)
-		defer s.logRequest(c, 0, p)
+		defer s.logRequest(c, routeUnmatched, 0, p, nil)
 	}
 	c.Locals(localProblem, p)
 	for k, v := range p.Headers {
@@ -240,6 +242,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		Detail:    p.detailIn(lang),
 		Code:      p.Code,
 		RequestID: rid,
+		TraceID:   traceID(c),
 		Extra:     p.Extra,
 	}, "application/problem+json")
 }
