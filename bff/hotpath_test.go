@@ -3,6 +3,8 @@ package bff
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,8 +21,10 @@ import (
 // first waits for the second (a sequential design never sends the second,
 // and the wait ends at its bound as a failure).
 type roundTrips struct {
-	on atomic.Bool
-	n  atomic.Int64
+	on    atomic.Bool
+	n     atomic.Int64
+	mu    sync.Mutex
+	names []string // the commands of the last count, for failure messages
 
 	meet     atomic.Bool
 	arrivals atomic.Int64
@@ -34,6 +38,9 @@ func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		if h.on.Load() {
 			h.n.Add(1)
+			h.mu.Lock()
+			h.names = append(h.names, cmd.Name())
+			h.mu.Unlock()
 		}
 		if h.meet.Load() {
 			switch h.arrivals.Add(1) {
@@ -73,11 +80,21 @@ func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 
 // count runs f and returns the round trips it made.
 func (h *roundTrips) count(f func()) int64 {
+	h.mu.Lock()
+	h.names = nil
+	h.mu.Unlock()
 	h.n.Store(0)
 	h.on.Store(true)
 	f()
 	h.on.Store(false)
 	return h.n.Load()
+}
+
+// last names the commands of the last count.
+func (h *roundTrips) last() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return strings.Join(h.names, " ")
 }
 
 var _ redis.Hook = (*roundTrips)(nil)
@@ -108,7 +125,7 @@ func TestRedemptionRoundTrips(t *testing.T) {
 	mustStatus(t, "unknown code (warms the guess script)", term.pay(warm.Digits(), 10), 402)
 	code := d.code()
 	if n := h.count(func() { mustStatus(t, "payment", term.pay(code, 10), 201) }); n != 2 {
-		t.Errorf("a payment took %d commands; want 2 (the money script and the sales-log entry)", n)
+		t.Errorf("a payment took %d commands; want 2 (the money script and the sales-log entry (%s)", n, h.last())
 	}
 	code = d.code()
 	if !h.concurrently(func() { mustStatus(t, "payment", term.pay(code, 10), 201) }) {
@@ -118,16 +135,16 @@ func TestRedemptionRoundTrips(t *testing.T) {
 	// the phone (code.declined) in the same step, no read or publish after.
 	code = d.code()
 	if n := h.count(func() { mustStatus(t, "declined payment", term.pay(code, 9_000_000), 402) }); n != 2 {
-		t.Errorf("a declined payment took %d commands; want 2 (sent together)", n)
+		t.Errorf("a declined payment took %d commands; want 2 (sent together (%s)", n, h.last())
 	}
 	fake, _ := tokens.NewCode(e.s.cfg.CodePrefix, 7)
 	if n := h.count(func() { mustStatus(t, "unknown code", term.pay(fake.Digits(), 10), 402) }); n != 3 {
-		t.Errorf("an unknown code took %d commands; want 3 (the script with the sales-log entry, then the guess)", n)
+		t.Errorf("an unknown code took %d commands; want 3 (the script with the sales-log entry, then the guess (%s)", n, h.last())
 	}
 	code = d.code()
 	var paid response
 	if n := h.count(func() { paid = term.pay(code, 30); mustStatus(t, "payment after a guess", paid, 201) }); n != 2 {
-		t.Errorf("a payment after a guess took %d commands; want 2 (the guess updated the cached record)", n)
+		t.Errorf("a payment after a guess took %d commands; want 2 (the guess updated the cached record (%s)", n, h.last())
 	}
 	refund := func() {
 		mustStatus(t, "refund", term.call("POST", "/v1/terminal/payments/"+paid.str("payment_id")+"/refunds", newIdem(),
@@ -135,7 +152,7 @@ func TestRedemptionRoundTrips(t *testing.T) {
 	}
 	refund() // loads the refund script
 	if n := h.count(refund); n != 2 {
-		t.Errorf("a refund took %d commands; want 2 (the refund script and the sales-log entry, sent together)", n)
+		t.Errorf("a refund took %d commands; want 2 (the refund script and the sales-log entry, sent together (%s)", n, h.last())
 	}
 	if !h.concurrently(refund) {
 		t.Error("a refund's script and sales-log entry were sent one after the other")
@@ -250,7 +267,7 @@ func TestIssuanceRoundTrips(t *testing.T) {
 	d.signup("rt-issue@example.com")
 	mustStatus(t, "first code (loads the scripts)", d.newCode(), 201)
 	if n := h.count(func() { mustStatus(t, "code", d.newCode(), 201) }); n != 2 {
-		t.Errorf("issuing a code took %d round trips; want 2 (DPoP jti with the session, issuance)", n)
+		t.Errorf("issuing a code took %d round trips; want 2 (DPoP jti with the session, issuance (%s)", n, h.last())
 	}
 }
 
