@@ -45,8 +45,11 @@ func Handler() fiber.Handler {
 			return c.Next()
 		}
 		name := strings.TrimPrefix(path.Clean("/"+c.Path()), "/")
-		if name == "" {
+		switch name {
+		case "":
 			name = "index.html"
+		case "scanner":
+			name = "scanner.html" // the store's register (scanner.js)
 		}
 		if st, err := fs.Stat(sub, name); err != nil || st.IsDir() {
 			return c.Next()
