@@ -81,11 +81,16 @@ async function send(method, path, { body, form, bearer, idem } = {}) {
   return { data: data || {}, replayed: r.headers.get('Idempotent-Replayed') === 'true' };
 }
 
+// names is the store's display names of a pairing or token answer:
+// {en, ja} (store_names), else the one name in the page's language
+// (store_name), else null.
+const names = (d) => d.store_names || d.store_name || null;
+
 // redeemPairing registers this page's key with a one-time pairing code.
 export async function redeemPairing(code) {
   const { pem } = await key();
   const { data } = await send('POST', '/v1/terminal/pairings', { body: { pairing_code: code, public_key_pem: pem } });
-  const t = { id: data.terminal_id, storeId: data.store_id, storeName: data.store_name || null, label: data.label || '' };
+  const t = { id: data.terminal_id, storeId: data.store_id, storeName: names(data), label: data.label || '' };
   await setPaired(t);
   return t;
 }
@@ -118,10 +123,10 @@ function fetchToken() {
       },
     });
     token = { access: data.access_token, expiresAt: Date.now() + (data.expires_in || 60) * 1000 };
-    // The token answer may name the store (contract item 5): remember it.
-    if (data.store_name && JSON.stringify(data.store_name) !== JSON.stringify(t.storeName)) {
-      await store.put('terminal', { ...t, storeName: data.store_name, storeId: data.store_id || t.storeId });
-    }
+    // The token answer names the store and the register (the operator may
+    // have renamed either since the pairing): remember them.
+    const now = { ...t, storeName: names(data) ?? t.storeName, storeId: data.store_id || t.storeId, label: data.label || t.label };
+    if (JSON.stringify(now) !== JSON.stringify(t)) await store.put('terminal', now);
     return token;
   })().finally(() => { fetching = null; });
   return fetching;

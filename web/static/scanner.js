@@ -38,7 +38,8 @@ let sending = false;
 function renderPaired() {
   const el = $('paired-as');
   if (!terminal) { el.hidden = true; return; }
-  const storeName = i18n.storeName(terminal.storeName, terminal.storeId);
+  const n = terminal.storeName;
+  const storeName = typeof n === 'string' ? n : i18n.storeName(n, terminal.storeId);
   el.textContent = storeName
     ? t('scanner.paired_as', { store: storeName, label: terminal.label || terminal.id })
     : t('scanner.paired_as_id', { id: terminal.id });
