@@ -253,8 +253,7 @@ $('scan-stop').addEventListener('click', () => { camera.stop(); notice(null); })
 
 function resetResult() {
   if (pending) return;
-  $('result').hidden = true;
-  $('result').className = 'result';
+  showResult(null);
   $('next').hidden = true;
   $('pay').hidden = false;
 }
@@ -294,13 +293,27 @@ async function sendOnce(req, onRetry) {
   }
 }
 
-function showResult(kind, head, amountText, textId, args) {
+// The answer on screen, kept as text ids (and the problem) so that a
+// change of language says it again: {kind, head, amount, text: {id, args}
+// or {problem, status}, note, paymentId}.
+let shown = null;
+
+function showResult(r) { shown = r; renderResult(); }
+
+function renderResult() {
   const box = $('result');
-  box.className = 'result ' + kind;
+  if (!shown) { box.hidden = true; box.className = 'result'; return; }
+  const r = shown;
+  box.className = 'result ' + r.kind;
   box.hidden = false;
-  $('result-head').textContent = head;
-  $('result-amount').textContent = amountText || '';
-  $('result-text').textContent = textId ? t(textId, args) : '';
+  $('result-head').textContent = t(r.head);
+  $('result-amount').textContent = r.amount === undefined ? '' : money(r.amount);
+  const tx = r.text || {};
+  $('result-text').textContent = tx.problem ? i18n.problemText(tx.problem, tx.status) : tx.id ? t(tx.id, tx.args) : '';
+  $('result-text').dataset.code = (tx.problem && tx.problem.code) || '';
+  $('result-note').textContent = r.note ? t(r.note) : '';
+  $('result-id').textContent = r.paymentId ? t('scanner.sale.number', { id: r.paymentId }) : '';
+  $('result-id').dataset.paymentId = r.paymentId || '';
 }
 
 $('pay').addEventListener('click', async () => {
@@ -316,14 +329,13 @@ $('pay').addEventListener('click', async () => {
     const { data, replayed } = await sendOnce(pending, (n) => {
       retried = true;
       document.body.dataset.sale = 'retrying';
-      showResult('waiting', t('scanner.sale.retrying_head'), money(pending.body.amount), 'scanner.sale.retrying', { n: String(n) });
+      showResult({ kind: 'waiting', head: 'scanner.sale.retrying_head', amount: pending.body.amount, text: { id: 'scanner.sale.retrying', args: { n: String(n) } } });
     });
     const topup = pending.kind === 'topup';
-    showResult('approved', t(topup ? 'scanner.sale.topped_up' : 'scanner.sale.approved'), money(data.amount),
-      topup ? 'scanner.sale.take_cash' : null);
-    $('result-note').textContent = retried || replayed ? t('scanner.sale.once') : '';
-    $('result-id').textContent = t('scanner.sale.number', { id: data.payment_id });
-    $('result-id').dataset.paymentId = data.payment_id;
+    showResult({
+      kind: 'approved', head: topup ? 'scanner.sale.topped_up' : 'scanner.sale.approved', amount: data.amount,
+      text: topup ? { id: 'scanner.sale.take_cash' } : null, note: retried || replayed ? 'scanner.sale.once' : null, paymentId: data.payment_id,
+    });
     pending = null;
     document.body.dataset.sale = 'approved';
     $('pay').hidden = true;
@@ -333,21 +345,15 @@ $('pay').addEventListener('click', async () => {
     if (pending && lost(e)) {
       // Still no answer: the sale is kept, and Pay sends it again.
       document.body.dataset.sale = 'unanswered';
-      showResult('waiting', t('scanner.sale.unanswered_head'), money(pending.body.amount), 'scanner.sale.unanswered');
-      $('result-note').textContent = '';
-      $('result-id').textContent = '';
+      showResult({ kind: 'waiting', head: 'scanner.sale.unanswered_head', amount: pending.body.amount, text: { id: 'scanner.sale.unanswered' } });
     } else if (pending) {
       // An answer: nothing was charged.
       const sale = pending;
       pending = null;
       document.body.dataset.sale = 'declined';
       if (!stopper(e)) {
-        const code = e instanceof ApiError ? e.code : '';
-        showResult('declined', t('scanner.sale.declined'), money(sale.body.amount), null);
-        $('result-text').textContent = e.message;
-        $('result-text').dataset.code = code;
-        $('result-note').textContent = '';
-        $('result-id').textContent = '';
+        const text = e instanceof ApiError ? { problem: e.problem, status: e.status } : { id: 'scanner.problem.status', args: { status: '?' } };
+        showResult({ kind: 'declined', head: 'scanner.sale.declined', amount: sale.body.amount, text });
       }
     } else {
       showError(e); // nothing was sent (the amount or the code is missing)
@@ -373,6 +379,19 @@ $('next').addEventListener('click', () => {
 let cursor = '';
 let chosen = null; // {id, amount, refunded, currency}
 let pendingRefund = null;
+let refundShown = null; // {kind, head: {id, amount}, currency, text: {id, args}}
+
+function showRefundResult(r) { refundShown = r; renderRefundResult(); }
+
+function renderRefundResult() {
+  const box = $('refund-result');
+  if (!refundShown) { box.hidden = true; return; }
+  const r = refundShown;
+  box.hidden = false;
+  box.className = 'result ' + r.kind;
+  $('refund-result-head').textContent = t(r.head.id, r.head.amount === undefined ? undefined : { amount: money(r.head.amount, r.currency) });
+  $('refund-result-text').textContent = r.text ? t(r.text.id, r.text.args) : '';
+}
 
 function saleItem(p) {
   const li = document.createElement('li');
@@ -436,14 +455,18 @@ $('sales-more').addEventListener('click', () => loadSales(true));
 function choose(p) {
   if (pendingRefund) return;
   chosen = p;
-  const remaining = p.amount - p.refunded;
-  $('refund-sale').textContent = t('scanner.refund.sale_is', { amount: money(p.amount, p.currency), id: p.id });
-  $('refund-remaining').textContent = money(remaining, p.currency);
-  $('refund-amount').value = String(remaining);
-  $('refund-result').hidden = true;
+  renderChosen();
+  $('refund-amount').value = String(p.amount - p.refunded);
+  showRefundResult(null);
   $('refund-panel').hidden = false;
   renderRefundButton();
   $('refund-amount').focus();
+}
+
+function renderChosen() {
+  const p = chosen;
+  $('refund-sale').textContent = t('scanner.refund.sale_is', { amount: money(p.amount, p.currency), id: p.id });
+  $('refund-remaining').textContent = money(p.amount - p.refunded, p.currency);
 }
 
 function refundAmount() {
@@ -488,28 +511,21 @@ $('form-refund').addEventListener('submit', (ev) => {
         pendingRefund = { path: `/v1/terminal/payments/${encodeURIComponent(chosen.id)}/refunds`, body: { amount: a }, key: randomId(18) };
       }
       renderRefundButton();
-      const { data } = await sendOnce(pendingRefund, (n) => {
-        $('refund-result').hidden = false;
-        $('refund-result').className = 'result waiting';
-        $('refund-result-head').textContent = t('scanner.sale.retrying_head');
-        $('refund-result-text').textContent = t('scanner.sale.retrying', { n: String(n) });
-      });
+      const { data } = await sendOnce(pendingRefund, (n) => showRefundResult({
+        kind: 'waiting', head: { id: 'scanner.sale.retrying_head' }, text: { id: 'scanner.sale.retrying', args: { n: String(n) } },
+      }));
       pendingRefund = null;
       chosen = { ...chosen, refunded: chosen.refunded + data.amount };
-      $('refund-result').hidden = false;
-      $('refund-result').className = 'result approved';
-      $('refund-result-head').textContent = t('scanner.refund.done', { amount: money(data.amount, chosen.currency) });
-      $('refund-result-text').textContent = t('scanner.refund.give_back');
-      $('refund-remaining').textContent = money(chosen.amount - chosen.refunded, chosen.currency);
+      showRefundResult({
+        kind: 'approved', head: { id: 'scanner.refund.done', amount: data.amount }, currency: chosen.currency, text: { id: 'scanner.refund.give_back' },
+      });
+      renderChosen();
       $('refund-amount').value = String(chosen.amount - chosen.refunded);
       document.body.dataset.refund = 'approved';
       loadSales(false);
     } catch (e) {
       if (pendingRefund && lost(e)) {
-        $('refund-result').hidden = false;
-        $('refund-result').className = 'result waiting';
-        $('refund-result-head').textContent = t('scanner.sale.unanswered_head');
-        $('refund-result-text').textContent = t('scanner.refund.unanswered');
+        showRefundResult({ kind: 'waiting', head: { id: 'scanner.sale.unanswered_head' }, text: { id: 'scanner.refund.unanswered' } });
         return;
       }
       pendingRefund = null;
@@ -530,6 +546,10 @@ i18n.onLangChange(() => {
   renderPaired();
   renderNotice();
   if (document.body.dataset.screen === 'sell') renderSell();
+  renderResult();
+  renderRefundResult();
+  if (chosen) { renderChosen(); renderRefundButton(); }
+  if (document.body.dataset.screen === 'refunds') loadSales(false);
   const b = $('blocked-text');
   if (b.dataset.t) b.textContent = t(b.dataset.t);
 });
