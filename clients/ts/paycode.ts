@@ -1013,10 +1013,13 @@ export interface webhooks {
         put?: never;
         /**
          * A one-time code or security notice for a customer's verified contact
-         * @description paycode posts each message to PAYCODE_NOTIFY_WEBHOOK_URL; the receiver sends `text` to `to`
-         *     (e-mail or SMS) and answers 2xx. Network errors, 5xx and 429 are retried twice (after 200 ms,
-         *     then 400 ms); any other 4xx is final. The same message may arrive more than once: deduplicate
-         *     on `Idempotency-Key` (the message id).
+         * @description paycode posts each message to PAYCODE_NOTIFY_WEBHOOK_URL from its notification outbox, off the
+         *     request path; the receiver sends `text` to `to` (e-mail or SMS) and answers 2xx. One delivery
+         *     retries network errors, 5xx and 429 twice (after 200 ms, then 400 ms) and stops at another
+         *     4xx; a delivery that ends without a 2xx is tried again by the outbox after a backoff (1 s,
+         *     doubling, at most 5 minutes), and after 8 deliveries the message goes to the operator's
+         *     dead-letter list. The same message may arrive more than once: deduplicate on
+         *     `Idempotency-Key` (the message id).
          *
          *     **Signature.** `X-Paycode-Signature: t=<unix seconds>,v1=<hex>` where `<hex>` is
          *     HMAC-SHA256 under PAYCODE_NOTIFY_WEBHOOK_SECRET (at least 32 bytes) of the timestamp, a `.`,
@@ -3191,14 +3194,14 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Refused for good (any 4xx except 429); paycode gives up on this message. */
+            /** @description Refused (any 4xx except 429); this delivery stops, the outbox tries again later. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Try again (any 5xx, 429, or no answer); paycode retries. */
+            /** @description Try again (any 5xx, 429, or no answer); retried within the delivery, then by the outbox. */
             503: {
                 headers: {
                     [name: string]: unknown;
