@@ -36,13 +36,15 @@ func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next 
 
 func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if h.on.Load() {
+		// A connection the pool dials meanwhile says HELLO (and CLIENT
+		// SETINFO) once: its set-up, not a command of the path.
+		if h.on.Load() && cmd.Name() != "hello" && cmd.Name() != "client" {
 			h.n.Add(1)
 			h.mu.Lock()
 			h.names = append(h.names, cmd.Name())
 			h.mu.Unlock()
 		}
-		if h.meet.Load() {
+		if h.meet.Load() && cmd.Name() != "hello" && cmd.Name() != "client" {
 			switch h.arrivals.Add(1) {
 			case 1:
 				select {
