@@ -247,8 +247,9 @@
 //	    value   the GCRA theoretical arrival time. Stored as rate:{prefix}rl:{name}:{subject}: Keys.RateLimit("rl:"+name, subject)
 //	            gives the name and redis_rate v10 prepends "rate:".
 //	    by      Allow (redis_rate's allowN script), from bff's Server.limit; the names, subjects and limits:
-//	              ceremony-ip, terminal-token-ip  IP            30/min    refresh-ip              IP            3000/min
-//	              refresh-key                     DPoP key jkt  12/min
+//	              terminal-token-ip               IP            30/min    refresh-ip              IP            3000/min
+//	              refresh-key                     DPoP key jkt  12/min    ceremony-ip             IP            3000/min
+//	              ceremony-key                    DPoP key jkt  10/min    ceremony-account        account id    30/min
 //	              otp-ip, enroll-otp-ip           IP            10/h      verify-ip               IP            30/h
 //	              otp-contact                     contact hash  3/10 min  enroll-contact          contact hash  3/10 min
 //	              enroll-ip                       IP            10/h      enroll-account          account id    5/h
