@@ -63,7 +63,10 @@
 //   - login: POST /v1/login/start and /v1/login/finish with the customer's
 //     passkey and device key (the two requests are timed, the
 //     authenticator's signature between them is not). With -spoof-ip every
-//     login comes from a fresh address.
+//     login comes from a fresh address. The server allows 10 passkey
+//     ceremonies a minute per device key (and 30 per account): a login
+//     phase at saturation needs more customers than 6 x the logins per
+//     second, else it reports 429 rate_limited.
 //
 // Then, unless -half-load=false, redemptions are sent open loop at half the
 // median redemption throughput for -duration (codes issued in untimed

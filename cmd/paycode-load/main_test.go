@@ -104,13 +104,15 @@ func runTool(t *testing.T, args ...string) (int, string, string) {
 }
 
 // TestAgainstRealServer runs the whole tool against a real server: setup,
-// each path next to its floor, the half-load phase, JSON report.
+// each path next to its floor, the half-load phase, JSON report. Login is
+// left out: a device key may begin 10 passkey ceremonies a minute, which
+// three customers spend in a fraction of a second.
 func TestAgainstRealServer(t *testing.T) {
 	publicURL, adminURL := startServer(t, map[string]string{"PAYCODE_TRUSTED_PROXIES": "127.0.0.1"})
 	floorURL := startFloors(t)
 	t.Setenv("PAYCODE_ADMIN_TOKEN", testAdminToken)
 	code, stdout, stderr := runTool(t, "-url", publicURL, "-admin-url", adminURL, "-floor-url", floorURL,
-		"-customers", "3", "-concurrency", "2", "-duration", "500ms", "-rounds", "2", "-spoof-ip", "-json")
+		"-customers", "3", "-concurrency", "2", "-duration", "500ms", "-rounds", "2", "-paths", "redemption,issuance", "-spoof-ip", "-json")
 	if code != exitOK {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
@@ -123,8 +125,7 @@ func TestAgainstRealServer(t *testing.T) {
 	}
 	// Round 1 runs the path first, round 2 its floor.
 	want := []string{"redemption #1", "floor: 1 round trip #1", "floor: 1 round trip #2", "redemption #2",
-		"issuance #1", "floor: 2 ES256 + 1 SET #1", "floor: 2 ES256 + 1 SET #2", "issuance #2",
-		"login #1", "floor: 1 ES256 + 2 round trips #1", "floor: 1 ES256 + 2 round trips #2", "login #2"}
+		"issuance #1", "floor: 2 ES256 + 1 SET #1", "floor: 2 ES256 + 1 SET #2", "issuance #2"}
 	if len(rep.Phases) == len(want)+1 {
 		want = append(want, rep.Phases[len(want)].Name) // the half-load phase, checked below
 	}
@@ -143,11 +144,11 @@ func TestAgainstRealServer(t *testing.T) {
 			t.Errorf("phase %s: percentiles out of order: %+v", p.Name, l)
 		}
 	}
-	if len(rep.Ratios) != 3 || len(rep.RoundResults) != 6 {
-		t.Fatalf("ratios %+v, rounds %+v; want 3 paths of 2 rounds", rep.Ratios, rep.RoundResults)
+	if len(rep.Ratios) != 2 || len(rep.RoundResults) != 4 {
+		t.Fatalf("ratios %+v, rounds %+v; want 2 paths of 2 rounds", rep.Ratios, rep.RoundResults)
 	}
 	for i, s := range rep.Ratios {
-		if s.Path != []string{"redemption", "issuance", "login"}[i] || s.Rounds != 2 || !(0 < s.Min && s.Min <= s.Median && s.Median <= s.Max) ||
+		if s.Path != []string{"redemption", "issuance"}[i] || s.Rounds != 2 || !(0 < s.Min && s.Min <= s.Median && s.Median <= s.Max) ||
 			s.TargetMet != (s.Median >= s.Target) {
 			t.Errorf("ratio %d = %+v", i, s)
 		}
