@@ -19,6 +19,7 @@ import (
 func (s *Server) storeRoutes(ops fiber.Router) {
 	ops.Put("/stores/:store_id", s.adminNameStore)
 	ops.Get("/stores/:store_id", s.adminGetStore)
+	ops.Get("/stores/:store_id/payments", s.adminStorePayments)
 }
 
 // validStoreID is the form terminal registration accepts.
@@ -51,7 +52,7 @@ func (s *Server) adminNameStore(c *fiber.Ctx) error {
 	}
 	id := c.Params("store_id")
 	if !validStoreID(id) {
-		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.StoreIDRequired))
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.StoreIDRequired)).about("store_id")
 	}
 	if !validStoreName(req.NameEn) || !validStoreName(req.NameJa) {
 		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.StoreNameInvalid))

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"regexp"
+	"strings"
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/gofiber/fiber/v2"
@@ -44,6 +46,9 @@ func (s *Server) enrollmentRoutes(v1 fiber.Router) {
 	v1.Post("/enrollments/:enrollment_id/cancel", auth, s.enrollmentCancel)
 	v1.Post("/me/contact", auth, s.contactChangeStart)
 	v1.Post("/me/contact/verify", auth, s.contactChangeVerify)
+	v1.Post("/me/contact/cancel", auth, s.contactChangeCancelOwn)
+	// The old address: its one-time cancel link, no session.
+	v1.Post("/contact-changes/cancel", s.contactChangeCancel)
 }
 
 // enrollmentAdminRoutes registers the operator's enrollment calls on the
@@ -66,7 +71,9 @@ func (s *Server) newDevices() *newdevice.Service {
 			OTPTTL:           otpTTL,
 			OTPTries:         otpTries,
 			// The PWA's cancel page (web/static: #cancel=<code>).
-			CancelURL: s.cfg.PublicURL.String() + "/#cancel=",
+			CancelURL:        s.cfg.PublicURL.String() + "/#cancel=",
+			ContactCancelURL: s.cfg.PublicURL.String() + "/#contact-cancel=",
+			ContactCooldown:  s.cfg.ContactCooldown,
 		},
 		Store:    s.store,
 		Notifier: s.notifier,
@@ -112,12 +119,30 @@ func decodeExactJSON(c *fiber.Ctx, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		p := problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.RequestUnknownMember))
+		p := problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.RequestUnknownMember)).about(unknownMember(err))
 		p.Err = err
 		return p
 	}
 	return nil
 }
+
+// unknownMember is the member encoding/json names in its error for a
+// member DisallowUnknownFields refused ("" for any other error). It is
+// the request's own member name, cut to a plain identifier so that
+// nothing else of the body is echoed.
+func unknownMember(err error) string {
+	name, ok := strings.CutPrefix(err.Error(), "json: unknown field ")
+	if !ok {
+		return ""
+	}
+	name = strings.Trim(name, `"`)
+	if !validMemberName.MatchString(name) {
+		return ""
+	}
+	return name
+}
+
+var validMemberName = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
 
 func enrollmentNotFound() *Problem {
 	return problemText(fiber.StatusNotFound, codeNotFound, text.M(text.EnrollmentNotFound))

@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/paycode/paycode/api"
 	"github.com/paycode/paycode/config"
@@ -54,6 +57,8 @@ type Server struct {
 	// notifyWorker posts the notification outbox to the webhook (nil
 	// without one).
 	notifyWorker *store.NotifyWorker
+	// contactWorker applies contact changes whose cool-down ended.
+	contactWorker *contactWorker
 	// streamEnded, when set, is called as each event stream ends (tests).
 	streamEnded func()
 	// switchCache holds the operator's switches for at most a second: the
@@ -67,6 +72,15 @@ type Server struct {
 	// (terminal_cache.go).
 	terms      *terminalCache
 	termTokens *tokenCache
+
+	// tracer starts each request's span (trace.go).
+	tracer trace.Tracer
+	// routeTables are each listener's route patterns (route.go).
+	routeTables map[string]*routes
+	// readyStop ends the readiness loop (ready.go); readyDone is closed
+	// when it has.
+	readyStop, readyDone chan struct{}
+	readyOnce            sync.Once
 
 	app   *fiber.App
 	admin *fiber.App
@@ -84,12 +98,24 @@ type Deps struct {
 	// Deliver is what the notification worker posts the outbox to; nil
 	// means the configured webhook (tests put a slow or failing one here).
 	Deliver notify.Notifier
+	// Tracer makes the requests' spans (NewTracerProvider); nil makes
+	// trace ids without recording spans.
+	Tracer trace.TracerProvider
+	// ReadyInterval is how often the readiness loop checks Redis; 0 means
+	// readyInterval.
+	ReadyInterval time.Duration
 }
 
 // New builds the server's two apps; it does not listen.
 func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Server, error) {
+	log = slog.New(withTraceIDs(log.Handler()))
 	s := &Server{cfg: cfg, store: st, log: log, metrics: newMetrics(), now: deps.Now, notifier: deps.Notifier,
 		closing: make(chan struct{})}
+	tp := deps.Tracer
+	if tp == nil {
+		tp = sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
+	}
+	s.tracer = tp.Tracer("github.com/paycode/paycode/bff")
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -148,10 +174,13 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Ser
 	}
 	s.trusted = parseTrustedProxies(cfg.TrustedProxies)
 	s.devices = s.newDevices()
+	s.contactWorker = s.startContactWorker()
 	s.app = s.newApp("paycode")
 	s.admin = s.newApp("paycode-admin")
 	s.routes()
 	s.adminRoutes()
+	s.routeTables = map[string]*routes{"public": {app: s.app}, "admin": {app: s.admin}}
+	s.startReadiness(deps.ReadyInterval)
 	return s, nil
 }
 
@@ -231,7 +260,7 @@ func (s *Server) routes() {
 		s.app.Get("/dev/outbox", s.devOutbox)
 	}
 	s.app.Get("/text/:file", s.textFile)
-	s.app.Use("/", web.Handler())
+	s.app.Use("/", staticFiles(web.Handler()))
 }
 
 // devOutbox shows the notifications the dev notifier kept (dev mode only:
@@ -273,7 +302,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close releases what New started (the hub) without serving: for a Server
 // that never served, or after Shutdown.
 func (s *Server) Close() {
+	s.stopReadiness()
 	s.hub.Close()
+	s.contactWorker.Close()
 	if s.notifyWorker != nil {
 		s.notifyWorker.Close()
 	}

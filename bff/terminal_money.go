@@ -36,7 +36,7 @@ var idempotencyKey = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
 func idemKey(c *fiber.Ctx) (string, error) {
 	k := c.Get("Idempotency-Key")
 	if !idempotencyKey.MatchString(k) {
-		return "", problemText(fiber.StatusBadRequest, codeIdempotencyRequired, text.M(text.IdempotencyKeyRequired))
+		return "", problemText(fiber.StatusBadRequest, codeIdempotencyRequired, text.M(text.IdempotencyKeyRequired)).about("Idempotency-Key")
 	}
 	return k, nil
 }
@@ -58,7 +58,7 @@ func checkAmount(a *int64) error {
 		return missing("amount")
 	}
 	if *a <= 0 || *a > maxAmount {
-		return problemText(fiber.StatusBadRequest, codeInvalidAmount, text.M(text.InvalidAmount))
+		return problemText(fiber.StatusBadRequest, codeInvalidAmount, text.M(text.InvalidAmount)).about("amount")
 	}
 	return nil
 }
@@ -83,13 +83,13 @@ func (s *Server) codeRequest(c *fiber.Ctx) (pay.CodeRequest, error) {
 		req.Currency = s.cfg.Currency
 	}
 	if !currencyCode.MatchString(req.Currency) {
-		return pay.CodeRequest{}, problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.CurrencyFormat))
+		return pay.CodeRequest{}, problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.CurrencyFormat)).about("currency")
 	}
 	if len(req.OrderRef) > 64 || !validOrderRef(req.OrderRef) {
-		return pay.CodeRequest{}, problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.OrderRefFormat))
+		return pay.CodeRequest{}, problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.OrderRefFormat)).about("order_ref")
 	}
 	if len(req.Code) != tokens.CodeLength || !allASCIIDigits(req.Code) {
-		return pay.CodeRequest{}, problemText(fiber.StatusBadRequest, codeInvalidCodeFormat, text.M(text.InvalidCodeFormat))
+		return pay.CodeRequest{}, problemText(fiber.StatusBadRequest, codeInvalidCodeFormat, text.M(text.InvalidCodeFormat)).about("code")
 	}
 	t := terminalOf(c)
 	return pay.CodeRequest{
@@ -122,6 +122,15 @@ func (s *Server) terminalPay(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// The operator's reauth_after voids codes issued before it; the
+	// switches are this replica's cache (pushed by the hub), so this is
+	// no extra round trip. Unreadable switches fail closed (503) before
+	// the code is tried or counted.
+	w, err := s.switches(c)
+	if err != nil {
+		return err
+	}
+	req.VoidBefore = w.ReauthAfter
 	out, err := s.pay.Redeem(c.UserContext(), req)
 	s.tellDecline(c, req, out, err) // the phone hears why (decline_event.go)
 	return s.codeMoved(c, out, err)
@@ -139,6 +148,7 @@ func (s *Server) terminalTopup(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	req.VoidBefore = w.ReauthAfter
 	out, err := s.pay.Topup(c.UserContext(), req, w.Topups)
 	s.tellDecline(c, req, out, err)
 	return s.codeMoved(c, out, err)
@@ -146,6 +156,10 @@ func (s *Server) terminalTopup(c *fiber.Ctx) error {
 
 // codeMoved answers a payment or a top-up.
 func (s *Server) codeMoved(c *fiber.Ctx, out *pay.Outcome, err error) error {
+	if out != nil {
+		setLogID(c, logAccount, out.AccountID)
+		setLogID(c, logPayment, out.PaymentID)
+	}
 	if err := s.refused(out, err); err != nil {
 		return err
 	}

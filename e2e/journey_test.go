@@ -36,7 +36,11 @@ func TestPWAShopperJourney(t *testing.T) {
 	// The cool-down is short and the clock jumps over it: the browsers'
 	// DPoP proofs carry real time, which the server accepts up to 60 s old.
 	const cooldown = 40 * time.Second
-	s := startServerWithClock(t, map[string]string{"PAYCODE_RECOVERY_COOLDOWN": cooldown.String()}, clk.Now)
+	// The contact change's cool-down is shorter still: both jumps together
+	// stay within those 60 s.
+	const contactCooldown = 5 * time.Second
+	s := startServerWithClock(t, map[string]string{"PAYCODE_RECOVERY_COOLDOWN": cooldown.String(),
+		"PAYCODE_CONTACT_COOLDOWN": contactCooldown.String()}, clk.Now)
 	root := browserRoot(t)
 	ctx, cancel := context.WithTimeout(root, 150*time.Second)
 	defer cancel()
@@ -172,28 +176,61 @@ func TestPWAShopperJourney(t *testing.T) {
 	}
 
 	// ---- Phone B's account screen: a new contact (its code goes there). ----
+	// The change waits a cool-down: the account screen shows it, and the
+	// old address's warning links to the app's cancel page.
 	waitFor[bool](b, "the event stream", eventsOpen)
+	changeContact := func(to string, first bool) {
+		b.click("#nav-account")
+		b.screen("account")
+		b.click("#go-contact")
+		b.screen("contact")
+		b.fill("#new-contact", to)
+		b.click("#form-new-contact button[type=submit]")
+		waitFor[bool](b, "the code field", `!document.getElementById('form-contact-otp').hidden`)
+		if first {
+			b.audit("contact")
+		}
+		b.fill("#contact-otp", jaCode.FindStringSubmatch(s.message(ctx, t, to, jaCode))[1]) // the account speaks Japanese
+		b.click("#form-contact-otp button[type=submit]")
+		b.screen("account")
+		b.shows("#account-contact", contact)
+		waitFor[bool](b, "the pending change", `!document.getElementById('account-contact-change').hidden`)
+	}
+	changeContact("thief-"+randomHex(4)+"@example.com", true)
+	b.audit("account-contact-pending")
+
+	// The old address cancels it from its warning's link, on another
+	// device (phone F); the contact stays.
+	f := newPhone(t, ctx, "phone F", phoneOpts{lang: text.En})
+	f.open(s.origin + "/#contact-cancel=" + contactCancelLink.FindStringSubmatch(s.message(ctx, t, contact, contactCancelLink))[1])
+	f.screen("cancel")
+	f.says("#cancel-h", "pwa.contact_cancel.title")
+	if h := evalOn[string](f, `location.hash`); h != "" {
+		t.Errorf("the contact cancel code stays in the address bar: %q", h)
+	}
+	f.audit("contact-cancel")
+	f.click("#cancel-do")
+	waitFor[bool](f, "the contact change's cancellation", `!document.getElementById('cancel-done').hidden`)
+	f.says("#cancel-done", "pwa.contact_cancel.done")
+	b.click("#screen-account button.to-pay")
+	b.screen("pay")
+
+	// A change nobody cancels applies when its cool-down ends.
 	moved := "moved-" + randomHex(4) + "@example.com"
+	changeContact(moved, false)
+	clk.Advance(contactCooldown + time.Second)
+	b.click("#screen-account button.to-pay")
+	b.screen("pay")
 	b.click("#nav-account")
 	b.screen("account")
-	b.click("#go-contact")
-	b.screen("contact")
-	b.fill("#new-contact", moved)
-	b.click("#form-new-contact button[type=submit]")
-	waitFor[bool](b, "the code field", `!document.getElementById('form-contact-otp').hidden`)
-	b.audit("contact")
-	b.fill("#contact-otp", jaCode.FindStringSubmatch(s.message(ctx, t, moved, jaCode))[1]) // the account speaks Japanese
-	b.click("#form-contact-otp button[type=submit]")
-	b.screen("account")
 	b.shows("#account-contact", moved)
-	b.says("#notice", "pwa.contact.done")
+	waitFor[bool](b, "no pending change", `document.getElementById('account-contact-change').hidden`)
 	b.click("#screen-account button.to-pay")
 	b.screen("pay")
 	contact = moved
 
 	// A phone without the passkey asks by the account's contact, and the
 	// account's phone refuses it ("Not me").
-	f := newPhone(t, ctx, "phone F", phoneOpts{lang: text.En})
 	f.open(s.origin + "/")
 	f.click("#go-newphone")
 	f.screen("newdevice")
@@ -317,7 +354,7 @@ func TestPWAShopperJourney(t *testing.T) {
 	}
 	for _, want := range []string{"welcome", "signup", "otp", "codes", "pay", "pay-declined", "history", "account", "login",
 		"newdevice", "wait", "pay-prompt", "approve", "revoked", "find", "recover", "cooldown", "cancel",
-		"cancel-done", "ended", "ready", "contact", "verify", "pay-offline"} {
+		"cancel-done", "ended", "ready", "contact", "verify", "pay-offline", "account-contact-pending", "contact-cancel"} {
 		if !audited[want] {
 			t.Errorf("the screen %s was not audited", want)
 		}
@@ -328,6 +365,8 @@ func TestPWAShopperJourney(t *testing.T) {
 var (
 	jaCode     = regexp.MustCompile(`コードは ([0-9]{6}) です`)
 	cancelLink = regexp.MustCompile(`#cancel=([A-Za-z0-9_.\-]+)`)
+	// The contact change's warning to the old address.
+	contactCancelLink = regexp.MustCompile(`#contact-cancel=([A-Za-z0-9_.\-]+)`)
 )
 
 // browserRoot starts headless Chromium with a fresh profile and returns

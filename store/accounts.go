@@ -46,6 +46,10 @@ type Account struct {
 	// Lang is the language the account's notifications are written in
 	// ("en", "ja"; "" for accounts made before it existed: the default).
 	Lang string
+	// ContactChangeID names the contact change in its cool-down (""
+	// when none), and ContactChangeAt is when it applies.
+	ContactChangeID string
+	ContactChangeAt time.Time
 }
 
 // Device is a device record, kept after revocation for the audit trail.
@@ -108,17 +112,7 @@ return 'ok'
 // ErrNotVerified when the sign-up is gone or unverified, ErrExists when the
 // account id is taken.
 func (s *Store) CreateAccount(ctx context.Context, n NewAccount) error {
-	b, err := BucketOf(n.Account.ID)
-	if err != nil {
-		return fmt.Errorf("creating an account: %w", err)
-	}
-	sb, err := BucketOfKind("sgn", n.SignupID)
-	if err != nil || sb != b {
-		return fmt.Errorf("creating an account: sign-up and account buckets differ: %w", ErrBadID)
-	}
-	n.Credential.DeviceID = n.Device.ID
-	pk := encodePasskey(n.Credential, n.Device.Label, n.Device.CreatedAt)
-	tags, err := recoveryTags(n.RecoveryHashes)
+	keys, args, err := s.createAccountCall(n)
 	if err != nil {
 		return err
 	}
@@ -134,11 +128,7 @@ func (s *Store) CreateAccount(ctx context.Context, n NewAccount) error {
 	if !ok {
 		return ErrContactTaken
 	}
-	k := s.keys
-	c := n.Credential.Credential
-	res, err := createAccount.Run(ctx, s.rdb, []string{k.Signup(b, n.SignupID), k.Account(b, n.Account.ID), k.Passkey(b, n.Account.ID)},
-		n.Account.ID, n.Account.Contact, n.Account.ContactKind, n.Account.CreatedAt.UnixMilli(),
-		n.Device.ID, n.Device.JKT, pk, c.Authenticator.SignCount, passkeyFlags(c.Flags), tags, n.Account.Lang).Text()
+	res, err := createAccount.Run(ctx, s.rdb, keys, args...).Text()
 	if err == nil && res != "ok" {
 		switch res {
 		case "exists":
@@ -158,6 +148,30 @@ func (s *Store) CreateAccount(ctx context.Context, n NewAccount) error {
 		return wrap("creating the account", err)
 	}
 	return nil
+}
+
+// createAccountCall builds KEYS and ARGV of createAccount for n (the one
+// place, for CreateAccount and the Seeder).
+func (s *Store) createAccountCall(n NewAccount) ([]string, []any, error) {
+	b, err := BucketOf(n.Account.ID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating an account: %w", err)
+	}
+	sb, err := BucketOfKind("sgn", n.SignupID)
+	if err != nil || sb != b {
+		return nil, nil, fmt.Errorf("creating an account: sign-up and account buckets differ: %w", ErrBadID)
+	}
+	n.Credential.DeviceID = n.Device.ID
+	pk := encodePasskey(n.Credential, n.Device.Label, n.Device.CreatedAt)
+	tags, err := recoveryTags(n.RecoveryHashes)
+	if err != nil {
+		return nil, nil, err
+	}
+	k := s.keys
+	c := n.Credential.Credential
+	return []string{k.Signup(b, n.SignupID), k.Account(b, n.Account.ID), k.Passkey(b, n.Account.ID)},
+		[]any{n.Account.ID, n.Account.Contact, n.Account.ContactKind, n.Account.CreatedAt.UnixMilli(),
+			n.Device.ID, n.Device.JKT, pk, c.Authenticator.SignCount, passkeyFlags(c.Flags), tags, n.Account.Lang}, nil
 }
 
 var releaseContact = redis.NewScript(`
@@ -193,16 +207,18 @@ func (s *Store) Account(ctx context.Context, id string) (*Account, error) {
 
 func accountFrom(m map[string]string) *Account {
 	return &Account{
-		ID:             m["id"],
-		Contact:        m["contact"],
-		ContactKind:    m["contact_kind"],
-		Status:         m["status"],
-		CreatedAt:      millis(m["created_at"]),
-		DeviceID:       m["device_id"],
-		DeviceJKT:      m["device_jkt"],
-		DeviceStatus:   m["device_status"],
-		ProbationUntil: millis(m["probation_until"]),
-		Lang:           m["lang"],
+		ID:              m["id"],
+		Contact:         m["contact"],
+		ContactKind:     m["contact_kind"],
+		Status:          m["status"],
+		CreatedAt:       millis(m["created_at"]),
+		DeviceID:        m["device_id"],
+		DeviceJKT:       m["device_jkt"],
+		DeviceStatus:    m["device_status"],
+		ProbationUntil:  millis(m["probation_until"]),
+		Lang:            m["lang"],
+		ContactChangeID: m["contact_change"],
+		ContactChangeAt: millis(m["contact_change_at"]),
 	}
 }
 

@@ -92,6 +92,14 @@ func (s *Store) CreateSession(ctx context.Context, sess Session, refreshHash str
 	return nil
 }
 
+// queueSession queues createSession for a new session with the same keys
+// and arguments as CreateSession (for the Seeder, which loads the script
+// first).
+func (s *Store) queueSession(ctx context.Context, pipe redis.Pipeliner, b Bucket, sess Session, refreshHash string, ttl time.Duration) {
+	pipe.EvalSha(ctx, createSession.Hash(), []string{s.keys.Session(b, sess.ID), s.keys.Account(b, sess.AccountID)},
+		sessionArgs(sess, refreshHash, ttl)...)
+}
+
 // sessionCheck is shared by the session scripts: the session must exist,
 // be proven with its key, be within its absolute lifetime, its device
 // must still be the account's active device, and it must be of the

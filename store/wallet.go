@@ -128,6 +128,10 @@ type Movement struct {
 	Now      time.Time
 	Day      string // the business day, e.g. "20261126" in the operator's time zone
 	Limits   Limits
+	// VoidBefore (code movements) declines, as code_expired, a code issued
+	// before it: the operator's reauth_after, so that forcing everyone to
+	// re-authenticate also voids the codes already on screens. Zero: none.
+	VoidBefore time.Time
 }
 
 // idemTTL is how long outcomes are kept for retries (24 h after the last
@@ -386,13 +390,14 @@ var payScript = newMoneyScript([]scriptKey[payCall]{
 	{"probation_per_day", func(c *payCall) any { return c.m.Limits.ProbationPerDay }},
 	{"events_kept", func(*payCall) any { return eventsKept }},
 	{"events_ttl", func(*payCall) any { return eventsTTL.Milliseconds() }},
+	{"void_before", func(c *payCall) any { return unixMilliOrZero(c.m.VoidBefore) }},
 	{"old_ledger_key", func(c *payCall) any { return c.k.LedgerStream(c.b, "") }},
 }, `
 local prev = idem_check(k_idem, a_body_hash)
 if prev then return {RESULT.replay, prev} end
 local kind, amount, now = a_kind, tonumber(a_amount), tonumber(a_now_ms)
 
-local c = redis.call('HMGET', k_code, 'account', 'device', 'status', 'expires_at')
+local c = redis.call('HMGET', k_code, 'account', 'device', 'status', 'expires_at', 'issued_at')
 if not c[1] then return decline(DECLINE.code_unknown) end
 -- The account's keys, named here (see payScript): same tag, same slot.
 local account = c[1]
@@ -416,7 +421,9 @@ local function told(reason)
   return decline(reason)
 end
 if c[3] == 'used' then return told(DECLINE.code_used) end
-if now >= tonumber(c[4]) then return told(DECLINE.code_expired) end
+-- A code issued before the operator's reauth_after is void (a record
+-- without issued_at counts as issued at 0: void, fail closed).
+if now >= tonumber(c[4]) or tonumber(c[5] or '0') < tonumber(a_void_before) then return told(DECLINE.code_expired) end
 local a = redis.call('HMGET', acct_key, 'status', 'device_id', 'device_status', 'probation_until')
 if a[1] == 'frozen' then return told(DECLINE.account_frozen) end
 if a[2] ~= c[2] or a[3] ~= 'active' then return decline(DECLINE.device_revoked) end
@@ -501,12 +508,21 @@ local balance = tonumber(redis.call('HGET', wallet_key, 'balance') or '0') + amo
 redis.call('HSET', wallet_key, 'balance', balance)
 redis.call('HINCRBY', k_payment, 'refunded', amount)
 local entry = ledger_add(wallet_key, ledger_key, a_old_ledger_key .. p[4], a_now_ms, KIND.refund, amount, balance, p[5], p[7], a_refund_id, a_store)
-redis.call('HSET', k_refund, 'id', a_refund_id, 'payment', p[7], 'amount', amount, 'created_at', a_now_ms, 'ledger', entry, 'terminal', a_terminal)
+redis.call('HSET', k_refund, 'id', a_refund_id, 'payment', p[7], 'amount', amount, 'created_at', a_now_ms, 'ledger', entry, 'terminal', a_terminal,
+  'store', a_store, 'account', p[4], 'currency', p[5])
 redis.call('RPUSH', k_refunds, a_refund_id)
 redis.call('XADD', k_settle, '*', 'ledger', entry, 'account', p[4], 'kind', KIND.refund, 'amount', amount, 'currency', p[5],
   'payment', p[7], 'refund', a_refund_id, 'terminal', a_terminal, 'store', a_store, 'at', a_now_ms)
 return approve(a_refund_id, balance)
 `)
+
+// unixMilliOrZero is t in Unix milliseconds, 0 for the zero time.
+func unixMilliOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
 
 func luaBool(b bool) string {
 	if b {
@@ -542,43 +558,51 @@ func (s *Store) Move(ctx context.Context, m Movement) (*Outcome, error) {
 		}
 	}
 	idem := s.keys.Idem(b, m.TerminalID, m.IdemKey)
-	var res []any
-	var err error
+	kind := "pay"
 	if m.Kind == KindRefund {
-		res, err = s.runRefund(ctx, b, &m, idem)
+		kind = "rfd"
+	}
+	id, err := NewID(kind, b) // the id the movement gets if approved
+	if err != nil {
+		return nil, err
+	}
+	// The store's sales-log entry goes out with the script, not after it
+	// (sales.go): one round trip's latency.
+	ref := SaleRef{StoreID: m.StoreID, TerminalID: m.TerminalID, Kind: m.Kind, ID: id, At: m.Now}
+	logged := make(chan error, 1)
+	go func() { logged <- s.AppendSale(ctx, ref) }()
+	var res []any
+	if m.Kind == KindRefund {
+		res, err = refundScript.run(ctx, s, &refundCall{k: s.keys, b: b, m: &m, refundID: id, idem: idem})
 	} else {
-		res, err = s.runPay(ctx, b, &m, idem)
+		res, err = payScript.run(ctx, s, &payCall{k: s.keys, b: b, m: &m, paymentID: id, idem: idem})
 	}
+	logErr := <-logged
 	if err != nil {
 		return nil, err
 	}
-	replayed, out, err := readResult(res)
+	replayed, outcome, err := readResult(res)
 	if err != nil {
 		return nil, err
 	}
-	if replayed && out == resultMismatch {
+	if replayed && outcome == resultMismatch {
 		return nil, ErrIdempotencyMismatch
 	}
-	return parseOutcome(out, &m, replayed)
-}
-
-// runPay runs payScript: one round trip (the script names the account's
-// keys itself).
-func (s *Store) runPay(ctx context.Context, b Bucket, m *Movement, idem string) ([]any, error) {
-	payID, err := NewID("pay", b)
-	if err != nil {
-		return nil, err
+	out, err := parseOutcome(outcome, &m, replayed)
+	if err != nil || !out.Approved {
+		return out, err
 	}
-	return payScript.run(ctx, s, &payCall{k: s.keys, b: b, m: m, paymentID: payID, idem: idem})
-}
-
-// runRefund runs refundScript: one round trip.
-func (s *Store) runRefund(ctx context.Context, b Bucket, m *Movement, idem string) ([]any, error) {
-	refundID, err := NewID("rfd", b)
-	if err != nil {
-		return nil, err
+	// An approval is answered only once the store's log has it.
+	switch {
+	case out.Replayed: // its first answer may have been lost before its entry was written
+		logErr = s.logReplayed(ctx, b, &m, out.PaymentID)
+	case logErr != nil: // once more, now that the movement is known to have happened
+		logErr = s.AppendSale(ctx, ref)
 	}
-	return refundScript.run(ctx, s, &refundCall{k: s.keys, b: b, m: m, refundID: refundID, idem: idem})
+	if logErr != nil {
+		return nil, fmt.Errorf("%w: the movement is done but not in the store's sales log yet (%v)", ErrUnconfirmed, logErr)
+	}
+	return out, nil
 }
 
 // CodeID is the short, non-secret handle of a code in events and payment
