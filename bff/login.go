@@ -23,12 +23,17 @@ const (
 )
 
 // loginStart begins a usernameless passkey login bound to this request's
-// DPoP key, in one round trip: the address's limit on beginning
-// ceremonies, the proof's jti and the challenge are one step in the slot
-// of the address's bucket (store.BeginLogin). The jti is remembered there
-// too, so a start proof replayed from another address is not recognised:
-// it could only begin one more ceremony bound to the same key, which only
-// that key's holder can finish, and that address's limit still counts it.
+// DPoP key, in one round trip: the device key's limit (ceremony-key,
+// 10/min), the address's ceiling (ceremony-ip, 3000/min), the proof's jti
+// and the challenge are one step in the slot of the address's bucket
+// (store.BeginLogin). So the key's limit counts per key and address, and
+// the jti is remembered per address: a start proof replayed from another
+// address is not recognised. Neither matters: device keys cost nothing to
+// make (the address's ceiling is what bounds a client with many), and a
+// replayed start proof can only begin one more ceremony bound to the same
+// key, which only that key's holder can finish, counted by that address's
+// limits. Login starts keep their own ceiling (store's loginlim:, not
+// bff's rl:ceremony-ip, which the other ceremonies share).
 func (s *Server) loginStart(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &struct{}{}); err != nil {
 		return err
@@ -47,7 +52,8 @@ func (s *Server) loginStart(c *fiber.Ctx) error {
 	put := func(ctx context.Context, id string, ch *webauthn.Challenge, ttl time.Duration) error {
 		var err error
 		wait, err = s.store.BeginLogin(ctx, store.LoginStart{ID: id, IP: ip,
-			Limit:     store.Rate{N: limitCeremonyPerIP.Rate, Per: limitCeremonyPerIP.Period},
+			KeyLimit:  store.Rate{N: limitCeremonyPerKey.Rate, Per: limitCeremonyPerKey.Period},
+			IPLimit:   store.Rate{N: limitCeremonyPerIP.Rate, Per: limitCeremonyPerIP.Period},
 			Challenge: ch, TTL: ttl, JKT: proof.JKT, JTI: claim.jti, JTITTL: claim.ttl, Now: s.now()})
 		return err
 	}
@@ -55,6 +61,8 @@ func (s *Server) loginStart(c *fiber.Ctx) error {
 	switch {
 	case errors.Is(err, store.ErrReplay):
 		return authProblemText(codeInvalidDPoP, text.M(text.DPoPReplayed), tokens.ErrDPoPReplay)
+	case errors.Is(err, store.ErrKeyRateLimited):
+		return s.limited("ceremony-key", wait)
 	case errors.Is(err, store.ErrRateLimited):
 		return s.limited("ceremony-ip", wait)
 	case err != nil:

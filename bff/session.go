@@ -92,7 +92,7 @@ func (s *Server) reauthStart(c *fiber.Ctx) error {
 		return err
 	}
 	sess, _ := sessionOf(c)
-	if err := s.limit(c, "ceremony-ip", s.clientIP(c), limitCeremonyPerIP); err != nil {
+	if err := s.ceremonyLimit(c, "ceremony-account", sess.AccountID); err != nil {
 		return err
 	}
 	recs, err := s.store.Credentials(c.UserContext(), sess.AccountID)

@@ -30,8 +30,7 @@ import (
 // real codes (Code 128, then QR). BarcodeDetector is removed from the
 // register's pages, so the vendored decoder (zxing) is the one that reads.
 // The register pairs by its key (registered through the admin API, as
-// paycodectl does) and, where the server has pairing codes, by a code
-// that works once and never again; it tops up, sells (a double tap and a
+// paycodectl does) and by a pairing code that works once and never again; it tops up, sells (a double tap and a
 // dropped answer each charge once), declines in a clerk's words, refunds
 // part and all of a sale, and stops when the operator suspends it.
 // axe-core checks every screen of the register.
@@ -75,11 +74,7 @@ func TestScannerRegister(t *testing.T) {
 	r.click("#form-terminal-id button[type=submit]")
 	r.screen("sell")
 	r.says("#notice", "scanner.pair.done")
-	if r.hasBackend(s) {
-		r.says("#paired-as", "scanner.paired_as", "store", "ローソン 恵比寿店", "label", "lane 2")
-	} else {
-		waitFor[bool](r.phone, "the register's name", `!document.getElementById('paired-as').hidden`)
-	}
+	r.says("#paired-as", "scanner.paired_as", "store", "ローソン 恵比寿店", "label", "lane 2")
 
 	// ---- Top-up ¥5,000 in cash: Code 128 from the camera. ----
 	r.click("#mode-topup")
@@ -145,12 +140,10 @@ func TestScannerRegister(t *testing.T) {
 	r.click("#go-refunds")
 	r.screen("refunds")
 	r.says("#refunds-h", "scanner.refunds.title")
-	if r.hasBackend(s) {
-		r.click(fmt.Sprintf(`#sales button[data-id=%q]`, sale))
-	} else {
-		r.fill("#payment-id", sale)
-		r.click("#form-find button[type=submit]")
-	}
+	// Today's sales at this register: the two sales (top-ups are not
+	// refunded at the register), newest first.
+	waitFor[bool](r.phone, "today's two sales", `document.querySelectorAll('#sales li').length === 2`)
+	r.click(fmt.Sprintf(`#sales button[data-id=%q]`, sale))
 	waitFor[bool](r.phone, "the refund form", `!document.getElementById('refund-panel').hidden`)
 	r.shows("#refund-remaining", "￥1,200")
 	r.fill("#refund-amount", "200")
@@ -160,6 +153,10 @@ func TestScannerRegister(t *testing.T) {
 	r.shows("#refund-remaining", "￥1,000")
 	r.audit("scanner-refund")
 	r.shots("scanner-refund")
+	// The same sale found by its number (from the receipt).
+	r.fill("#payment-id", sale)
+	r.click("#form-find button[type=submit]")
+	r.shows("#refund-remaining", "￥1,000")
 	r.says("#refund-submit", "scanner.refund.all_button", "amount", "￥1,000")
 	r.click("#refund-submit")
 	r.says("#refund-result-head", "scanner.refund.done", "amount", "￥1,000")
@@ -193,24 +190,20 @@ func TestScannerRegister(t *testing.T) {
 	r.screen("refunds")
 	r.click("#unpair")
 	r.screen("pair")
-	pairing, ok := s.pairingCode(t, "store-scan", "lane 3")
-	if !ok {
-		t.Log("the server has no pairing codes yet (POST /v1/terminal-pairings is 404): the pairing-code part is not run")
-	} else {
-		r.fill("#pairing-code", pairing)
-		r.click("#form-pairing button[type=submit]")
-		r.screen("sell")
-		r.says("#paired-as", "scanner.paired_as", "store", "ローソン 恵比寿店", "label", "lane 3")
-		// The same code on another register: refused, in words.
-		r2 := newRegister(t, root)
-		r2.open(s.origin + "/scanner")
-		r2.screen("pair")
-		r2.fill("#pairing-code", pairing)
-		r2.click("#form-pairing button[type=submit]")
-		r2.says("#error", "scanner.problem.invalid_pairing_code")
-		r2.screen("pair")
-		r2.audit("scanner-pair-refused")
-	}
+	pairing := s.pairingCode(t, "store-scan", "lane 3")
+	r.fill("#pairing-code", pairing)
+	r.click("#form-pairing button[type=submit]")
+	r.screen("sell")
+	r.says("#paired-as", "scanner.paired_as", "store", "ローソン 恵比寿店", "label", "lane 3")
+	// The same code on another register: refused, in words.
+	r2 := newRegister(t, root)
+	r2.open(s.origin + "/scanner")
+	r2.screen("pair")
+	r2.fill("#pairing-code", pairing)
+	r2.click("#form-pairing button[type=submit]")
+	r2.says("#error", "scanner.problem.invalid_pairing_code")
+	r2.screen("pair")
+	r2.audit("scanner-pair-refused")
 
 	for _, p := range []*phone{a, r.phone} {
 		p.checkConsole()
@@ -224,8 +217,7 @@ func TestScannerRegister(t *testing.T) {
 // register is the scanner page on a tablet (800x1280 CSS px), in Japanese.
 type register struct {
 	*phone
-	backend *bool
-	stop    func()
+	stop func()
 }
 
 func newRegister(t *testing.T, root context.Context) *register {
@@ -315,18 +307,6 @@ func (r *register) stopDropping() {
 	}
 }
 
-// hasBackend reports whether the server has the backend half of the
-// issue (today's sales and pairing codes, branch wt-14store): the parts
-// of this test that need it run once it is there.
-func (r *register) hasBackend(s *server) bool {
-	if r.backend == nil {
-		status := s.adminStatus(r.t, "POST", "/v1/terminal-pairings", map[string]string{})
-		has := status != 404 && status != 405
-		r.backend = &has
-	}
-	return *r.backend
-}
-
 func group4(digits string) string {
 	var b strings.Builder
 	for i, c := range digits {
@@ -354,25 +334,19 @@ func (s *server) registerTerminalPEM(t *testing.T, storeID, label, pem string) s
 	return out.TerminalID
 }
 
-// pairingCode asks the admin API for a one-time pairing code; false when
-// the server has none (the backend half is not merged yet).
-func (s *server) pairingCode(t *testing.T, storeID, label string) (string, bool) {
+// pairingCode asks the admin API (as paycodectl terminal pair does) for a
+// one-time pairing code.
+func (s *server) pairingCode(t *testing.T, storeID, label string) string {
 	t.Helper()
-	body := map[string]string{"operator": "e2e", "reason": "browser test", "store_id": storeID, "label": label}
-	status, raw := s.adminDo(t, "POST", "/v1/terminal-pairings", body)
-	if status == 404 || status == 405 {
-		return "", false
-	}
-	if status != 201 {
-		t.Fatalf("pairing code: %d %s", status, raw)
-	}
+	raw := s.admin(t, "POST", "/v1/terminal-pairings",
+		map[string]string{"operator": "e2e", "reason": "browser test", "store_id": storeID, "label": label}, 201)
 	var out struct {
 		PairingCode string `json:"pairing_code"`
 	}
 	if err := json.Unmarshal(raw, &out); err != nil || out.PairingCode == "" {
 		t.Fatalf("pairing code: %s", raw)
 	}
-	return out.PairingCode, true
+	return out.PairingCode
 }
 
 func (s *server) adminDo(t *testing.T, method, path string, body any) (int, []byte) {
@@ -398,11 +372,4 @@ func (s *server) admin(t *testing.T, method, path string, body any, want int) []
 		t.Fatalf("%s %s: %d %s, want %d", method, path, status, raw, want)
 	}
 	return raw
-}
-
-// adminStatus is the status of an admin call (a probe: no body is kept).
-func (s *server) adminStatus(t *testing.T, method, path string, body any) int {
-	t.Helper()
-	status, _ := s.adminDo(t, method, path, body)
-	return status
 }

@@ -132,9 +132,10 @@
 //	            proof's jti); TakeChallenge takes it (GETDEL); takeLogin (ReadLogin: GET+DEL with the finishing proof's jti)
 //
 //	{prefix}loginlim:{b1234}:{ip}                 string  bucket until the limit is full again (at most a minute), PX
-//	    value   the GCRA theoretical arrival time (ms) of the login ceremonies begun from the address: bff's ceremony-ip limit
-//	            (30 a minute) for /v1/login/start, kept here (not in rl:) so that it is in the slot of the address's
-//	            challenges. {b1234} is LoginBucket(ip), a bucket no account owns (accounts' buckets are random).
+//	    value   the GCRA theoretical arrival time (ms) of the login ceremonies begun from the address (bff's ceremony-ip
+//	            ceiling, 3000 a minute) or, as {prefix}loginlim:{b1234}:k:{jkt}, by one device key from it (ceremony-key,
+//	            10 a minute), for /v1/login/start: kept here (not in rl:) so that they are in the slot of the address's
+//	            challenges. {b1234} is LoginBucket(ip), a bucket chosen by the address, not by an account.
 //	    by      beginLogin (BeginLogin), before the challenge is stored
 //
 //	{prefix}eph:{b1234}:{kind}:{id}               string  acct   the caller's, always positive (Put refuses none)
@@ -181,9 +182,10 @@
 //
 //	{prefix}code:{b1234}:{code_name}              hash    acct   code TTL + 10 min: PAYCODE_CODE_TTL (60 s) + codeRetention
 //	    fields  account, device, session, issued_at, expires_at (cut to the next code's issue + PAYCODE_CODE_GRACE, 5 s, when one is
-//	            issued), status (live|used), used_at, payment. {code_name} is the keyed hash of the code's digits.
+//	            issued), status (live|used), payment. A used code's record is a tombstone: account, expires_at, status,
+//	            payment (device, session and issued_at are deleted). {code_name} is the keyed hash of the code's digits.
 //	    by      issueCode (Issue, IssueCode; it also cuts the previous code's expires_at, naming its key from the live-code
-//	            pointer); payScript (Move: status used, used_at, payment)
+//	            pointer); payScript (Move: status used, payment; HDEL device, session, issued_at)
 //
 //	{prefix}livecode:{b1234}:{acct_id}            string  acct   PAYCODE_CODE_TTL (60 s)
 //	    value   the {code_name} of the account's current code
@@ -277,8 +279,9 @@
 //	    value   the GCRA theoretical arrival time. Stored as rate:{prefix}rl:{name}:{subject}: Keys.RateLimit("rl:"+name, subject)
 //	            gives the name and redis_rate v10 prepends "rate:".
 //	    by      Allow (redis_rate's allowN script), from bff's Server.limit; the names, subjects and limits:
-//	              ceremony-ip, terminal-token-ip  IP            30/min    refresh-ip              IP            3000/min
-//	              refresh-key                     DPoP key jkt  12/min
+//	              terminal-token-ip               IP            30/min    refresh-ip              IP            3000/min
+//	              refresh-key                     DPoP key jkt  12/min    ceremony-ip             IP            3000/min
+//	              ceremony-key                    DPoP key jkt  10/min    ceremony-account        account id    30/min
 //	              otp-ip, enroll-otp-ip           IP            10/h      verify-ip               IP            30/h
 //	              otp-contact                     contact hash  3/10 min  enroll-contact          contact hash  3/10 min
 //	              enroll-ip                       IP            10/h      enroll-account          account id    5/h

@@ -45,7 +45,8 @@ type Rate struct {
 type LoginStart struct {
 	ID        string // from NewLoginID(IP)
 	IP        string
-	Limit     Rate // beginnings per address
+	KeyLimit  Rate // beginnings per device key (JKT) and address
+	IPLimit   Rate // beginnings per address
 	Challenge *webauthn.Challenge
 	TTL       time.Duration
 	// JKT and JTI are the DPoP proof's key and jti, claimed for JTITTL
@@ -56,8 +57,9 @@ type LoginStart struct {
 }
 
 // beginLogin: claim the proof's jti (KEYS[2]; held with another value: a
-// replay), then the address's limit (KEYS[1], GCRA: ARGV[1] now, [2]
-// interval, [3] burst tolerance, all ms), then store the challenge
+// replay), then the key's limit (KEYS[4]) and the address's (KEYS[1]),
+// each a GCRA (ARGV[1] now, [2]/[8] interval, [3]/[9] burst tolerance,
+// all ms; both are spent only when both allow), then store the challenge
 // (KEYS[3], ARGV[6] for ARGV[7] ms). ARGV[4] the claim's value, [5] its
 // TTL (ms).
 var beginLogin = redis.NewScript(`
@@ -66,14 +68,23 @@ if ARGV[4] ~= '' then
   if held and held ~= ARGV[4] then return {'replay', 0} end
   if not held then redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5]) end
 end
-local now, t, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now) + t
-local over = tat - now - burst
+local now = tonumber(ARGV[1])
+local function gcra(key, t, burst)
+  local tat = math.max(tonumber(redis.call('GET', key) or '0'), now) + t
+  return tat, tat - now - burst
+end
+local ktat, kover = gcra(KEYS[4], tonumber(ARGV[8]), tonumber(ARGV[9]))
+if kover > 0 then return {'limited_key', math.ceil(kover)} end
+local tat, over = gcra(KEYS[1], tonumber(ARGV[2]), tonumber(ARGV[3]))
 if over > 0 then return {'limited', math.ceil(over)} end
+redis.call('SET', KEYS[4], string.format('%.0f', ktat), 'PX', math.ceil(ktat - now))
 redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil(tat - now))
 redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[7])
 return {'ok', 0}
 `)
+
+// ErrKeyRateLimited is ErrRateLimited by the device key's own limit.
+var ErrKeyRateLimited = fmt.Errorf("the key's %w", ErrRateLimited)
 
 // jtiName is the key-safe name of a proof's jti.
 func jtiName(jti string) string {
@@ -81,12 +92,13 @@ func jtiName(jti string) string {
 	return hex.EncodeToString(h[:16])
 }
 
-// BeginLogin stores a login's challenge in one step with the address's
-// limit and the proof's jti claim. It returns ErrReplay (the jti was
-// claimed before), or ErrRateLimited with the wait (nothing stored).
+// BeginLogin stores a login's challenge in one step with the key's and the
+// address's limits and the proof's jti claim. It returns ErrReplay (the
+// jti was claimed before), or ErrKeyRateLimited or ErrRateLimited (the
+// address's) with the wait; nothing is stored then.
 func (s *Store) BeginLogin(ctx context.Context, ls LoginStart) (time.Duration, error) {
 	b, err := BucketOfKind("cer", ls.ID)
-	if err != nil || b != LoginBucket(ls.IP) || ls.Limit.N <= 0 {
+	if err != nil || b != LoginBucket(ls.IP) || ls.KeyLimit.N <= 0 || ls.IPLimit.N <= 0 {
 		return 0, fmt.Errorf("beginning a login: %w", ErrBadID)
 	}
 	raw, err := json.Marshal(ls.Challenge)
@@ -99,10 +111,13 @@ func (s *Store) BeginLogin(ctx context.Context, ls LoginStart) (time.Duration, e
 			return 0, err
 		}
 	}
-	interval := float64(ls.Limit.Per.Milliseconds()) / float64(ls.Limit.N)
+	interval := float64(ls.IPLimit.Per.Milliseconds()) / float64(ls.IPLimit.N)
+	kinterval := float64(ls.KeyLimit.Per.Milliseconds()) / float64(ls.KeyLimit.N)
 	k := s.keys
-	r, err := beginLogin.Run(ctx, s.rdb, []string{k.LoginLimit(b, ls.IP), k.SessionJTI(b, ls.JKT, jtiName(ls.JTI)), k.Challenge(b, ls.ID)},
-		ls.Now.UnixMilli(), interval, interval*float64(ls.Limit.N), mine, ls.JTITTL.Milliseconds(), raw, ls.TTL.Milliseconds()).Slice()
+	r, err := beginLogin.Run(ctx, s.rdb, []string{k.LoginLimit(b, ls.IP), k.SessionJTI(b, ls.JKT, jtiName(ls.JTI)), k.Challenge(b, ls.ID),
+		k.LoginLimit(b, "k:"+ls.JKT)},
+		ls.Now.UnixMilli(), interval, interval*float64(ls.IPLimit.N), mine, ls.JTITTL.Milliseconds(), raw, ls.TTL.Milliseconds(),
+		kinterval, kinterval*float64(ls.KeyLimit.N)).Slice()
 	if err != nil {
 		return 0, wrap("beginning a login", err)
 	}
@@ -112,9 +127,13 @@ func (s *Store) BeginLogin(ctx context.Context, ls LoginStart) (time.Duration, e
 		return 0, nil
 	case "replay":
 		return 0, fmt.Errorf("beginning a login: %w", ErrReplay)
-	case "limited":
+	case "limited", "limited_key":
 		ms, _ := r[1].(int64)
-		return time.Duration(math.Max(float64(ms), 1)) * time.Millisecond, fmt.Errorf("beginning a login: %w", ErrRateLimited)
+		why := ErrRateLimited
+		if res == "limited_key" {
+			why = ErrKeyRateLimited
+		}
+		return time.Duration(math.Max(float64(ms), 1)) * time.Millisecond, fmt.Errorf("beginning a login: %w", why)
 	}
 	return 0, fmt.Errorf("beginning a login: unexpected answer %v", r)
 }

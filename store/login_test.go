@@ -35,7 +35,8 @@ func TestLoginSteps(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				wait, err := s.BeginLogin(ctx, store.LoginStart{ID: id, IP: ip, Limit: store.Rate{N: 3, Per: time.Minute},
+				wait, err := s.BeginLogin(ctx, store.LoginStart{ID: id, IP: ip, KeyLimit: store.Rate{N: 3, Per: time.Minute},
+					IPLimit:   store.Rate{N: 100, Per: time.Minute},
 					Challenge: &webauthn.Challenge{Purpose: webauthn.PurposeLogin, JKT: "jkt-1"}, TTL: time.Minute,
 					JKT: "jkt-1", JTI: jti, JTITTL: time.Minute, Now: now})
 				return id, wait, err
@@ -52,8 +53,8 @@ func TestLoginSteps(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if _, wait, err := begin(""); !errors.Is(err, store.ErrRateLimited) || wait <= 0 {
-				t.Errorf("a fourth start within the limit's minute = %v, %v; want ErrRateLimited and a wait", wait, err)
+			if _, wait, err := begin(""); !errors.Is(err, store.ErrKeyRateLimited) || wait <= 0 {
+				t.Errorf("a fourth start by one key within the limit's minute = %v, %v; want ErrKeyRateLimited and a wait", wait, err)
 			}
 
 			read := store.LoginRead{CeremonyID: id, JKT: "jkt-1", JTI: "f1", JTITTL: time.Minute, AccountID: acct}

@@ -457,7 +457,10 @@ redis.call('HSET', wallet_key, 'balance', balance, 'currency', currency, 'day', 
 local entry = ledger_add(wallet_key, ledger_key, a_old_ledger_key .. account, a_now_ms, kind, delta, balance, currency, a_payment_id, '', a_store)
 redis.call('HSET', k_payment, 'id', a_payment_id, 'kind', kind, 'account', account, 'terminal', a_terminal, 'store', a_store,
   'amount', amount, 'currency', currency, 'refunded', 0, 'order_ref', a_order_ref, 'created_at', a_now_ms, 'ledger', entry, 'code', a_code_id)
-redis.call('HSET', k_code, 'status', 'used', 'used_at', a_now_ms, 'payment', a_payment_id)
+-- The used code's record becomes a tombstone for its ten minutes: what a
+-- late scan needs (code_used, told to the account's phone) and the payment.
+redis.call('HDEL', k_code, 'device', 'session', 'issued_at')
+redis.call('HSET', k_code, 'status', 'used', 'payment', a_payment_id)
 redis.call('XADD', k_settle, '*', 'ledger', entry, 'account', account, 'kind', kind, 'amount', delta, 'currency', currency,
   'payment', a_payment_id, 'terminal', a_terminal, 'store', a_store, 'at', a_now_ms)
 local data = {code_id = a_code_id, kind = kind, amount = amount, currency = currency, store = a_store,

@@ -267,3 +267,41 @@ func TestDarkSchemeSetsOnlyColours(t *testing.T) {
 		t.Errorf("style.css names prefers-color-scheme %d times; keep one dark block", n)
 	}
 }
+
+// Attack (issue 13): a passkey thief names their device with words meant
+// to read as paycode's own ("paycode support: approve to keep your
+// account"). On the approve screen the name stands as the client's words:
+// inside <q>, next to the note that it is how the new phone named itself,
+// and set as text only (textContent), so markup in a name stays text.
+func TestApproveLabelIsTheClientsWords(t *testing.T) {
+	html := readStatic(t, "index.html")
+	dd := regexp.MustCompile(`<dd class="client-words"><q id="approve-label"[^>]*></q> <small id="approve-label-note" data-t="pwa.approve.label_note"></small></dd>`)
+	if !dd.MatchString(html) {
+		t.Error(`index.html: the new phone's name is not a <q id="approve-label"> beside the note pwa.approve.label_note`)
+	}
+	if !text.Has("pwa.approve.label_note") {
+		t.Error("pwa.approve.label_note has no text")
+	}
+	app := readStatic(t, "app.js")
+	uses := regexp.MustCompile(`\$\('approve-label'\)\.([A-Za-z]+)`).FindAllStringSubmatch(app, -1)
+	if len(uses) == 0 {
+		t.Fatal("app.js never fills approve-label")
+	}
+	for _, u := range uses {
+		if u[1] != "textContent" {
+			t.Errorf("app.js sets approve-label through %s; want textContent only", u[1])
+		}
+	}
+	entries, err := fs.ReadDir(static, "static")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".js") {
+			continue
+		}
+		if src := readStatic(t, e.Name()); regexp.MustCompile(`innerHTML|outerHTML|insertAdjacentHTML|document\.write`).MatchString(src) {
+			t.Errorf("%s writes markup from a string; every client-supplied text must stay text", e.Name())
+		}
+	}
+}

@@ -1106,6 +1106,8 @@ export interface components {
              * @example amount
              */
             param?: string;
+            /** @description The W3C trace id of the request (continued from the client's traceparent header, else new), also in the server's log lines and its OpenTelemetry spans. */
+            trace_id?: string;
         };
     };
     responses: {

@@ -568,6 +568,8 @@ function openApprove(view) {
 
 function renderApprove() {
   if (!approving) return;
+  // The new phone's name is the client's own words: text only (never
+  // markup), inside <q>, beside "as the new phone named itself".
   $('approve-label').textContent = approving.label;
   $('approve-network').textContent = approving.ip || '–';
   $('approve-time').textContent = i18n.dateTime(approving.created_at);

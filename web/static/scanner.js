@@ -421,19 +421,31 @@ function saleItem(p) {
   return li;
 }
 
+// Today's sales as loaded (re-drawn, not re-fetched, on a language
+// switch); a newer load supersedes an older one still on its way.
+let sales = [];
+let salesLoad = 0;
+
+function renderSales() {
+  $('sales').replaceChildren(...sales.map(saleItem));
+  $('sales-more').hidden = !cursor;
+}
+
 async function loadSales(more) {
-  if (!more) { cursor = ''; $('sales').replaceChildren(); }
+  const my = ++salesLoad;
+  if (!more) cursor = '';
   $('sales-state').textContent = t('scanner.refunds.loading');
   try {
     const q = '/v1/terminal/payments?limit=50' + (cursor ? '&cursor=' + encodeURIComponent(cursor) : '');
     const { data } = await api.call('GET', q);
-    const list = data.payments || [];
-    $('sales').append(...list.map(saleItem));
+    if (my !== salesLoad) return;
+    const list = (data.payments || []).filter((p) => !p.kind || p.kind === 'payment');
+    sales = more ? sales.concat(list) : list;
     cursor = data.next_cursor || '';
-    $('sales-more').hidden = !cursor;
-    $('sales-state').textContent = $('sales').children.length ? '' : t('scanner.refunds.none');
+    renderSales();
+    $('sales-state').textContent = sales.length ? '' : t('scanner.refunds.none');
   } catch (e) {
-    if (stopper(e)) return;
+    if (my !== salesLoad || stopper(e)) return;
     $('sales-state').textContent = t('scanner.refunds.list_failed');
   }
 }
@@ -549,7 +561,7 @@ i18n.onLangChange(() => {
   renderResult();
   renderRefundResult();
   if (chosen) { renderChosen(); renderRefundButton(); }
-  if (document.body.dataset.screen === 'refunds') loadSales(false);
+  renderSales();
   const b = $('blocked-text');
   if (b.dataset.t) b.textContent = t(b.dataset.t);
 });

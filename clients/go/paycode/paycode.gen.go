@@ -757,6 +757,9 @@ type Problem struct {
 	// Title Short summary, fixed per code.
 	Title string `json:"title"`
 
+	// TraceId The W3C trace id of the request (continued from the client's traceparent header, else new), also in the server's log lines and its OpenTelemetry spans.
+	TraceId *string `json:"trace_id,omitempty"`
+
 	// Type `urn:paycode:problem:` followed by the code.
 	//
 	// Examples: urn:paycode:problem:malformed_request
