@@ -245,24 +245,42 @@ func (d *device) login() response {
 	return r
 }
 
-// sessions counts the live sessions of an account.
+// sessions counts the live sessions of an account: those of its bucket
+// that name it, are of its current generation (sg) and of its active
+// device.
 func (e *env) sessions(accountID string) int64 {
 	e.t.Helper()
+	ctx := context.Background()
 	b, err := store.BucketOf(accountID)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	ids, err := e.st.Client().SMembers(context.Background(), e.st.Keys().Sessions(b, accountID)).Result()
+	rdb, k := e.st.Client(), e.st.Keys()
+	acct, err := rdb.HMGet(ctx, k.Account(b, accountID), "sg", "device_id", "device_status").Result()
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	gen, _ := acct[0].(string)
+	if gen == "" {
+		gen = "0"
+	}
 	var n int64
-	for _, id := range ids {
-		c, err := e.st.Client().Exists(context.Background(), e.st.Keys().Session(b, id)).Result()
+	iter := rdb.Scan(ctx, 0, k.Session(b, "sess_"+b.String()+"*"), 1000).Iterator()
+	for iter.Next(ctx) {
+		f, err := rdb.HMGet(ctx, iter.Val(), "account", "g", "device").Result()
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		n += c
+		g, _ := f[1].(string)
+		if g == "" {
+			g = "0"
+		}
+		if f[0] == accountID && g == gen && f[2] == acct[1] && acct[2] == store.DeviceActive {
+			n++
+		}
+	}
+	if err := iter.Err(); err != nil {
+		e.t.Fatal(err)
 	}
 	return n
 }

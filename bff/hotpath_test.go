@@ -331,3 +331,25 @@ func TestIssuanceLimitedPerAccountAndDeviceKey(t *testing.T) {
 	e.clock.Advance(20 * time.Second)
 	mustStatus(t, "a third of a minute later", d.newCode(), 201)
 }
+
+// Regression (issue 12): a passkey login (start + finish) took ten round
+// trips (start: the DPoP jti, the address's limit, the challenge; finish:
+// the jti, the challenge, the account, its passkeys, the write-back, the
+// session, the audit). Now four: beginning is one step (limit, jti and
+// challenge in the address's bucket); finishing reads the challenge and
+// the account in one pipeline, writes the assertion back and creates the
+// session in one step, and audits the new session.
+func TestLoginRoundTrips(t *testing.T) {
+	e := newEnv(t, nil)
+	h := countRoundTrips(e)
+	d := e.customer("rt-login@example.com")
+	mustStatus(t, "first login (loads the scripts)", d.login(), 200)
+	var r response
+	n := h.count(func() { r = d.login() })
+	t.Logf("login: %d round trips", n)
+	if n > 4 {
+		t.Errorf("a login took %d round trips; want at most 4", n)
+	}
+	mustStatus(t, "login", r, 200)
+	mustStatus(t, "the new session works", d.do("GET", "/v1/me", nil, true), 200)
+}

@@ -3,6 +3,7 @@ package bff
 import (
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/gofiber/fiber/v2"
@@ -51,9 +52,15 @@ func (s *Server) limit(c *fiber.Ctx, name, subject string, l redis_rate.Limit) e
 	if res.Allowed > 0 {
 		return nil
 	}
+	return s.limited(name, res.RetryAfter)
+}
+
+// limited counts a refusal by the limit name and answers it: 429 with
+// Retry-After.
+func (s *Server) limited(name string, retryAfter time.Duration) error {
 	s.metrics.limited.WithLabelValues(name).Inc()
 	p := problemText(fiber.StatusTooManyRequests, codeRateLimited, text.M(text.RateLimited))
-	p.Headers = map[string]string{fiber.HeaderRetryAfter: strconv.Itoa(int(math.Ceil(res.RetryAfter.Seconds())))}
+	p.Headers = map[string]string{fiber.HeaderRetryAfter: strconv.Itoa(int(math.Ceil(retryAfter.Seconds())))}
 	return p
 }
 

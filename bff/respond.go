@@ -126,6 +126,15 @@ func parseRefresh(tok string) (accountID, sessionID string, ok bool) {
 // startSession creates a session for the account's bound device after a
 // user-verified passkey assertion, and issues its first tokens.
 func (s *Server) startSession(c *fiber.Ctx, acct *store.Account, jkt string) (*issuedSession, error) {
+	return s.startSessionWith(c, acct, jkt, func(sess store.Session, refreshHash string, now time.Time) error {
+		return s.store.CreateSession(c.UserContext(), sess, refreshHash, s.cfg.SessionIdle, now)
+	})
+}
+
+// startSessionWith is startSession with the session stored by create (the
+// login stores it in one step with the assertion's write-back).
+func (s *Server) startSessionWith(c *fiber.Ctx, acct *store.Account, jkt string,
+	create func(sess store.Session, refreshHash string, now time.Time) error) (*issuedSession, error) {
 	now := s.now()
 	sid, err := store.NewSessionID(acct.ID)
 	if err != nil {
@@ -139,7 +148,7 @@ func (s *Server) startSession(c *fiber.Ctx, acct *store.Account, jkt string) (*i
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.CreateSession(c.UserContext(), *sess, s.refreshHash(refresh), s.cfg.SessionIdle, now); err != nil {
+	if err := create(*sess, s.refreshHash(refresh), now); err != nil {
 		return nil, err
 	}
 	access, exp, err := s.issueAccess(sess)

@@ -45,7 +45,7 @@ type Accounts interface {
 	AccountByContact(ctx context.Context, contactHash string) (string, error)
 	ProbationUntil(ctx context.Context, accountID string) (time.Time, error)
 	SetDeviceStatus(ctx context.Context, accountID, deviceID, status string) (bool, error)
-	RevokeSessions(ctx context.Context, accountID string) (int, error)
+	RevokeSessions(ctx context.Context, accountID string) (bool, error)
 }
 
 // ContactChanges are the records of a contact change in progress.

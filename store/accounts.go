@@ -84,9 +84,10 @@ type NewAccount struct {
 // CredentialKey is how a credential id is written in hash fields.
 func CredentialKey(id []byte) string { return base64.RawURLEncoding.EncodeToString(id) }
 
-// createAccount writes the account, its device, credential, counter and
-// recovery codes, and consumes the verified sign-up, all at once or not at
-// all. KEYS: signup, account, devices, credentials, counters, recovery.
+// createAccount writes the account (with the passkey's counter and flags
+// and the recovery codes' tags), its device and passkey record, and
+// consumes the verified sign-up, all at once or not at all. KEYS: signup,
+// account, passkey.
 var createAccount = redis.NewScript(`
 if redis.call('EXISTS', KEYS[2]) == 1 then
   -- Account ids are fresh random values: one that holds this id already is
@@ -99,12 +100,10 @@ end
 if redis.call('HGET', KEYS[1], 'verified') ~= '1' then return 'unverified' end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[2], 'id', ARGV[1], 'contact', ARGV[2], 'contact_kind', ARGV[3], 'status', 'active',
-  'created_at', ARGV[4], 'device_id', ARGV[5], 'device_jkt', ARGV[6], 'device_status', 'active')
+  'created_at', ARGV[4], 'device_id', ARGV[5], 'device_jkt', ARGV[6], 'device_status', 'active', 'pc', ARGV[8], 'pf', ARGV[9],
+  'rc', ARGV[10])
 if ARGV[11] ~= '' then redis.call('HSET', KEYS[2], 'lang', ARGV[11]) end
-redis.call('HSET', KEYS[3], ARGV[5], ARGV[7])
-redis.call('HSET', KEYS[4], ARGV[8], ARGV[9])
-redis.call('HSET', KEYS[5], ARGV[8], ARGV[10])
-for i = 12, #ARGV do redis.call('SADD', KEYS[6], ARGV[i]) end
+redis.call('SET', KEYS[3], ARGV[7])
 return 'ok'
 `)
 
@@ -162,25 +161,17 @@ func (s *Store) createAccountCall(n NewAccount) ([]string, []any, error) {
 	if err != nil || sb != b {
 		return nil, nil, fmt.Errorf("creating an account: sign-up and account buckets differ: %w", ErrBadID)
 	}
-	device, err := json.Marshal(n.Device)
+	n.Credential.DeviceID = n.Device.ID
+	pk := encodePasskey(n.Credential, n.Device.Label, n.Device.CreatedAt)
+	tags, err := recoveryTags(n.RecoveryHashes)
 	if err != nil {
-		return nil, nil, fmt.Errorf("encoding the device: %w", err)
-	}
-	cred, err := json.Marshal(n.Credential)
-	if err != nil {
-		return nil, nil, fmt.Errorf("encoding the credential: %w", err)
+		return nil, nil, err
 	}
 	k := s.keys
-	args := []any{n.Account.ID, n.Account.Contact, n.Account.ContactKind, n.Account.CreatedAt.UnixMilli(),
-		n.Device.ID, n.Device.JKT, device, CredentialKey(n.Credential.Credential.ID), cred, n.Credential.Credential.Authenticator.SignCount,
-		n.Account.Lang}
-	for _, h := range n.RecoveryHashes {
-		args = append(args, h)
-	}
-	return []string{
-		k.Signup(b, n.SignupID), k.Account(b, n.Account.ID), k.Devices(b, n.Account.ID),
-		k.Credentials(b, n.Account.ID), k.Counters(b, n.Account.ID), k.Recovery(b, n.Account.ID),
-	}, args, nil
+	c := n.Credential.Credential
+	return []string{k.Signup(b, n.SignupID), k.Account(b, n.Account.ID), k.Passkey(b, n.Account.ID)},
+		[]any{n.Account.ID, n.Account.Contact, n.Account.ContactKind, n.Account.CreatedAt.UnixMilli(),
+			n.Device.ID, n.Device.JKT, pk, c.Authenticator.SignCount, passkeyFlags(c.Flags), tags, n.Account.Lang}, nil
 }
 
 var releaseContact = redis.NewScript(`
@@ -239,13 +230,32 @@ func millis(s string) time.Time {
 	return time.UnixMilli(n).UTC()
 }
 
-// Device reads a device record of an account.
+// Device reads a device record of an account: the bound device from the
+// passkey record, an earlier one (or one written before issue 12) from
+// the devices hash.
 func (s *Store) Device(ctx context.Context, accountID, deviceID string) (*Device, error) {
 	b, err := BucketOf(accountID)
 	if err != nil {
 		return nil, fmt.Errorf("reading a device: %w", ErrNotFound)
 	}
-	raw, err := s.rdb.HGet(ctx, s.keys.Devices(b, accountID), deviceID).Bytes()
+	pipe := s.rdb.Pipeline()
+	pk := pipe.Get(ctx, s.keys.Passkey(b, accountID))
+	jkt := pipe.HGet(ctx, s.keys.Account(b, accountID), "device_jkt")
+	old := pipe.HGet(ctx, s.keys.Devices(b, accountID), deviceID)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, wrap("reading a device", err)
+	}
+	if raw, err := pk.Bytes(); err == nil {
+		p, err := decodePasskey(accountID, raw)
+		if err != nil {
+			return nil, fmt.Errorf("decoding a device: %w", err)
+		}
+		if p.rec.DeviceID == deviceID {
+			return &Device{ID: deviceID, AccountID: accountID, JKT: jkt.Val(), Label: p.label,
+				CredentialID: CredentialKey(p.rec.Credential.ID), CreatedAt: p.deviceCreated}, nil
+		}
+	}
+	raw, err := old.Bytes()
 	if err != nil {
 		return nil, wrap("reading a device", err)
 	}
@@ -256,25 +266,63 @@ func (s *Store) Device(ctx context.Context, accountID, deviceID string) (*Device
 	return &d, nil
 }
 
-// Credentials reads the account's passkeys, with their current counters.
+// Credentials reads the account's passkeys, with their current counters
+// and flags: the passkey record, or the credentials hash written before
+// issue 12.
 func (s *Store) Credentials(ctx context.Context, accountID string) ([]CredentialRecord, error) {
 	b, err := BucketOf(accountID)
 	if err != nil {
 		return nil, fmt.Errorf("reading credentials: %w", ErrNotFound)
 	}
 	pipe := s.rdb.Pipeline()
-	creds := pipe.HGetAll(ctx, s.keys.Credentials(b, accountID))
-	ctrs := pipe.HGetAll(ctx, s.keys.Counters(b, accountID))
-	if _, err := pipe.Exec(ctx); err != nil {
+	c := s.queueCredentials(ctx, pipe, b, accountID)
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, wrap("reading credentials", err)
 	}
-	out := make([]CredentialRecord, 0, len(creds.Val()))
-	for id, raw := range creds.Val() {
+	return c.records(accountID)
+}
+
+// credentialCmds are the reads of an account's passkeys in both forms,
+// queued in a pipeline.
+type credentialCmds struct {
+	pk          *redis.StringCmd
+	state       *redis.SliceCmd
+	creds, ctrs *redis.MapStringStringCmd
+}
+
+func (s *Store) queueCredentials(ctx context.Context, pipe redis.Pipeliner, b Bucket, accountID string) credentialCmds {
+	return credentialCmds{
+		pk:    pipe.Get(ctx, s.keys.Passkey(b, accountID)),
+		state: pipe.HMGet(ctx, s.keys.Account(b, accountID), "pc", "pf"),
+		creds: pipe.HGetAll(ctx, s.keys.Credentials(b, accountID)),
+		ctrs:  pipe.HGetAll(ctx, s.keys.Counters(b, accountID)),
+	}
+}
+
+// records decodes the reads: the passkey record if there is one, else the
+// old form.
+func (c credentialCmds) records(accountID string) ([]CredentialRecord, error) {
+	if raw, err := c.pk.Bytes(); err == nil {
+		p, err := decodePasskey(accountID, raw)
+		if err != nil {
+			return nil, fmt.Errorf("decoding a credential: %w", err)
+		}
+		ctr, _ := c.state.Val()[0].(string)
+		flags, _ := c.state.Val()[1].(string)
+		if n, err := strconv.ParseUint(ctr, 10, 32); err == nil {
+			p.rec.Credential.Authenticator.SignCount = uint32(n)
+		}
+		f, _ := strconv.Atoi(flags)
+		p.rec.Credential.Flags = flagsOf(f)
+		return []CredentialRecord{p.rec}, nil
+	}
+	out := make([]CredentialRecord, 0, len(c.creds.Val()))
+	for id, raw := range c.creds.Val() {
 		var r CredentialRecord
 		if err := json.Unmarshal([]byte(raw), &r); err != nil {
 			return nil, fmt.Errorf("decoding a credential: %w", err)
 		}
-		if n, err := strconv.ParseUint(ctrs.Val()[id], 10, 32); err == nil {
+		if n, err := strconv.ParseUint(c.ctrs.Val()[id], 10, 32); err == nil {
 			r.Credential.Authenticator.SignCount = uint32(n)
 		}
 		out = append(out, r)
@@ -282,17 +330,45 @@ func (s *Store) Credentials(ctx context.Context, accountID string) ([]Credential
 	return out, nil
 }
 
-// recordAssertion writes back a credential after an assertion: the counter
+// assertionLua writes back a credential after an assertion: the counter
 // only if it increased (or both are 0: authenticators without counters),
-// then the record with its new flags. KEYS: counters, credentials.
-var recordAssertion = redis.NewScript(`
-local old = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-local new = tonumber(ARGV[2])
-if new <= old and not (new == 0 and old == 0) then return 'regressed' end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-return 'ok'
-`)
+// then the flags; 'regressed' (nothing written) otherwise. An account with
+// a passkey record keeps both in its hash (pc, pf); one written before
+// issue 12 in its counters and credentials hashes. Keys: the account, its
+// passkey, counters (old) and credentials (old); the credential key, sign
+// count, flags and the old form's record JSON.
+const assertionLua = `
+local function record_assertion(acct, pk, ctrs, creds, credkey, count, flags, record)
+  local new = tonumber(count)
+  if redis.call('EXISTS', pk) == 1 then
+    local old = tonumber(redis.call('HGET', acct, 'pc') or '0')
+    if new <= old and not (new == 0 and old == 0) then return 'regressed' end
+    redis.call('HSET', acct, 'pc', count, 'pf', flags)
+    return 'ok'
+  end
+  local old = tonumber(redis.call('HGET', ctrs, credkey) or '0')
+  if new <= old and not (new == 0 and old == 0) then return 'regressed' end
+  redis.call('HSET', ctrs, credkey, count)
+  redis.call('HSET', creds, credkey, record)
+  return 'ok'
+end
+`
+
+// recordAssertion: KEYS account, passkey, counters, credentials; ARGV
+// credential key, sign count, flags, record JSON.
+var recordAssertion = redis.NewScript(assertionLua +
+	`return record_assertion(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4])`)
+
+// assertionKeysArgs are recordAssertion's KEYS and ARGV for r.
+func (s *Store) assertionKeysArgs(b Bucket, r CredentialRecord) ([]string, []any, error) {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding the credential: %w", err)
+	}
+	k := s.keys
+	return []string{k.Account(b, r.AccountID), k.Passkey(b, r.AccountID), k.Counters(b, r.AccountID), k.Credentials(b, r.AccountID)},
+		[]any{CredentialKey(r.Credential.ID), r.Credential.Authenticator.SignCount, passkeyFlags(r.Credential.Flags), raw}, nil
+}
 
 // RecordAssertion writes back the credential's new sign count and flags. It
 // compares the counter atomically with the stored one and reports a
@@ -302,12 +378,11 @@ func (s *Store) RecordAssertion(ctx context.Context, r CredentialRecord) (regres
 	if err != nil {
 		return false, fmt.Errorf("recording an assertion: %w", err)
 	}
-	raw, err := json.Marshal(r)
+	keys, args, err := s.assertionKeysArgs(b, r)
 	if err != nil {
-		return false, fmt.Errorf("encoding the credential: %w", err)
+		return false, err
 	}
-	res, err := recordAssertion.Run(ctx, s.rdb, []string{s.keys.Counters(b, r.AccountID), s.keys.Credentials(b, r.AccountID)},
-		CredentialKey(r.Credential.ID), r.Credential.Authenticator.SignCount, raw).Text()
+	res, err := recordAssertion.Run(ctx, s.rdb, keys, args...).Text()
 	if err != nil {
 		return false, wrap("recording an assertion", err)
 	}
@@ -338,17 +413,23 @@ func (s *Store) SetDeviceStatus(ctx context.Context, accountID, deviceID, status
 	return n == 1, nil
 }
 
-// RecoveryCodesLeft counts the account's unused recovery codes.
+// RecoveryCodesLeft counts the account's unused recovery codes: the tags
+// in the account hash's rc, or the recovery set written before issue 12.
 func (s *Store) RecoveryCodesLeft(ctx context.Context, accountID string) (int64, error) {
 	b, err := BucketOf(accountID)
 	if err != nil {
 		return 0, fmt.Errorf("counting recovery codes: %w", err)
 	}
-	n, err := s.rdb.SCard(ctx, s.keys.Recovery(b, accountID)).Result()
-	if err != nil {
+	pipe := s.rdb.Pipeline()
+	rc := pipe.HGet(ctx, s.keys.Account(b, accountID), "rc")
+	old := pipe.SCard(ctx, s.keys.Recovery(b, accountID))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return 0, wrap("counting recovery codes", err)
 	}
-	return n, nil
+	if tags, err := rc.Result(); err == nil {
+		return int64(len(tags) / recoveryTagLen), nil
+	}
+	return old.Val(), nil
 }
 
 // SetAccountStatus freezes ("frozen") or unfreezes ("active") an account.

@@ -68,42 +68,54 @@
 //	    fields  id, contact, contact_kind (email|phone), status (active|frozen), created_at, device_id, device_jkt, device_status
 //	            (active|locked|revoked), probation_until (absent or past: no probation), lang (en|ja: notifications; absent:
 //	            English), contact_change (the id of the contact change in its cool-down; absent: none), contact_change_at
-//	            (when it applies)
+//	            (when it applies), pc (the passkey's sign count: the authority the counter check compares against), pf (its
+//	            flags: UP 1, UV 2, BE 4, BS 8), rc (the unused recovery codes: 6 bytes of SHA-256 of each code's keyed hash,
+//	            concatenated; one small field, never a set), sg (the generation of the sessions: absent = 0; a session of
+//	            another generation is dead). Accounts made before issue 12 have no pc, pf or rc: their creds:, credctr: and
+//	            recovery: keys hold them. Every field and value stays within hash-max-listpack-value (64 bytes), so the hash
+//	            stays a listpack.
 //	    by      createAccount (CreateAccount); setAccountLang (SetAccountLang); setDeviceStatus (SetDeviceStatus); setAccountStatus (SetAccountStatus);
-//	            activateEnrollment (ActivateEnrollment: device_*, probation_until); applyContact (ChangeContact: contact,
+//	            activateEnrollment (ActivateEnrollment: device_*, probation_until, pc, pf, sg); applyContact (ChangeContact: contact,
 //	            contact_kind, probation_until extended, never shortened; HDEL contact_change*); pendContact
-//	            (PendContactChange: contact_change, contact_change_at); endContact (EndContactChange: HDEL contact_change*)
+//	            (PendContactChange: contact_change, contact_change_at); endContact (EndContactChange: HDEL contact_change*);
+//	            recordAssertion (RecordAssertion: pc, pf); recoverEnrollment (StartRecovery: cuts the spent code's tag out of
+//	            rc); revokeSessions (RevokeSessions: sg)
+//
+//	{prefix}pk:{b1234}:{acct_id}                  string  acct   none (durable)
+//	    value   the bound device and its passkey, compact binary (passkey.go): credential id, public key, AAGUID, transports,
+//	            device id, device label, device created_at. The counter and flags are the account hash's pc and pf.
+//	    by      createAccount (CreateAccount); activateEnrollment (ActivateEnrollment: replaced by the new device's)
 //
 //	{prefix}devices:{b1234}:{acct_id}             hash    acct   none (durable; a replaced device's record stays)
-//	    fields  device id -> Device JSON: id, account_id, jkt, label, credential_id, created_at
-//	    by      createAccount (CreateAccount); activateEnrollment (ActivateEnrollment)
+//	    fields  device id -> Device JSON: id, account_id, jkt, label, credential_id, created_at. The devices the account had
+//	            before its bound one (and, in accounts made before issue 12, the bound one too).
+//	    by      activateEnrollment (ActivateEnrollment: the replaced device's record); createAccount before issue 12
 //
-//	{prefix}creds:{b1234}:{acct_id}               hash    acct   none (durable)
+//	{prefix}creds:{b1234}:{acct_id}               hash    acct   none (durable); old form, accounts made before issue 12
 //	    fields  credential id (base64url) -> CredentialRecord JSON: credential (go-webauthn), account_id, device_id, created_at
-//	    by      createAccount (CreateAccount); recordAssertion (RecordAssertion: flags); activateEnrollment (ActivateEnrollment:
-//	            DEL, then the new passkey)
+//	    by      recordAssertion (RecordAssertion: flags, only while the account has no pk:); DEL by activateEnrollment
 //
-//	{prefix}credctr:{b1234}:{acct_id}             hash    acct   none (durable)
-//	    fields  credential id (base64url) -> sign count: the authority the counter check compares against
-//	    by      createAccount (CreateAccount); recordAssertion (RecordAssertion: only upward); activateEnrollment (DEL, then the new
-//	            one)
+//	{prefix}credctr:{b1234}:{acct_id}             hash    acct   none (durable); old form, accounts made before issue 12
+//	    fields  credential id (base64url) -> sign count
+//	    by      recordAssertion (RecordAssertion: only upward, only while the account has no pk:); DEL by activateEnrollment
 //
-//	{prefix}recovery:{b1234}:{acct_id}            set     acct   none (durable)
-//	    members keyed hashes of the unused recovery codes
-//	    by      createAccount (CreateAccount: SADD); recoverEnrollment (StartRecovery: SREM of the code spent)
+//	{prefix}recovery:{b1234}:{acct_id}            set     acct   none (durable); old form, accounts made before issue 12
+//	    members keyed hashes of the unused recovery codes (read while the account hash has no rc)
+//	    by      recoverEnrollment (StartRecovery: SREM of the code spent)
 //
 //	{prefix}sess:{b1234}:{sess_id}                hash    acct   session idle TTL, PAYCODE_SESSION_IDLE (15 min), renewed by every
 //	                                                             use, never past abs_exp = creation + PAYCODE_SESSION_MAX (24 h)
 //	    fields  account, device, jkt, auth_time, created_at, abs_exp, amr (space-separated), refresh (keyed hash of the current
-//	            refresh token), spent:<keyed hash> = 1 for each spent refresh token (reuse detection)
-//	    by      CreateSession (MULTI: HSET, PEXPIRE, SADD to sessions:); touchSession (TouchSession), rotateRefresh (RotateRefresh)
-//	            and setAuthTime (SetAuthTime) each PEXPIRE again; deleted by DeleteSession, RevokeSessions, activateEnrollment,
-//	            rotateRefresh on reuse, and the session check once abs_exp has passed
+//	            refresh token), s:<32 characters of its keyed hash> = 1 for each spent refresh token (reuse detection; before issue 12
+//	            spent:<keyed hash>, still honoured), g (the account's sg when
+//	            it was made; absent in sessions made before issue 12: 0)
+//	    by      createSession (CreateSession: HSET, PEXPIRE); touchSession (TouchSession), rotateRefresh (RotateRefresh)
+//	            and setAuthTime (SetAuthTime) each PEXPIRE again; deleted by DeleteSession, rotateRefresh on reuse, and the
+//	            session check once abs_exp has passed, its generation is not the account's or its device is not the account's
 //
-//	{prefix}sessions:{b1234}:{acct_id}            set     acct   none: the ids of sessions that time out stay until one of the
-//	                                                             removals below
-//	    members the account's session ids
-//	    by      CreateSession (SADD); DeleteSession, rotateRefresh on reuse (SREM); RevokeSessions, activateEnrollment (DEL)
+//	{prefix}sessions:{b1234}:{acct_id}            set     acct   none; old form (before issue 12), no longer written
+//	    members the ids of the account's sessions made before issue 12
+//	    by      DeleteSession, rotateRefresh on reuse (SREM); RevokeSessions, activateEnrollment (DEL, with the sessions it lists)
 //
 //	{prefix}signup:{b1234}:{sgn_id}               hash    acct   10 min: otpTTL (bff/signup.go), passed to PutSignup
 //	    fields  contact, contact_kind, contact_hash, otp (keyed hash; "" once verified), tries (otpTries, 5), existing (1: the
@@ -113,9 +125,18 @@
 //	            (CreateAccount: DEL)
 //
 //	{prefix}chal:{b1234}:{cer_id|sgn_id}          string  acct   5 min: webauthn.Config.ChallengeTTL's default (bff sets none)
-//	    value   webauthn.Challenge JSON: purpose, jkt, account_id, session_id, subject, expires, session (go-webauthn). A login that
-//	            names no account yet (NewCeremonyID("")) uses a random bucket.
-//	    by      PutChallenge (SET PX: beginning again replaces it); TakeChallenge takes it (GETDEL)
+//	    value   webauthn.Challenge JSON: purpose, jkt, account_id, session_id, subject, expires, session (go-webauthn). A
+//	            usernameless login uses the bucket of the client's address (LoginBucket, NewLoginID); anything else that names
+//	            no account yet (NewCeremonyID("")) a random one.
+//	    by      PutChallenge (SET PX: beginning again replaces it); beginLogin (BeginLogin: with the address's limit and the
+//	            proof's jti); TakeChallenge takes it (GETDEL); takeLogin (ReadLogin: GET+DEL with the finishing proof's jti)
+//
+//	{prefix}loginlim:{b1234}:{ip}                 string  bucket until the limit is full again (at most a minute), PX
+//	    value   the GCRA theoretical arrival time (ms) of the login ceremonies begun from the address (bff's ceremony-ip
+//	            ceiling, 3000 a minute) or, as {prefix}loginlim:{b1234}:k:{jkt}, by one device key from it (ceremony-key,
+//	            10 a minute), for /v1/login/start: kept here (not in rl:) so that they are in the slot of the address's
+//	            challenges. {b1234} is LoginBucket(ip), a bucket chosen by the address, not by an account.
+//	    by      beginLogin (BeginLogin), before the challenge is stored
 //
 //	{prefix}eph:{b1234}:{kind}:{id}               string  acct   the caller's, always positive (Put refuses none)
 //	    value   a single-use value: Put stores it (claimScript: SET NX PX), Take consumes it (GETDEL). No caller but tests today.
@@ -146,17 +167,25 @@
 //
 //	{prefix}wallet:{b1234}:{acct_id}              hash    acct   none (durable)
 //	    fields  balance (minor units), currency, day (business day, yyyymmdd in PAYCODE_TIMEZONE), spent_day, topups_day,
-//	            topup_count_day
-//	    by      payScript (Move: payments and top-ups); refundScript (Move: refunds, balance only)
+//	            topup_count_day, l (the id of the newest ledger entry)
+//	    by      payScript (Move: payments and top-ups); refundScript (Move: refunds, balance and l only)
 //
-//	{prefix}ledger:{b1234}:{acct_id}              stream  acct   none (durable, never trimmed); entries below
-//	    by      payScript, refundScript (Move)
+//	{prefix}lg:{b1234}:{acct_id}                  list    acct   none (durable, never trimmed)
+//	    values  one compact entry per movement, oldest first: "<id> <kind> <amount> <balance> <at> <currency> <payment> <refund>
+//	            <store>" (ledger.go): id "<ms>-<seq>", growing within the account (the wallet's l); kind p|t|r (payment,
+//	            top-up, refund); amount signed (payments negative); refund "-" unless a refund; store last (may hold spaces).
+//	            The terminal and order_ref are in the payment (refund) record and the settlement entry.
+//	    by      payScript, refundScript (Move: RPUSH, in moneyLib's ledger_add)
+//
+//	{prefix}ledger:{b1234}:{acct_id}              stream  acct   none (durable): the ledger's old form (before issue 12); entries below
+//	    by      nothing any more: read (as older than every lg: entry) by Ledger, LedgerPage and Wallet, never written
 //
 //	{prefix}code:{b1234}:{code_name}              hash    acct   code TTL + 10 min: PAYCODE_CODE_TTL (60 s) + codeRetention
 //	    fields  account, device, session, issued_at, expires_at (cut to the next code's issue + PAYCODE_CODE_GRACE, 5 s, when one is
-//	            issued), status (live|used), used_at, payment. {code_name} is the keyed hash of the code's digits.
+//	            issued), status (live|used), payment. A used code's record is a tombstone: account, expires_at, status,
+//	            payment (device, session and issued_at are deleted). {code_name} is the keyed hash of the code's digits.
 //	    by      issueCode (Issue, IssueCode; it also cuts the previous code's expires_at, naming its key from the live-code
-//	            pointer); payScript (Move: status used, used_at, payment)
+//	            pointer); payScript (Move: status used, payment; HDEL device, session, issued_at)
 //
 //	{prefix}livecode:{b1234}:{acct_id}            string  acct   PAYCODE_CODE_TTL (60 s)
 //	    value   the {code_name} of the account's current code
@@ -170,8 +199,11 @@
 //
 //	{prefix}jti:{b1234}:{jkt}:{jti_hash}          string  acct   65 s (tokens.DefaultDPoPMaxAge 60 s + DefaultDPoPMaxSkew 5 s)
 //	    value   a marker unique to the claim; the DPoP proof of a customer call that needs a session, claimed in the account's
-//	            slot (the proof is bound to the access token, so to its account); {jti_hash} as for dpop: below
-//	    by      touchSessionJTI (TouchSessionJTI, from bff's requireSession: the claim and the session check in one step)
+//	            slot (the proof is bound to the access token, so to its account); or of a login's start or finish, claimed in
+//	            the bucket of its ceremony (the address's: a start proof replayed from another address is not recognised, see
+//	            bff/login.go); {jti_hash} as for dpop: below
+//	    by      touchSessionJTI (TouchSessionJTI, from bff's requireSession: the claim and the session check in one step);
+//	            beginLogin (BeginLogin), takeLogin (ReadLogin)
 //
 //	{prefix}pay:{b1234}:{pay_id}                  hash    acct   none (durable)
 //	    fields  id, kind (payment|topup), account, terminal, store, amount, currency, refunded, order_ref, created_at, ledger (the
@@ -305,7 +337,7 @@
 //
 // Stream entries and channel messages:
 //
-//	ledger    payments, top-ups: kind, amount (signed: payments negative), balance (after), payment, terminal, store,
+//	ledger    (the old form, read only) payments, top-ups: kind, amount (signed: payments negative), balance (after), payment, terminal, store,
 //	          order_ref, currency, at (ms)
 //	          refunds: kind (refund), amount, balance, payment, refund, terminal, store, currency, at
 //	settle    ledger (the ledger entry id), account, kind, amount (signed as in the ledger), currency, payment,
@@ -342,6 +374,36 @@
 //
 // Later features add their keys to keys.go and to this table; TestDocKeyTable
 // fails when a family of Keys is missing here.
+//
+// # Old records
+//
+// Issue 12 changed how an account is kept (about 2 KB instead of 10; see the
+// README). Records written before it are read as they are, and nothing
+// needs migrating; old keys stay as they are until the account changes
+// them:
+//
+//   - Passkey and device: an account with no pk: record keeps its creds:,
+//     credctr: and devices: hashes. Credentials, Device and the counter
+//     check read them, and an assertion writes its counter and flags there.
+//     When a new device becomes active, its pk: record replaces them
+//     (creds: and credctr: are deleted; devices: keeps the devices the
+//     account had).
+//   - Recovery codes: while the account hash has no rc field, the
+//     recovery: set is read and spent from.
+//   - Sessions: a session made before has no g (generation 0, the
+//     account's until RevokeSessions or a new device moves it on) and
+//     works until it times out (PAYCODE_SESSION_MAX, 24 h, at most).
+//     RevokeSessions and ActivateEnrollment also delete the sessions the
+//     old sessions: index lists, and the index. A spent:<hash> field still
+//     detects the reuse of a refresh token.
+//   - Ledger: a ledger: stream is read as the older part of the account's
+//     history (Ledger, LedgerPage, Wallet; internal/moneycheck through
+//     Ledger); new entries go to lg:, their ids continuing after the
+//     stream's last one. The stream keeps its 4.8 KB; it is never written
+//     again.
+//   - Challenges, codes, idempotency records and events are short-lived and
+//     did not change form; a login begun before the upgrade (its challenge in
+//     a random bucket) finishes as before.
 //
 // # Errors
 //

@@ -401,22 +401,44 @@ func (s *Store) VerifyEnrollment(ctx context.Context, e *Enrollment, otpHash str
 }
 
 // recoverEnrollment checks both factors in one step: the OTP and an unused
-// recovery code (KEYS[3], the account's recovery set). Anything wrong
-// spends an OTP try. With ARGV[6] = "1" it also spends the recovery code
-// (SREM) and starts the cool-down; else it only reports "checked".
-// ARGV[4] otp hash, ARGV[5] recovery-code hash, ARGV[7] cancel-token hash,
-// ARGV[8] cool-down end, ARGV[9] new expiry.
+// recovery code: its tag (ARGV[10]) in the account hash's rc (KEYS[4]),
+// or, for an account made before issue 12, its hash in the recovery set
+// (KEYS[3]). Anything wrong spends an OTP try. With ARGV[6] = "1" it also
+// spends the recovery code (cuts the tag out, or SREM) and starts the
+// cool-down; else it only reports "checked". ARGV[4] otp hash, ARGV[5]
+// recovery-code hash, ARGV[7] cancel-token hash, ARGV[8] cool-down end,
+// ARGV[9] new expiry.
 var recoverEnrollment = redis.NewScript(enrollmentLua + `
 local e = enrollment()
 if not e then return 'none' end
 local st = settle(e)
 if st ~= 'unverified' and st ~= 'pending_approval' then return 'state:' .. st end
+-- where the code is: the tag's position in rc, 0 in the old set, nil nowhere
+local function find_code()
+  if e.account == '' then return nil end
+  local rc = redis.call('HGET', KEYS[4], 'rc')
+  if rc then
+    local n = #ARGV[10]
+    for i = 1, #rc - n + 1, n do
+      if string.sub(rc, i, i + n - 1) == ARGV[10] then return i end
+    end
+    return nil
+  end
+  if redis.call('SISMEMBER', KEYS[3], ARGV[5]) == 1 then return 0 end
+  return nil
+end
+local at = find_code()
 local r = spendOTP(function(h)
-  return e.account ~= '' and h == ARGV[4] and redis.call('SISMEMBER', KEYS[3], ARGV[5]) == 1
+  return h == ARGV[4] and at ~= nil
 end)
 if r ~= 'ok' then return r end
 if ARGV[6] ~= '1' then return 'checked' end
-redis.call('SREM', KEYS[3], ARGV[5])
+if at == 0 then
+  redis.call('SREM', KEYS[3], ARGV[5])
+else
+  local rc = redis.call('HGET', KEYS[4], 'rc')
+  redis.call('HSET', KEYS[4], 'rc', string.sub(rc, 1, at - 1) .. string.sub(rc, at + #ARGV[10]))
+end
 redis.call('HSET', KEYS[1], 'state', 'pending_recovery', 'otp', '', 'cancel', ARGV[7], 'cooldown_until', ARGV[8],
   'recovered_at', now)
 keep(e, tonumber(ARGV[9]))
@@ -451,13 +473,13 @@ func (s *Store) runRecovery(ctx context.Context, e *Enrollment, r Recovery, comm
 	if err != nil {
 		return fmt.Errorf("recovering: %w", err)
 	}
-	keys = append(keys, s.keys.Recovery(b, e.AccountID))
+	keys = append(keys, s.keys.Recovery(b, e.AccountID), s.keys.Account(b, e.AccountID))
 	flag := "0"
 	if commit {
 		flag = "1"
 	}
 	res, err := recoverEnrollment.Run(ctx, s.rdb, keys, now.UnixMilli(), enrollmentRetention.Milliseconds(), e.AccountID,
-		r.OTPHash, r.CodeHash, flag, r.CancelHash, r.CooldownEnds.UnixMilli(), r.ExpiresAt.UnixMilli()).Text()
+		r.OTPHash, r.CodeHash, flag, r.CancelHash, r.CooldownEnds.UnixMilli(), r.ExpiresAt.UnixMilli(), recoveryTag(r.CodeHash)).Text()
 	if err != nil {
 		return wrap("recovering", err)
 	}
@@ -561,10 +583,12 @@ func (s *Store) CancelEnrollment(ctx context.Context, e *Enrollment, by, cancelH
 // device_status (which ends every session, refresh token, access token and
 // live code of the old device, since each is checked against them), gets
 // probation_until, the old sessions are deleted, and the enrollment is
-// active. KEYS[3] account, [4] devices, [5] credentials, [6] counters,
-// [7] session index, [8...] the sessions. ARGV[4] jkt, [5] new device id,
-// [6] device JSON, [7] credential key, [8] credential JSON, [9] sign
-// count, [10] probation end.
+// active. KEYS[3] account, [4] devices, [5] credentials and [6] counters
+// (the old form: deleted), [7] session index (old form: deleted), [8]
+// passkey, [9...] the sessions. ARGV[4] jkt, [5] new device id, [6] the
+// old device's record JSON ("" when the devices hash has it already), [7]
+// credential key, [8] the new passkey record, [9] sign count, [10]
+// probation end, [11] flags, [12] the passkey record [6] was read from.
 var activateEnrollment = redis.NewScript(enrollmentLua + `
 local e = enrollment()
 if not e or e.jkt ~= ARGV[4] then return 'none' end
@@ -575,13 +599,14 @@ local a = redis.call('HMGET', KEYS[3], 'device_id', 'status')
 if not a[1] then return 'none' end
 if a[1] ~= e.replaces then supersede(e) return 'superseded' end
 if a[2] == 'frozen' then return 'frozen' end
+-- The replaced device's record joins the devices hash (the audit trail).
+if ARGV[6] ~= '' and redis.call('GET', KEYS[8]) == ARGV[12] then redis.call('HSET', KEYS[4], a[1], ARGV[6]) end
 redis.call('DEL', KEYS[5], KEYS[6])
-redis.call('HSET', KEYS[5], ARGV[7], ARGV[8])
-redis.call('HSET', KEYS[6], ARGV[7], ARGV[9])
-redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
+redis.call('SET', KEYS[8], ARGV[8])
 redis.call('HSET', KEYS[3], 'device_id', ARGV[5], 'device_jkt', ARGV[4], 'device_status', 'active',
-  'probation_until', ARGV[10])
-for i = 8, #KEYS do redis.call('DEL', KEYS[i]) end
+  'probation_until', ARGV[10], 'pc', ARGV[9], 'pf', ARGV[11])
+redis.call('HINCRBY', KEYS[3], 'sg', 1)
+for i = 9, #KEYS do redis.call('DEL', KEYS[i]) end
 redis.call('DEL', KEYS[7])
 redis.call('HSET', KEYS[1], 'state', 'active', 'otp', '', 'cancel', '', 'device_id', ARGV[5], 'activated_at', now)
 ended(e)
@@ -607,31 +632,47 @@ func (s *Store) ActivateEnrollment(ctx context.Context, e *Enrollment, act Activ
 	if err != nil || e.AccountID == "" {
 		return fmt.Errorf("activating an enrollment: %w", ErrNotFound)
 	}
-	device, err := json.Marshal(act.Device)
-	if err != nil {
-		return fmt.Errorf("encoding the device: %w", err)
+	// The replaced device's record, from the passkey record (an account
+	// made before issue 12 has it in the devices hash already).
+	pipe := s.rdb.Pipeline()
+	oldPK := pipe.Get(ctx, s.keys.Passkey(b, e.AccountID))
+	oldJKT := pipe.HGet(ctx, s.keys.Account(b, e.AccountID), "device_jkt")
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return wrap("activating an enrollment", err)
 	}
-	cred, err := json.Marshal(act.Credential)
-	if err != nil {
-		return fmt.Errorf("encoding the credential: %w", err)
+	var oldRaw, oldDevice []byte
+	if raw, err := oldPK.Bytes(); err == nil {
+		p, err := decodePasskey(e.AccountID, raw)
+		if err != nil {
+			return fmt.Errorf("activating an enrollment: decoding the replaced device: %w", err)
+		}
+		oldRaw = raw
+		if oldDevice, err = json.Marshal(Device{ID: p.rec.DeviceID, AccountID: e.AccountID, JKT: oldJKT.Val(), Label: p.label,
+			CredentialID: CredentialKey(p.rec.Credential.ID), CreatedAt: p.deviceCreated}); err != nil {
+			return fmt.Errorf("encoding the device: %w", err)
+		}
 	}
+	act.Credential.DeviceID = act.Device.ID
+	pk := encodePasskey(act.Credential, act.Device.Label, act.Device.CreatedAt)
 	index := s.keys.Sessions(b, e.AccountID)
 	ids, err := s.rdb.SMembers(ctx, index).Result()
 	if err != nil {
 		return wrap("activating an enrollment", err)
 	}
 	keys = append(keys, s.keys.Account(b, e.AccountID), s.keys.Devices(b, e.AccountID),
-		s.keys.Credentials(b, e.AccountID), s.keys.Counters(b, e.AccountID), index)
+		s.keys.Credentials(b, e.AccountID), s.keys.Counters(b, e.AccountID), index, s.keys.Passkey(b, e.AccountID))
 	for _, id := range ids {
-		// A session created after this read is not deleted, but it is dead
-		// all the same: its device is no longer the account's device.
+		// Sessions of the old form (their index): deleted. Every session is
+		// dead all the same: its device is no longer the account's device,
+		// and the sessions' generation (sg) moves on.
 		if sb, err := BucketOfKind("sess", id); err == nil && sb == b {
 			keys = append(keys, s.keys.Session(b, id))
 		}
 	}
+	c := act.Credential.Credential
 	res, err := activateEnrollment.Run(ctx, s.rdb, keys, now.UnixMilli(), enrollmentRetention.Milliseconds(), e.AccountID,
-		act.Device.JKT, act.Device.ID, device, CredentialKey(act.Credential.Credential.ID), cred,
-		act.Credential.Credential.Authenticator.SignCount, act.ProbationUntil.UnixMilli()).Text()
+		act.Device.JKT, act.Device.ID, oldDevice, CredentialKey(c.ID), pk, c.Authenticator.SignCount,
+		act.ProbationUntil.UnixMilli(), passkeyFlags(c.Flags), oldRaw).Text()
 	if err != nil {
 		return wrap("activating an enrollment", err)
 	}

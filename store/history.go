@@ -13,17 +13,9 @@ func (s *Store) LedgerPage(ctx context.Context, accountID, before string, n int6
 	if err != nil {
 		return nil, fmt.Errorf("reading a ledger page: %w", ErrNotFound)
 	}
-	end := "+"
-	if before != "" {
-		end = "(" + before
-	}
-	msgs, err := s.rdb.XRevRangeN(ctx, s.keys.Ledger(b, accountID), end, "-", n).Result()
+	res, err := s.ledger(ctx, b, accountID, before, n).Result()
 	if err != nil {
 		return nil, wrap("reading a ledger page", err)
 	}
-	out := make([]LedgerEntry, 0, len(msgs))
-	for _, x := range msgs {
-		out = append(out, ledgerEntry(x))
-	}
-	return out, nil
+	return readLedger(res)
 }

@@ -119,7 +119,15 @@ func (k Keys) Account(b Bucket, accountID string) string {
 	return k.prefix + "acct:" + b.Tag() + ":" + accountID
 }
 
-// Devices is a hash of the account's device records, by device id.
+// Passkey is the account's bound device and its passkey, one compact
+// string (passkey.go).
+func (k Keys) Passkey(b Bucket, accountID string) string {
+	return k.prefix + "pk:" + b.Tag() + ":" + accountID
+}
+
+// Devices is a hash of the account's device records, by device id: the
+// devices it had before its bound one (and, written before issue 12, the
+// bound one).
 func (k Keys) Devices(b Bucket, accountID string) string {
 	return k.prefix + "devices:" + b.Tag() + ":" + accountID
 }
@@ -176,6 +184,13 @@ func (k Keys) DPoPJTI(jkt, jtiHash string) string { return k.prefix + "dpop:" + 
 // to its access token and so to the token's account.
 func (k Keys) SessionJTI(b Bucket, jkt, jtiHash string) string {
 	return k.prefix + "jti:" + b.Tag() + ":" + jkt + ":" + jtiHash
+}
+
+// LoginLimit is the GCRA state of the login ceremonies begun from one
+// address, in the bucket of the address (LoginBucket), where its
+// challenges are.
+func (k Keys) LoginLimit(b Bucket, ip string) string {
+	return k.prefix + "loginlim:" + b.Tag() + ":" + ip
 }
 
 // RateLimit is the limiter state of one subject (a keyed hash or an IP).
@@ -257,8 +272,16 @@ func (k Keys) Wallet(b Bucket, accountID string) string {
 	return k.prefix + "wallet:" + b.Tag() + ":" + accountID
 }
 
-// Ledger is the account's stream of every money movement (durable).
+// Ledger is the account's list of every money movement (durable), one
+// compact entry each (see ledger.go).
 func (k Keys) Ledger(b Bucket, accountID string) string {
+	return k.prefix + "lg:" + b.Tag() + ":" + accountID
+}
+
+// LedgerStream is the old form of the ledger, a stream (written before
+// issue 12): read, never written; its entries are older than any of
+// Ledger's.
+func (k Keys) LedgerStream(b Bucket, accountID string) string {
 	return k.prefix + "ledger:" + b.Tag() + ":" + accountID
 }
 

@@ -31,7 +31,7 @@ type SeedAccount struct {
 // issued or a movement declined is an error (after the whole pipeline
 // ran). Not durable (no WAIT) and not for production data.
 func (s *Store) Seed(ctx context.Context, accts []SeedAccount, sessionIdle time.Duration) error {
-	for _, sc := range []*redis.Script{claimScript, createAccount, issueCode, payScript.script} {
+	for _, sc := range []*redis.Script{claimScript, createAccount, createSession, issueCode, payScript.script} {
 		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
 			return wrap("loading the scripts", err)
 		}

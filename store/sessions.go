@@ -45,6 +45,30 @@ func NewSessionID(accountID string) (string, error) {
 	return NewID("sess", b)
 }
 
+// createSessionLua writes a new session (sess) of the account (acct) in
+// the account's current generation of sessions (its sg: a session of an
+// earlier generation is dead): account id, device, jkt, auth time,
+// created, absolute expiry, amr, refresh hash, TTL (ms).
+const createSessionLua = `
+local function create_session(sess, acct, a1, a2, a3, a4, a5, a6, a7, a8, a9)
+  redis.call('HSET', sess, 'account', a1, 'device', a2, 'jkt', a3, 'auth_time', a4, 'created_at', a5,
+    'abs_exp', a6, 'amr', a7, 'refresh', a8, 'g', redis.call('HGET', acct, 'sg') or '0')
+  redis.call('PEXPIRE', sess, a9)
+end
+`
+
+// createSession: KEYS session, account; ARGV sessionArgs.
+var createSession = redis.NewScript(createSessionLua + `
+create_session(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+return 'ok'
+`)
+
+// sessionArgs are createSession's ARGV.
+func sessionArgs(sess Session, refreshHash string, ttl time.Duration) []any {
+	return []any{sess.AccountID, sess.DeviceID, sess.JKT, sess.AuthTime.UnixMilli(), sess.CreatedAt.UnixMilli(),
+		sess.AbsoluteExpiry.UnixMilli(), strings.Join(sess.AMR, " "), refreshHash, ttl.Milliseconds()}
+}
+
 // CreateSession stores a new session with the keyed hash of its first
 // refresh token. It lives for idle unless used, and never past its
 // absolute expiry.
@@ -53,42 +77,45 @@ func (s *Store) CreateSession(ctx context.Context, sess Session, refreshHash str
 	if err != nil {
 		return fmt.Errorf("creating a session: %w", err)
 	}
+	if ab, err := BucketOf(sess.AccountID); err != nil || ab != b {
+		return fmt.Errorf("creating a session: %w", ErrBadID)
+	}
 	ttl := min(idle, sess.AbsoluteExpiry.Sub(now))
 	if ttl <= 0 {
 		return errors.New("creating a session: already expired")
 	}
-	pipe := s.rdb.TxPipeline()
-	s.queueSession(ctx, pipe, b, sess, refreshHash, ttl)
-	if _, err := pipe.Exec(ctx); err != nil {
+	err = createSession.Run(ctx, s.rdb, []string{s.keys.Session(b, sess.ID), s.keys.Account(b, sess.AccountID)},
+		sessionArgs(sess, refreshHash, ttl)...).Err()
+	if err != nil {
 		return wrap("creating a session", err)
 	}
 	return nil
 }
 
-// queueSession queues the commands that write a new session (the one
-// place, for CreateSession and the Seeder).
+// queueSession queues createSession for a new session with the same keys
+// and arguments as CreateSession (for the Seeder, which loads the script
+// first).
 func (s *Store) queueSession(ctx context.Context, pipe redis.Pipeliner, b Bucket, sess Session, refreshHash string, ttl time.Duration) {
-	key := s.keys.Session(b, sess.ID)
-	pipe.HSet(ctx, key, "account", sess.AccountID, "device", sess.DeviceID, "jkt", sess.JKT,
-		"auth_time", sess.AuthTime.UnixMilli(), "created_at", sess.CreatedAt.UnixMilli(),
-		"abs_exp", sess.AbsoluteExpiry.UnixMilli(), "amr", strings.Join(sess.AMR, " "), "refresh", refreshHash)
-	pipe.PExpire(ctx, key, ttl)
-	pipe.SAdd(ctx, s.keys.Sessions(b, sess.AccountID), sess.ID)
+	pipe.EvalSha(ctx, createSession.Hash(), []string{s.keys.Session(b, sess.ID), s.keys.Account(b, sess.AccountID)},
+		sessionArgs(sess, refreshHash, ttl)...)
 }
 
 // sessionCheck is shared by the session scripts: the session must exist,
-// be proven with its key, be within its absolute lifetime, and its device
-// must still be the account's active device. It returns nil when all hold,
-// else the reason. KEYS[1] session, KEYS[2] account; ARGV[1] jkt,
-// ARGV[2] now (ms).
+// be proven with its key, be within its absolute lifetime, its device
+// must still be the account's active device, and it must be of the
+// account's current generation (RevokeSessions moves it on). It returns
+// nil when all hold, else the reason. KEYS[1] session, KEYS[2] account;
+// ARGV[1] jkt, ARGV[2] now (ms).
 const sessionCheck = `
 local function check()
-  local s = redis.call('HMGET', KEYS[1], 'jkt', 'device', 'abs_exp')
+  local s = redis.call('HMGET', KEYS[1], 'jkt', 'device', 'abs_exp', 'g')
   if not s[1] then return 'none' end
   if s[1] ~= ARGV[1] then return 'jkt' end
   if tonumber(ARGV[2]) >= tonumber(s[3]) then redis.call('DEL', KEYS[1]) return 'none' end
-  local a = redis.call('HMGET', KEYS[2], 'device_id', 'device_status')
-  if a[1] ~= s[2] or a[2] ~= 'active' then return 'revoked' end
+  local a = redis.call('HMGET', KEYS[2], 'device_id', 'device_status', 'sg')
+  -- Of another generation, or of a replaced device: dead for good.
+  if tonumber(s[4] or '0') ~= tonumber(a[3] or '0') or a[1] ~= s[2] then redis.call('DEL', KEYS[1]) return 'revoked' end
+  if a[2] ~= 'active' then return 'revoked' end
   return nil
 end
 local function extend()
@@ -134,12 +161,17 @@ var rotateRefresh = redis.NewScript(sessionCheck + `
 local bad = check()
 if bad then return bad end
 local cur = redis.call('HGET', KEYS[1], 'refresh')
+-- A spent token is remembered by 32 characters of its hash ("s:" ..):
+-- "spent:" and the whole hash (before issue 12) was longer than a small
+-- hash's field may be, which made the session a big hash at its first
+-- refresh.
+local spent = 's:' .. string.sub(ARGV[4], 1, 32)
 if cur == ARGV[4] then
-  redis.call('HSET', KEYS[1], 'refresh', ARGV[5], 'spent:' .. ARGV[4], '1')
+  redis.call('HSET', KEYS[1], 'refresh', ARGV[5], spent, '1')
   extend()
   return result()
 end
-if redis.call('HEXISTS', KEYS[1], 'spent:' .. ARGV[4]) == 1 then
+if redis.call('HEXISTS', KEYS[1], spent) == 1 or redis.call('HEXISTS', KEYS[1], 'spent:' .. ARGV[4]) == 1 then
   redis.call('DEL', KEYS[1])
   redis.call('SREM', KEYS[3], ARGV[6])
   return 'reuse'
@@ -271,25 +303,39 @@ func (s *Store) DeleteSession(ctx context.Context, sessionID, accountID string) 
 	return nil
 }
 
-// RevokeSessions ends every session of the account and returns how many
-// there were.
-func (s *Store) RevokeSessions(ctx context.Context, accountID string) (int, error) {
+// RevokeSessions ends every session of the account at once: the
+// account's generation of sessions (sg) moves on, so every session made
+// before fails its next check and is deleted then (or expires). Sessions
+// of the old form (before issue 12: listed in the sessions index) are
+// deleted now. It reports whether the account exists.
+func (s *Store) RevokeSessions(ctx context.Context, accountID string) (bool, error) {
 	b, err := BucketOf(accountID)
 	if err != nil {
-		return 0, fmt.Errorf("revoking sessions: %w", ErrNotFound)
+		return false, fmt.Errorf("revoking sessions: %w", ErrNotFound)
 	}
 	index := s.keys.Sessions(b, accountID)
 	ids, err := s.rdb.SMembers(ctx, index).Result()
 	if err != nil {
-		return 0, wrap("revoking sessions", err)
+		return false, wrap("revoking sessions", err)
 	}
-	keys := []string{index}
+	keys := []string{s.keys.Account(b, accountID), index}
 	for _, id := range ids {
-		keys = append(keys, s.keys.Session(b, id))
+		if sb, err := BucketOfKind("sess", id); err == nil && sb == b {
+			keys = append(keys, s.keys.Session(b, id))
+		}
 	}
-	// One transaction on one slot: the index and the sessions go together.
-	if err := s.rdb.Del(ctx, keys...).Err(); err != nil && !errors.Is(err, redis.Nil) {
-		return 0, wrap("revoking sessions", err)
+	ok, err := revokeSessions.Run(ctx, s.rdb, keys).Int()
+	if err != nil {
+		return false, wrap("revoking sessions", err)
 	}
-	return len(ids), nil
+	return ok == 1, nil
 }
+
+// revokeSessions: KEYS[1] account, [2] the old sessions index, [3...] its
+// sessions.
+var revokeSessions = redis.NewScript(`
+for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'sg', 1)
+return 1
+`)

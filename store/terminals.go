@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -218,6 +219,7 @@ type LedgerEntry struct {
 	Amount   int64 // signed: debits are negative
 	Balance  int64
 	Payment  string
+	Refund   string // refunds: the refund id
 	Store    string
 	Currency string
 	At       time.Time
@@ -238,7 +240,7 @@ func (s *Store) Wallet(ctx context.Context, accountID string, n int64) (*WalletS
 	}
 	pipe := s.rdb.Pipeline()
 	w := pipe.HMGet(ctx, s.keys.Wallet(b, accountID), "balance", "currency")
-	l := pipe.XRevRangeN(ctx, s.keys.Ledger(b, accountID), "+", "-", n)
+	l := s.ledgerIn(ctx, pipe, b, accountID, "", n)
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
 		return nil, wrap("reading a wallet", err)
 	}
@@ -247,8 +249,8 @@ func (s *Store) Wallet(ctx context.Context, accountID string, n int64) (*WalletS
 		st.Balance, _ = strconv.ParseInt(v, 10, 64)
 	}
 	st.Currency, _ = w.Val()[1].(string)
-	for _, x := range l.Val() {
-		st.Recent = append(st.Recent, ledgerEntry(x))
+	if st.Recent, err = readLedger(l.Val()); err != nil {
+		return nil, err
 	}
 	return st, nil
 }
@@ -259,21 +261,11 @@ func (s *Store) Ledger(ctx context.Context, accountID string) ([]LedgerEntry, er
 	if err != nil {
 		return nil, fmt.Errorf("reading a ledger: %w", ErrNotFound)
 	}
-	msgs, err := s.rdb.XRange(ctx, s.keys.Ledger(b, accountID), "-", "+").Result()
+	res, err := s.ledger(ctx, b, accountID, "", -1).Result()
 	if err != nil {
 		return nil, wrap("reading a ledger", err)
 	}
-	out := make([]LedgerEntry, 0, len(msgs))
-	for _, x := range msgs {
-		out = append(out, ledgerEntry(x))
-	}
-	return out, nil
-}
-
-func ledgerEntry(x redis.XMessage) LedgerEntry {
-	str := func(k string) string { v, _ := x.Values[k].(string); return v }
-	e := LedgerEntry{ID: x.ID, Kind: str("kind"), Payment: str("payment"), Store: str("store"), Currency: str("currency"), At: millis(str("at"))}
-	e.Amount, _ = strconv.ParseInt(str("amount"), 10, 64)
-	e.Balance, _ = strconv.ParseInt(str("balance"), 10, 64)
-	return e
+	out, err := readLedger(res)
+	slices.Reverse(out)
+	return out, err
 }

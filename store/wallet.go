@@ -181,6 +181,14 @@ end
 	table("DECLINE", ds)
 	table("KIND", ks)
 	table("RESULT", []string{resultDone, resultReplay, resultMismatch, outcomeApprove, outcomeDecline})
+	b.WriteString(`local LEDGER_KIND = strict("ledger kind", {`)
+	for i, k := range kinds {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s = '%s'", k, ledgerKind[k])
+	}
+	b.WriteString("})\n")
 	return b.String()
 }
 
@@ -214,6 +222,31 @@ local function finish(outcome)
   redis.call('HSET', k_idem, 'hash', a_body_hash, 'outcome', outcome)
   redis.call('PEXPIRE', k_idem, a_idem_ttl)
   return {RESULT.done, outcome}
+end
+-- ledger_add appends a compact entry to the account's ledger list (see
+-- ledger.go: "<id> <kind> <amount> <balance> <at> <currency> <payment>
+-- <refund or -> <store>") and returns its id, "<ms>-<seq>" like a stream
+-- id: now_ms, or one more sequence number when the wallet's last id
+-- ('l') is not older (or, for an account whose ledger began as a stream,
+-- the stream's last id), so ids only grow within an account.
+local function ledger_add(wallet, list, stream, now_ms, kind, amount, balance, currency, payment, refund, store)
+  local last = redis.call('HGET', wallet, 'l')
+  if not last and redis.call('EXISTS', stream) == 1 then
+    local x = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
+    if x[1] then last = x[1][1] end
+  end
+  local ms, seq = tonumber(now_ms), 0
+  if last then
+    local lm, ls = string.match(last, '^(%d+)-(%d+)$')
+    lm, ls = tonumber(lm), tonumber(ls)
+    if lm >= ms then ms, seq = lm, ls + 1 end
+  end
+  local id = string.format('%.0f-%.0f', ms, seq)
+  if refund == '' then refund = '-' end
+  redis.call('RPUSH', list, table.concat({id, LEDGER_KIND[kind], string.format('%.0f', amount), string.format('%.0f', balance),
+    now_ms, currency, payment, refund, store}, ' '))
+  redis.call('HSET', wallet, 'l', id)
+  return id
 end
 local function decline(reason) return finish(RESULT.declined .. ':' .. reason) end
 local function approve(id, balance) return finish(RESULT.approved .. ':' .. id .. ':' .. balance) end
@@ -358,6 +391,7 @@ var payScript = newMoneyScript([]scriptKey[payCall]{
 	{"events_kept", func(*payCall) any { return eventsKept }},
 	{"events_ttl", func(*payCall) any { return eventsTTL.Milliseconds() }},
 	{"void_before", func(c *payCall) any { return unixMilliOrZero(c.m.VoidBefore) }},
+	{"old_ledger_key", func(c *payCall) any { return c.k.LedgerStream(c.b, "") }},
 }, `
 local prev = idem_check(k_idem, a_body_hash)
 if prev then return {RESULT.replay, prev} end
@@ -420,11 +454,13 @@ end
 balance = balance + delta
 redis.call('HSET', wallet_key, 'balance', balance, 'currency', currency, 'day', a_day,
   'spent_day', spent, 'topups_day', topups, 'topup_count_day', topup_count)
-local entry = redis.call('XADD', ledger_key, '*', 'kind', kind, 'amount', delta, 'balance', balance,
-  'payment', a_payment_id, 'terminal', a_terminal, 'store', a_store, 'order_ref', a_order_ref, 'currency', currency, 'at', a_now_ms)
+local entry = ledger_add(wallet_key, ledger_key, a_old_ledger_key .. account, a_now_ms, kind, delta, balance, currency, a_payment_id, '', a_store)
 redis.call('HSET', k_payment, 'id', a_payment_id, 'kind', kind, 'account', account, 'terminal', a_terminal, 'store', a_store,
   'amount', amount, 'currency', currency, 'refunded', 0, 'order_ref', a_order_ref, 'created_at', a_now_ms, 'ledger', entry, 'code', a_code_id)
-redis.call('HSET', k_code, 'status', 'used', 'used_at', a_now_ms, 'payment', a_payment_id)
+-- The used code's record becomes a tombstone for its ten minutes: what a
+-- late scan needs (code_used, told to the account's phone) and the payment.
+redis.call('HDEL', k_code, 'device', 'session', 'issued_at')
+redis.call('HSET', k_code, 'status', 'used', 'payment', a_payment_id)
 redis.call('XADD', k_settle, '*', 'ledger', entry, 'account', account, 'kind', kind, 'amount', delta, 'currency', currency,
   'payment', a_payment_id, 'terminal', a_terminal, 'store', a_store, 'at', a_now_ms)
 local data = {code_id = a_code_id, kind = kind, amount = amount, currency = currency, store = a_store,
@@ -461,6 +497,7 @@ var refundScript = newMoneyScript([]scriptKey[refundCall]{
 	{"body_hash", func(c *refundCall) any { return c.m.BodyHash }},
 	{"idem_ttl", func(c *refundCall) any { return idemTTL.Milliseconds() }},
 	{"terminal", func(c *refundCall) any { return c.m.TerminalID }},
+	{"old_ledger_key", func(c *refundCall) any { return c.k.LedgerStream(c.b, "") }},
 }, `
 local prev = idem_check(k_idem, a_body_hash)
 if prev then return {RESULT.replay, prev} end
@@ -473,8 +510,7 @@ if amount > remaining then return decline(DECLINE.refund_exceeds_remaining) end
 local balance = tonumber(redis.call('HGET', wallet_key, 'balance') or '0') + amount
 redis.call('HSET', wallet_key, 'balance', balance)
 redis.call('HINCRBY', k_payment, 'refunded', amount)
-local entry = redis.call('XADD', ledger_key, '*', 'kind', KIND.refund, 'amount', amount, 'balance', balance,
-  'payment', p[7], 'refund', a_refund_id, 'terminal', a_terminal, 'store', a_store, 'currency', p[5], 'at', a_now_ms)
+local entry = ledger_add(wallet_key, ledger_key, a_old_ledger_key .. p[4], a_now_ms, KIND.refund, amount, balance, p[5], p[7], a_refund_id, a_store)
 redis.call('HSET', k_refund, 'id', a_refund_id, 'payment', p[7], 'amount', amount, 'created_at', a_now_ms, 'ledger', entry, 'terminal', a_terminal,
   'store', a_store, 'account', p[4], 'currency', p[5])
 redis.call('RPUSH', k_refunds, a_refund_id)

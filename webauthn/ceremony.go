@@ -157,13 +157,25 @@ func (rp *RP) BeginRegistration(ctx context.Context, id string, ch Challenge, us
 	if err != nil {
 		return nil, fmt.Errorf("beginning registration: %w", err)
 	}
-	return rp.store(ctx, id, ch, session, opts)
+	return rp.store(ctx, id, ch, session, opts, rp.challenges.PutChallenge)
 }
 
 // BeginLogin starts an assertion and stores the challenge under id. With
 // no credentials it is usernameless (discoverable); with credentials only
 // those may answer (reauth, approval).
 func (rp *RP) BeginLogin(ctx context.Context, id string, ch Challenge, allow []gowebauthn.Credential) (json.RawMessage, error) {
+	return rp.BeginLoginWith(ctx, id, ch, allow, rp.challenges.PutChallenge)
+}
+
+// PutChallenge stores a begun ceremony's challenge; ChallengeStore's
+// method is one.
+type PutChallenge func(ctx context.Context, id string, c *Challenge, ttl time.Duration) error
+
+// BeginLoginWith is BeginLogin with the challenge stored by put, so that
+// the caller can store it in one step with something else (bff's login:
+// with the address's limit and the proof's jti). put's error is returned
+// wrapped.
+func (rp *RP) BeginLoginWith(ctx context.Context, id string, ch Challenge, allow []gowebauthn.Credential, put PutChallenge) (json.RawMessage, error) {
 	var (
 		opts    *protocol.CredentialAssertion
 		session *gowebauthn.SessionData
@@ -189,16 +201,16 @@ func (rp *RP) BeginLogin(ctx context.Context, id string, ch Challenge, allow []g
 	if err != nil {
 		return nil, fmt.Errorf("beginning login: %w", err)
 	}
-	return rp.store(ctx, id, ch, session, opts)
+	return rp.store(ctx, id, ch, session, opts, put)
 }
 
-func (rp *RP) store(ctx context.Context, id string, ch Challenge, session *gowebauthn.SessionData, opts any) (json.RawMessage, error) {
+func (rp *RP) store(ctx context.Context, id string, ch Challenge, session *gowebauthn.SessionData, opts any, put PutChallenge) (json.RawMessage, error) {
 	ch.Expires = rp.cfg.Now().Add(rp.cfg.ChallengeTTL)
 	ch.Session = *session
 	// Expiry is checked in take against the injectable clock; go-webauthn's
 	// own check (against the wall clock) is switched off by a zero time.
 	ch.Session.Expires = time.Time{}
-	if err := rp.challenges.PutChallenge(ctx, id, &ch, rp.cfg.ChallengeTTL); err != nil {
+	if err := put(ctx, id, &ch, rp.cfg.ChallengeTTL); err != nil {
 		return nil, fmt.Errorf("storing the challenge: %w", err)
 	}
 	b, err := json.Marshal(opts)
@@ -222,6 +234,11 @@ type Expect struct {
 // ErrRejected.
 func (rp *RP) take(ctx context.Context, id string, want Expect) (*Challenge, error) {
 	ch, err := rp.challenges.TakeChallenge(ctx, id)
+	return rp.check(ch, err, want)
+}
+
+// check checks a taken challenge (or the error of taking it) against want.
+func (rp *RP) check(ch *Challenge, err error, want Expect) (*Challenge, error) {
 	if errors.Is(err, ErrChallengeNotFound) {
 		return nil, fmt.Errorf("%w: unknown, expired or used challenge", ErrRejected)
 	}
@@ -330,6 +347,38 @@ func (rp *RP) FinishLogin(ctx context.Context, id string, want Expect, body []by
 	if err != nil {
 		return nil, fmt.Errorf("%w: parsing the assertion: %w", ErrRejected, err)
 	}
+	return rp.validateLogin(ctx, ch, parsed, lookup)
+}
+
+// TakeAndLookup takes the challenge id (ErrChallengeNotFound when there is
+// none) and, in the same round trip, reads what the lookup of the account
+// the user handle names will need; it returns the challenge and that
+// lookup. userHandle is nil when the response did not parse.
+type TakeAndLookup func(ctx context.Context, id string, userHandle []byte) (*Challenge, LookupUser, error)
+
+// FinishLoginTaking is FinishLogin for a store that takes the challenge
+// and reads the account in one round trip: the response is parsed first
+// (for its user handle), then take runs, then the challenge is checked
+// against want and the assertion validated. A response that does not parse
+// still consumes the challenge.
+func (rp *RP) FinishLoginTaking(ctx context.Context, id string, want Expect, body []byte, take TakeAndLookup) (*Assertion, error) {
+	parsed, perr := protocol.ParseCredentialRequestResponseBytes(body)
+	var handle []byte
+	if perr == nil {
+		handle = parsed.Response.UserHandle
+	}
+	ch, lookup, err := take(ctx, id, handle)
+	if ch, err = rp.check(ch, err, want); err != nil {
+		return nil, err
+	}
+	if perr != nil {
+		return nil, fmt.Errorf("%w: parsing the assertion: %w", ErrRejected, perr)
+	}
+	return rp.validateLogin(ctx, ch, parsed, lookup)
+}
+
+// validateLogin validates a parsed assertion against a checked challenge.
+func (rp *RP) validateLogin(ctx context.Context, ch *Challenge, parsed *protocol.ParsedCredentialAssertionData, lookup LookupUser) (*Assertion, error) {
 	var lookupErr error
 	handler := func(rawID, userHandle []byte) (gowebauthn.User, error) {
 		u, err := lookup(ctx, userHandle, rawID)

@@ -155,7 +155,7 @@ func Check(ctx context.Context, h *History, st *store.Store) (*Report, error) {
 	buckets := map[store.Bucket]bool{}
 	for _, a := range accounts {
 		buckets[a.Bucket] = true
-		entries, balance, err := readLedger(ctx, rdb, k, a)
+		entries, balance, err := readLedger(ctx, st, a)
 		if err != nil {
 			return nil, err
 		}
@@ -442,20 +442,19 @@ func (r *Request) story() string {
 	return strings.Join(parts, ", ")
 }
 
-func readLedger(ctx context.Context, rdb redis.UniversalClient, k store.Keys, a Account) ([]ledgerEntry, int64, error) {
-	bal, err := rdb.HGet(ctx, k.Wallet(a.Bucket, a.ID), "balance").Int64()
+func readLedger(ctx context.Context, st *store.Store, a Account) ([]ledgerEntry, int64, error) {
+	bal, err := st.Client().HGet(ctx, st.Keys().Wallet(a.Bucket, a.ID), "balance").Int64()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, 0, fmt.Errorf("reading the balance of %s: %w", a.ID, err)
 	}
-	msgs, err := rdb.XRange(ctx, k.Ledger(a.Bucket, a.ID), "-", "+").Result()
+	entries, err := st.Ledger(ctx, a.ID)
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading the ledger of %s: %w", a.ID, err)
 	}
-	out := make([]ledgerEntry, 0, len(msgs))
-	for _, m := range msgs {
-		f := fields(m)
-		out = append(out, ledgerEntry{id: m.ID, kind: f["kind"], payment: f["payment"], refund: f["refund"],
-			amount: atoi(f["amount"]), balance: atoi(f["balance"])})
+	out := make([]ledgerEntry, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, ledgerEntry{id: e.ID, kind: e.Kind, payment: e.Payment, refund: e.Refund,
+			amount: e.Amount, balance: e.Balance})
 	}
 	return out, bal, nil
 }

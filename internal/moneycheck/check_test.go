@@ -2,10 +2,10 @@ package moneycheck
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/paycode/paycode/internal/redistest"
 )
@@ -59,7 +59,7 @@ func TestCheckerSeesDamage(t *testing.T) {
 		}
 	}
 	rdb, k := st.Client(), st.Keys()
-	entries, _, err := readLedger(ctx, rdb, k, acct)
+	entries, _, err := readLedger(ctx, st, acct)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,8 +74,16 @@ func TestCheckerSeesDamage(t *testing.T) {
 	pay.Attempts = append(pay.Attempts, Attempt{Start: time.Now(), Status: 201, ID: "pay_0000aaaaaaaaaaaaaaaaaaaaaaaa", Verify: true})
 	// The ledger entry of the payment vanishes (a failover lost it) and
 	// the balance drifts.
-	if err := rdb.XDel(ctx, k.Ledger(acct.Bucket, acct.ID), ledgerID).Err(); err != nil {
+	raw, err := rdb.LRange(ctx, k.Ledger(acct.Bucket, acct.ID), 0, -1).Result()
+	if err != nil {
 		t.Fatal(err)
+	}
+	for _, r := range raw {
+		if strings.HasPrefix(r, ledgerID+" ") {
+			if err := rdb.LRem(ctx, k.Ledger(acct.Bucket, acct.ID), 1, r).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	if err := rdb.HIncrBy(ctx, k.Wallet(acct.Bucket, acct.ID), "balance", 1).Err(); err != nil {
 		t.Fatal(err)
@@ -94,9 +102,10 @@ func TestCheckerSeesDamage(t *testing.T) {
 
 	// The payment recorded twice in the ledger (the deleted entry was
 	// one): its code redeemed twice, the request's money moved twice.
-	for range 2 {
-		if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: k.Ledger(acct.Bucket, acct.ID),
-			Values: []any{"kind", kindPayment, "amount", -pay.Amount, "balance", 0, "payment", f.ID}}).Err(); err != nil {
+	for i := range 2 {
+		// A ledger entry in the list's form (store/ledger.go).
+		entry := fmt.Sprintf("%d-%d p %d 0 %d JPY %s - store-1", time.Now().UnixMilli(), 100+i, -pay.Amount, time.Now().UnixMilli(), f.ID)
+		if err := rdb.RPush(ctx, k.Ledger(acct.Bucket, acct.ID), entry).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -23,7 +23,7 @@
 // before the faults can be checked to be on every replica); terminals are
 // registered through the admin API. Nothing depends on how paycode moves
 // money: the checker reads the durable keys the store documents (wallet,
-// ledger stream, settlement stream, payment, refund and code records)
+// ledger list, settlement stream, payment, refund and code records)
 // through [store.Keys].
 //
 // The checker ([Check]) reports, as a [Report] with a one-line
