@@ -14,7 +14,9 @@ import (
 )
 
 // roundTrips counts the Redis round trips a client makes while it is on: a
-// command is one, a pipeline (or MULTI) is one.
+// command is one, a pipeline (or MULTI) is one. The replica's background
+// work (store.Background: the outbox worker, cache refreshes) is not a
+// request's and is left out.
 type roundTrips struct {
 	on atomic.Bool
 	n  atomic.Int64
@@ -24,7 +26,7 @@ func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next 
 
 func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if h.on.Load() {
+		if h.on.Load() && !store.IsBackground(ctx) {
 			h.n.Add(1)
 		}
 		return next(ctx, cmd)
@@ -33,7 +35,7 @@ func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 
 func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if h.on.Load() {
+		if h.on.Load() && !store.IsBackground(ctx) {
 			h.n.Add(1)
 		}
 		return next(ctx, cmds)

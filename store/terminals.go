@@ -221,6 +221,11 @@ type LedgerEntry struct {
 	Store    string
 	Currency string
 	At       time.Time
+	// Terminal, OrderRef (payments and top-ups) and Refund (refunds): what
+	// the operator's support view shows besides the shopper's history.
+	Terminal string
+	OrderRef string
+	Refund   string
 }
 
 // WalletState is an account's balance and recent movements.
@@ -273,6 +278,7 @@ func (s *Store) Ledger(ctx context.Context, accountID string) ([]LedgerEntry, er
 func ledgerEntry(x redis.XMessage) LedgerEntry {
 	str := func(k string) string { v, _ := x.Values[k].(string); return v }
 	e := LedgerEntry{ID: x.ID, Kind: str("kind"), Payment: str("payment"), Store: str("store"), Currency: str("currency"), At: millis(str("at"))}
+	e.Terminal, e.OrderRef, e.Refund = str("terminal"), str("order_ref"), str("refund")
 	e.Amount, _ = strconv.ParseInt(str("amount"), 10, 64)
 	e.Balance, _ = strconv.ParseInt(str("balance"), 10, 64)
 	return e

@@ -107,6 +107,9 @@ type Outcome struct {
 	Currency  string
 	Balance   int64 // after the movement (approved only)
 	Replayed  bool  // served from the idempotency record
+	// MerchantErr is why the merchant event of an approved movement could
+	// not be queued (the movement stands; an operator's replay sends it).
+	MerchantErr error
 }
 
 // Movement is one request to move money.
@@ -132,6 +135,10 @@ type Movement struct {
 	// before it: the operator's reauth_after, so that forcing everyone to
 	// re-authenticate also voids the codes already on screens. Zero: none.
 	VoidBefore time.Time
+	// Merchant, when set, is the outbox the store's merchant event goes to
+	// (the store has a webhook endpoint): Move queues it with the movement,
+	// in parallel, before the outcome is known (see MerchantBody).
+	Merchant *NotifyQueue
 }
 
 // idemTTL is how long outcomes are kept for retries (24 h after the last
@@ -524,12 +531,32 @@ func (s *Store) Move(ctx context.Context, m Movement) (*Outcome, error) {
 		}
 	}
 	idem := s.keys.Idem(b, m.TerminalID, m.IdemKey)
-	var res []any
-	var err error
+	kind := "pay"
 	if m.Kind == KindRefund {
-		res, err = s.runRefund(ctx, b, &m, idem)
+		kind = "rfd"
+	}
+	id, err := NewID(kind, b)
+	if err != nil {
+		return nil, err
+	}
+	// The merchant event goes out beside the script, not after it: one
+	// round trip's latency (MerchantBody drops it if the movement is
+	// declined).
+	var merchant chan error
+	if m.Merchant != nil {
+		merchant = make(chan error, 1)
+		ref := MerchantRef{StoreID: m.StoreID, Kind: m.Kind, ID: id, At: m.Now}
+		go func() { merchant <- m.Merchant.EnqueueMerchantEvents(context.WithoutCancel(ctx), ref) }()
+	}
+	var res []any
+	if m.Kind == KindRefund {
+		res, err = refundScript.run(ctx, s, &refundCall{k: s.keys, b: b, m: &m, refundID: id, idem: idem})
 	} else {
-		res, err = s.runPay(ctx, b, &m, idem)
+		res, err = payScript.run(ctx, s, &payCall{k: s.keys, b: b, m: &m, paymentID: id, idem: idem})
+	}
+	var merchantErr error
+	if merchant != nil {
+		merchantErr = <-merchant
 	}
 	if err != nil {
 		return nil, err
@@ -541,26 +568,20 @@ func (s *Store) Move(ctx context.Context, m Movement) (*Outcome, error) {
 	if replayed && out == resultMismatch {
 		return nil, ErrIdempotencyMismatch
 	}
-	return parseOutcome(out, &m, replayed)
-}
-
-// runPay runs payScript: one round trip (the script names the account's
-// keys itself).
-func (s *Store) runPay(ctx context.Context, b Bucket, m *Movement, idem string) ([]any, error) {
-	payID, err := NewID("pay", b)
+	o, err := parseOutcome(out, &m, replayed)
 	if err != nil {
 		return nil, err
 	}
-	return payScript.run(ctx, s, &payCall{k: s.keys, b: b, m: m, paymentID: payID, idem: idem})
-}
-
-// runRefund runs refundScript: one round trip.
-func (s *Store) runRefund(ctx context.Context, b Bucket, m *Movement, idem string) ([]any, error) {
-	refundID, err := NewID("rfd", b)
-	if err != nil {
-		return nil, err
+	if o.Approved && replayed && m.Merchant != nil && o.PaymentID != id {
+		// A replay names the movement of the first run: queue its event
+		// (the first run's message may have been lost with its answer;
+		// the receiver deduplicates by webhook-id).
+		merchantErr = m.Merchant.EnqueueMerchantEvents(ctx, MerchantRef{StoreID: m.StoreID, Kind: m.Kind, ID: o.PaymentID, At: m.Now})
 	}
-	return refundScript.run(ctx, s, &refundCall{k: s.keys, b: b, m: m, refundID: refundID, idem: idem})
+	if o.Approved {
+		o.MerchantErr = merchantErr
+	}
+	return o, nil
 }
 
 // CodeID is the short, non-secret handle of a code in events and payment
