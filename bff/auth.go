@@ -172,6 +172,7 @@ func (s *Server) requireSession(c *fiber.Ctx) error {
 	}
 	c.Locals(localClaims, claims)
 	c.Locals(localSession, sess)
+	setLogID(c, logAccount, sess.AccountID)
 	return c.Next()
 }
 

@@ -10,7 +10,10 @@
 //
 // # A request
 //
-//	observe           request id (X-Request-Id kept only if plain), one access-log line, metrics
+//	observe           request id (X-Request-Id kept only if plain), W3C trace context and a span
+//	                  (trace.go), one access-log line with the request's ids (logids.go), metrics;
+//	                  route labels are patterns: a PWA file is "static", a call a middleware
+//	                  refused counts under the route it asked for (route.go)
 //	securityHeaders   CSP, nosniff, frame deny, COOP, HSTS on https
 //	recover           a panic becomes a 500 problem, logged with its stack
 //	/v1 group         noStore (Cache-Control: no-store on every API answer), countryGate

@@ -15,7 +15,6 @@ const (
 	headerRequestID = "X-Request-Id"
 	localRequestID  = "paycode.request_id"
 	localProblem    = "paycode.problem"
-	routeUnmatched  = "unmatched"
 )
 
 // A client-supplied request id is kept only if it is short and plain, so it
@@ -39,27 +38,33 @@ func (s *Server) assignRequestID(c *fiber.Ctx) string {
 	return id
 }
 
-// observe is the outermost middleware: it gives the request an id, turns a
-// returned error into its problem response, and writes the one access-log
-// line and the metrics of the request. It never logs bodies, query strings
-// or headers, so no code, token or OTP can reach a log line.
-func (s *Server) observe(app string) fiber.Handler {
+// observe is the outermost middleware: it gives the request an id and its
+// trace context (a span), turns a returned error into its problem
+// response, and writes the one access-log line, the metrics and the span
+// of the request. It never logs bodies, query strings or headers, so no
+// code, token or OTP can reach a log line.
+func (s *Server) observe(listener string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
 		s.assignRequestID(c)
+		span := s.startSpan(c)
 		if err := c.Next(); err != nil {
 			if herr := s.handleError(c, err); herr != nil {
+				span.End()
 				return herr
 			}
 		}
-		s.logRequest(c, time.Since(start), problemOf(c))
 		// Label values are kept by the metrics after the request; they are
 		// safe to keep because the apps are Immutable (see newApp).
-		route := routeOf(c)
+		route := routeOf(c, s.routeTables[listener])
 		method := c.Method()
 		status := c.Response().StatusCode()
-		s.metrics.requests.WithLabelValues(app, route, method, strconv.Itoa(status)).Inc()
-		s.metrics.latency.WithLabelValues(app, route, method).Observe(time.Since(start).Seconds())
+		p := problemOf(c)
+		ids := logIDs(c, route)
+		s.logRequest(c, route, time.Since(start), p, ids)
+		s.metrics.requests.WithLabelValues(listener, route, method, strconv.Itoa(status)).Inc()
+		s.metrics.latency.WithLabelValues(listener, route, method).Observe(time.Since(start).Seconds())
+		endSpan(span, listener, route, method, status, p, ids)
 		return nil
 	}
 }
@@ -69,30 +74,17 @@ func problemOf(c *fiber.Ctx) *Problem {
 	return p
 }
 
-// routeOf is the route pattern that served the request ("/v1/payments/:id"),
-// never the raw path: the path may carry ids, and raw paths would give the
-// metrics unbounded labels.
-func routeOf(c *fiber.Ctx) string {
-	r := c.Route()
-	if r == nil || r.Method == "USE" || r.Path == "" || len(r.Handlers) == 0 {
-		return routeUnmatched
-	}
-	if c.Response().StatusCode() == fiber.StatusNotFound && r.Path == "/" && c.Path() != "/" {
-		return routeUnmatched
-	}
-	return r.Path
-}
-
-func (s *Server) logRequest(c *fiber.Ctx, d time.Duration, p *Problem) {
+func (s *Server) logRequest(c *fiber.Ctx, route string, d time.Duration, p *Problem, ids []slog.Attr) {
 	status := c.Response().StatusCode()
 	attrs := []slog.Attr{
 		slog.String("request_id", requestID(c)),
 		slog.String("method", c.Method()),
-		slog.String("route", routeOf(c)),
+		slog.String("route", route),
 		slog.Int("status", status),
 		slog.Int64("duration_us", d.Microseconds()),
 		slog.String("ip", s.clientIP(c)),
 	}
+	attrs = append(attrs, ids...)
 	// Body() would read a streamed body (event streams) to its end.
 	if !c.Response().IsBodyStream() {
 		attrs = append(attrs, slog.Int("bytes_out", len(c.Response().Body())))

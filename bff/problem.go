@@ -65,6 +65,8 @@ type problemBody struct {
 	Code      string `json:"code"`
 	RequestID string `json:"request_id,omitempty"`
 	Param     string `json:"param,omitempty"`
+	// TraceID is the W3C trace id of the request (trace.go).
+	TraceID string `json:"trace_id,omitempty"`
 	// Extra holds the extension members (Problem.Extra).
 	Extra map[string]any `json:"-"`
 }
@@ -81,7 +83,7 @@ func (b problemBody) MarshalJSON() ([]byte, error) {
 	names := make([]string, 0, len(b.Extra))
 	for k := range b.Extra {
 		switch k {
-		case "type", "title", "status", "detail", "code", "request_id", "param", "instance":
+		case "type", "title", "status", "detail", "code", "request_id", "param", "trace_id", "instance":
 		default:
 			names = append(names, k)
 		}
@@ -236,7 +238,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		// Errors raised before any middleware ran (a body over the limit,
 		// a malformed request line) still get an id and a log line.
 		rid = s.assignRequestID(c)
-		defer s.logRequest(c, 0, p)
+		defer s.logRequest(c, routeUnmatched, 0, p, nil)
 	}
 	c.Locals(localProblem, p)
 	for k, v := range p.Headers {
@@ -254,6 +256,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		Code:      p.Code,
 		RequestID: rid,
 		Param:     p.Param,
+		TraceID:   traceID(c),
 		Extra:     p.Extra,
 	}, "application/problem+json")
 }

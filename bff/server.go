@@ -8,12 +8,15 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/recover"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/paycode/paycode/api"
 	"github.com/paycode/paycode/config"
@@ -75,6 +78,15 @@ type Server struct {
 	terms      *terminalCache
 	termTokens *tokenCache
 
+	// tracer starts each request's span (trace.go).
+	tracer trace.Tracer
+	// routeTables are each listener's route patterns (route.go).
+	routeTables map[string]*routes
+	// readyStop ends the readiness loop (ready.go); readyDone is closed
+	// when it has.
+	readyStop, readyDone chan struct{}
+	readyOnce            sync.Once
+
 	app   *fiber.App
 	admin *fiber.App
 }
@@ -100,12 +112,24 @@ type Deps struct {
 	// OutboxObserved, when set, is told each outcome of the outbox worker
 	// after it is counted (tests wait on it).
 	OutboxObserved func(channel, outcome string)
+	// Tracer makes the requests' spans (NewTracerProvider); nil makes
+	// trace ids without recording spans.
+	Tracer trace.TracerProvider
+	// ReadyInterval is how often the readiness loop checks Redis; 0 means
+	// readyInterval.
+	ReadyInterval time.Duration
 }
 
 // New builds the server's two apps; it does not listen.
 func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Server, error) {
+	log = slog.New(withTraceIDs(log.Handler()))
 	s := &Server{cfg: cfg, store: st, log: log, metrics: newMetrics(), now: deps.Now, notifier: deps.Notifier,
 		closing: make(chan struct{})}
+	tp := deps.Tracer
+	if tp == nil {
+		tp = sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.NeverSample()))
+	}
+	s.tracer = tp.Tracer("github.com/paycode/paycode/bff")
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -186,6 +210,8 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Ser
 	s.admin = s.newApp("paycode-admin")
 	s.routes()
 	s.adminRoutes()
+	s.routeTables = map[string]*routes{"public": {app: s.app}, "admin": {app: s.admin}}
+	s.startReadiness(deps.ReadyInterval)
 	return s, nil
 }
 
@@ -265,7 +291,7 @@ func (s *Server) routes() {
 		s.app.Get("/dev/outbox", s.devOutbox)
 	}
 	s.app.Get("/text/:file", s.textFile)
-	s.app.Use("/", web.Handler())
+	s.app.Use("/", staticFiles(web.Handler()))
 }
 
 // devOutbox shows the notifications the dev notifier kept (dev mode only:
@@ -307,6 +333,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close releases what New started (the hub) without serving: for a Server
 // that never served, or after Shutdown.
 func (s *Server) Close() {
+	s.stopReadiness()
 	s.hub.Close()
 	s.notifyWorker.Close()
 	s.merchantStores.close()

@@ -86,6 +86,13 @@ func do(t *testing.T, app *fiber.App, req *http.Request) (*http.Response, []byte
 	return resp, body
 }
 
+// goldenTraceparent is a fixed W3C trace context, so that problem documents
+// (which carry the trace id) are reproducible.
+const (
+	goldenTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	goldenTraceID     = "4bf92f3577b34da6a3ce929d0e0e4736"
+)
+
 // TestProblemGolden pins the exact problem documents clients receive.
 func TestProblemGolden(t *testing.T) {
 	s, _ := newTestServer(t, nil, nil)
@@ -114,6 +121,7 @@ func TestProblemGolden(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
 			req.Header.Set("X-Request-Id", "golden-request-0001")
+			req.Header.Set("traceparent", goldenTraceparent)
 			resp, body := do(t, s.app, req)
 			if resp.StatusCode != tc.status {
 				t.Fatalf("status = %d; want %d; body %s", resp.StatusCode, tc.status, body)
@@ -304,9 +312,9 @@ func TestMetrics(t *testing.T) {
 	do(t, s.app, httptest.NewRequest("GET", "/missing/abc123", nil))
 	_, body := do(t, s.admin, httptest.NewRequest("GET", "/metrics", nil))
 	for _, want := range []string{
-		`paycode_http_requests_total{listener="public",method="GET",route="/",status="200"} 1`,
+		`paycode_http_requests_total{listener="public",method="GET",route="static",status="200"} 1`,
 		`paycode_http_requests_total{listener="public",method="GET",route="unmatched",status="404"} 1`,
-		`paycode_http_request_duration_seconds_count{listener="public",method="GET",route="/"} 1`,
+		`paycode_http_request_duration_seconds_count{listener="public",method="GET",route="static"} 1`,
 	} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("metrics lack %s", want)

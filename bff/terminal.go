@@ -119,6 +119,8 @@ func (s *Server) requireTerminal(c *fiber.Ctx) error {
 		return problemText(fiber.StatusForbidden, codeTerminalSuspended, text.M(text.TerminalSuspended))
 	}
 	c.Locals(localTerminal, t)
+	setLogID(c, logTerminal, t.ID)
+	setLogID(c, logStore, t.StoreID)
 	return c.Next()
 }
 

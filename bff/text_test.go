@@ -219,6 +219,7 @@ func TestProblemLanguage(t *testing.T) {
 		t.Helper()
 		req := httptest.NewRequest(pr.method, pr.path, strings.NewReader(pr.body))
 		req.Header.Set("X-Request-Id", "golden-request-0001")
+		req.Header.Set("traceparent", goldenTraceparent)
 		if pr.body != "" {
 			req.Header.Set("Content-Type", "application/json")
 		}

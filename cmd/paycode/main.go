@@ -16,8 +16,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/paycode/paycode/bff"
 	"github.com/paycode/paycode/config"
@@ -47,7 +50,7 @@ func serve() int {
 	m := NewMain(os.Stdout)
 	m.Console = os.Stderr
 	if err := m.Run(ctx, os.LookupEnv); err != nil {
-		m.Log.Error("paycode did not start", "error", err.Error())
+		reportStartError(os.Stderr, isTerminal(os.Stderr), m.Log, err)
 		m.Close()
 		return 1
 	}
@@ -71,6 +74,9 @@ type Main struct {
 	// (the admin token and a paycodectl line); nil prints nothing. serve
 	// sets it to stderr, apart from the JSON log on stdout.
 	Console io.Writer
+	// Tracer makes the requests' spans and exports them when
+	// OTEL_EXPORTER_OTLP_ENDPOINT is set (bff.NewTracerProvider).
+	Tracer *sdktrace.TracerProvider
 
 	logOut    io.Writer
 	level     *slog.LevelVar
@@ -122,7 +128,10 @@ func (m *Main) Run(ctx context.Context, getenv config.Getenv) error {
 	if err != nil {
 		return err
 	}
-	m.Server, err = bff.New(cfg, m.Store, m.Log, bff.Deps{Keys: keys, Notifier: bff.NewNotifier(cfg, m.Store)})
+	if m.Tracer, err = bff.NewTracerProvider(ctx, getenv); err != nil {
+		return err
+	}
+	m.Server, err = bff.New(cfg, m.Store, m.Log, bff.Deps{Keys: keys, Notifier: bff.NewNotifier(cfg, m.Store), Tracer: m.Tracer})
 	if err != nil {
 		return err
 	}
@@ -171,10 +180,50 @@ func (m *Main) Close() error {
 			}
 		}
 	}
+	if m.Tracer != nil {
+		// Spans still in the batch are sent (bounded: the exporter's own
+		// timeout).
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := m.Tracer.Shutdown(ctx); err != nil {
+			m.Log.Warn("flushing trace spans", "error", err.Error())
+		}
+	}
 	if m.Store != nil {
 		errs = append(errs, m.Store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// reportStartError says why the server did not start. A configuration
+// error lists every problem at once, one per line: on a terminal as plain
+// lines a person reads, otherwise (a container's log) as one JSON line
+// whose "problems" member lists them, never one string with newlines in it.
+func reportStartError(w io.Writer, tty bool, log *slog.Logger, err error) {
+	var lines []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	if tty {
+		fmt.Fprintln(w, "paycode did not start: "+lines[0])
+		for _, l := range lines[1:] {
+			fmt.Fprintln(w, "  "+l)
+		}
+		return
+	}
+	if len(lines) == 1 {
+		log.Error("paycode did not start", "error", lines[0])
+		return
+	}
+	log.Error("paycode did not start", "error", strings.TrimSuffix(lines[0], ":"), "problems", lines[1:])
+}
+
+// isTerminal reports whether f is a terminal (a character device).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // healthcheck asks the local admin listener for /healthz; distroless images

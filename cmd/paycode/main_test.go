@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,6 +15,9 @@ import (
 	"time"
 
 	"github.com/paycode/paycode/config"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/paycode/paycode/internal/redistest"
 )
 
@@ -196,6 +202,123 @@ func TestRunProductionReplicasNeedWaitDecision(t *testing.T) {
 		// key file, which this test does not provide).
 		if err := run(wait); err == nil || strings.Contains(err.Error(), "PAYCODE_REDIS_WAIT_REPLICAS") {
 			t.Errorf("production with PAYCODE_REDIS_WAIT_REPLICAS=%s: %v; want past the WAIT check", wait, err)
+		}
+	}
+}
+
+// A configuration error lists every problem one per line: plain lines on a
+// terminal, and off a terminal one JSON log line whose problems are a list
+// (never one string with newlines inside).
+func TestStartErrorOnePerLine(t *testing.T) {
+	env := map[string]string{"PAYCODE_ENV": "production", "PAYCODE_ADDR": "nowhere", "PAYCODE_BODY_LIMIT": "12"}
+	m := NewMain(io.Discard)
+	err := m.Run(context.Background(), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	m.Close()
+	if err == nil {
+		t.Fatal("Run accepted a broken configuration")
+	}
+	var tty strings.Builder
+	reportStartError(&tty, true, nil, err)
+	lines := strings.Split(strings.TrimSpace(tty.String()), "\n")
+	if len(lines) < 4 || !strings.HasPrefix(lines[0], "paycode did not start: invalid configuration") {
+		t.Fatalf("terminal report:\n%s", tty.String())
+	}
+	for _, want := range []string{"PAYCODE_ADDR", "PAYCODE_BODY_LIMIT", "PAYCODE_ADMIN_TOKEN"} {
+		n := 0
+		for _, l := range lines[1:] {
+			if strings.HasPrefix(strings.TrimSpace(l), want+":") {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("terminal report has %d lines starting with %s; want 1:\n%s", n, want, tty.String())
+		}
+	}
+
+	var logs strings.Builder
+	m = NewMain(&logs)
+	reportStartError(io.Discard, false, m.Log, err)
+	out := strings.TrimSpace(logs.String())
+	if strings.Count(out, "\n") != 0 || strings.Contains(out, `\n`) {
+		t.Fatalf("log report is not one JSON line without newlines: %s", out)
+	}
+	var line struct {
+		Msg      string   `json:"msg"`
+		Error    string   `json:"error"`
+		Problems []string `json:"problems"`
+	}
+	if err := json.Unmarshal([]byte(out), &line); err != nil {
+		t.Fatal(err)
+	}
+	if line.Error != "invalid configuration" || len(line.Problems) != len(lines)-1 {
+		t.Errorf("log report = %+v; want %d problems", line, len(lines)-1)
+	}
+}
+
+// With OTEL_EXPORTER_OTLP_ENDPOINT set, a request's span reaches an OTLP/HTTP
+// receiver, in the trace the client's traceparent started, named after the
+// route pattern; without it nothing is sent (the receiver would see it).
+func TestOTLPExport(t *testing.T) {
+	got := make(chan *coltracepb.ExportTraceServiceRequest, 16)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req := &coltracepb.ExportTraceServiceRequest{}
+		if r.URL.Path != "/v1/traces" || proto.Unmarshal(body, req) != nil {
+			http.Error(w, "bad export", http.StatusBadRequest)
+			return
+		}
+		got <- req
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		b, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+		w.Write(b)
+	}))
+	defer recv.Close()
+
+	run := func(otlp bool) {
+		m := NewMain(io.Discard)
+		env := map[string]string{"PAYCODE_ADDR": "127.0.0.1:0", "PAYCODE_ADMIN_ADDR": "127.0.0.1:0"}
+		if otlp {
+			env["OTEL_EXPORTER_OTLP_ENDPOINT"] = recv.URL
+		}
+		if err := m.Run(context.Background(), func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest("GET", "http://"+m.PublicAddr()+"/v1/wallet", nil)
+		req.Header.Set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if err := m.Close(); err != nil { // flushes the spans
+			t.Fatal(err)
+		}
+	}
+	run(false)
+	select {
+	case r := <-got:
+		t.Fatalf("spans were exported without an endpoint: %v", r)
+	default:
+	}
+	run(true)
+	var found bool
+	for !found {
+		select {
+		case r := <-got:
+			for _, rs := range r.ResourceSpans {
+				for _, ss := range rs.ScopeSpans {
+					for _, sp := range ss.Spans {
+						if hex.EncodeToString(sp.TraceId) == "0af7651916cd43dd8448eb211c80319c" && sp.Name == "GET /v1/wallet" {
+							found = true
+							if hex.EncodeToString(sp.ParentSpanId) != "b7ad6b7169203331" {
+								t.Errorf("span parent = %x; want the client's span", sp.ParentSpanId)
+							}
+						}
+					}
+				}
+			}
+		default:
+			t.Fatal("no span of the request reached the OTLP receiver")
 		}
 	}
 }
