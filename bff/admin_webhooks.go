@@ -3,6 +3,7 @@ package bff
 import (
 	"errors"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -26,16 +27,17 @@ func (s *Server) webhookRoutes(ops fiber.Router) {
 	ops.Get("/stores/:store_id/webhook", s.adminGetWebhook)
 	ops.Delete("/stores/:store_id/webhook", s.adminDeleteWebhook)
 	ops.Post("/stores/:store_id/webhook/rotate", s.adminRotateWebhook)
+	ops.Post("/stores/:store_id/webhook/replay", s.adminReplayWebhook)
 }
 
 // checkWebhookURL accepts an absolute http(s) URL without credentials or
 // fragment; https only in production (sales travel in it).
-func (s *Server) checkWebhookURL(raw string) (*url.URL, error) {
+func checkWebhookURL(raw string, env config.Environment) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || len(raw) > 2048 || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil || u.Fragment != "" {
 		return nil, problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.WebhookURLInvalid))
 	}
-	if s.cfg.Env == config.Production && u.Scheme != "https" {
+	if env == config.Production && u.Scheme != "https" {
 		return nil, problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.WebhookHTTPS))
 	}
 	return u, nil
@@ -79,7 +81,7 @@ func (s *Server) adminSetWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.checkWebhookURL(req.URL)
+	u, err := checkWebhookURL(req.URL, s.cfg.Env)
 	if err != nil {
 		return err
 	}
@@ -196,4 +198,67 @@ func replayRange(from, to string) (time.Time, time.Time, error) {
 		return time.Time{}, time.Time{}, problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.ReplayRange))
 	}
 	return f, t, nil
+}
+
+// adminReplayWebhook queues again the merchant events of the store's sales
+// in [from, to), read from the store's sales log (the record of what
+// happened; nothing else is kept for webhooks), oldest first, each with
+// its own webhook-id so a receiver that has it already ignores it. 202:
+// the events are queued, and delivered as any other.
+func (s *Server) adminReplayWebhook(c *fiber.Ctx) error {
+	var req struct {
+		operatorReason
+		From string `json:"from"`
+		To   string `json:"to"`
+	}
+	if err := decodeExactJSON(c, &req); err != nil {
+		return err
+	}
+	if err := req.check(); err != nil {
+		return err
+	}
+	id, err := storeParam(c)
+	if err != nil {
+		return err
+	}
+	from, to, err := replayRange(req.From, req.To)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	if _, err := s.webhooks.Get(ctx, id); errors.Is(err, store.ErrNotFound) {
+		return problemText(fiber.StatusNotFound, codeNotFound, text.M(text.NoWebhookEndpoint))
+	} else if err != nil {
+		return err
+	}
+	queued := 0
+	q := store.SalesQuery{StoreID: id, From: from, To: to, Oldest: true, Limit: store.MaxSalesPage, Now: s.now()}
+	for {
+		page, err := s.store.Sales(ctx, q)
+		if err != nil {
+			return err
+		}
+		refs := make([]store.MerchantRef, 0, len(page.Sales))
+		for _, sale := range page.Sales {
+			refs = append(refs, store.MerchantRef{StoreID: id, Kind: sale.Kind, ID: sale.ID, At: sale.CreatedAt})
+		}
+		if err := s.outbox.EnqueueMerchantEvents(ctx, refs...); err != nil {
+			// What is queued stays queued (a replay is safe to repeat);
+			// the audit says how far this one got.
+			s.auditReplay(c, req.operatorReason, id, from, to, queued)
+			return err
+		}
+		queued += len(refs)
+		if page.Next == "" {
+			break
+		}
+		q.Cursor = page.Next
+	}
+	s.auditReplay(c, req.operatorReason, id, from, to, queued)
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"store_id": id, "from": from.UTC(), "to": to.UTC(), "queued": queued})
+}
+
+func (s *Server) auditReplay(c *fiber.Ctx, who operatorReason, storeID string, from, to time.Time, queued int) {
+	s.auditAs(c, "operator:"+who.Operator, "webhook.replayed", "", "", map[string]string{"store": storeID,
+		"from": from.UTC().Format(time.RFC3339), "to": to.UTC().Format(time.RFC3339), "queued": strconv.Itoa(queued), "reason": who.Reason})
 }

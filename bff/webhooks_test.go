@@ -231,10 +231,11 @@ func TestMerchantWebhooks(t *testing.T) {
 	h := countRoundTrips(e)
 	code := d.code()
 	var paid response
-	// The event is queued beside the money script: two round trips, in
-	// parallel (a store without an endpoint stays at one: hotpath_test).
+	// The event adds no round trip of its own: it goes in one pipeline
+	// with the store's sales-log entry, in parallel with the money script,
+	// as at a store without an endpoint (TestRedemptionRoundTrips).
 	if n := h.count(func() { paid = term.pay(code, 300); mustStatus(t, "payment", paid, 201) }); n != 2 {
-		t.Errorf("a payment at a store with an endpoint took %d round trips; want 2 (the script and the event, in parallel)", n)
+		t.Errorf("a payment at a store with an endpoint took %d round trips (%s); want 2 (the script; the sales log with the event)", n, h.last())
 	}
 	refund := term.call("POST", "/v1/terminal/payments/"+paid.str("payment_id")+"/refunds", newIdem(), map[string]any{"amount": 100})
 	mustStatus(t, "refund", refund, 201)
@@ -312,6 +313,33 @@ func TestMerchantWebhooks(t *testing.T) {
 	default:
 	}
 
+	// Replay: the store's sales in a time range, read from its sales log,
+	// are sent again under their own webhook-ids (the declined payment is
+	// not among them); a range the log cannot serve is refused.
+	from, to := e.clock.Now().Add(-time.Hour).Format(time.RFC3339), e.clock.Now().Add(time.Hour).Format(time.RFC3339)
+	r = enrAdmin(t, e, "POST", "/v1/stores/store-wh/webhook/replay", opBody(map[string]any{"from": from, "to": to}))
+	mustStatus(t, "replay", r, 202)
+	if r.body["queued"] != float64(4) {
+		t.Fatalf("replay queued %v; want 4 (top-up, two payments, refund)", r.body["queued"])
+	}
+	replayed := map[string]bool{}
+	for range 4 {
+		ok, _ := rcv.nextOK(t)
+		if err := verifyStandardWebhook(rotated, ok.header, ok.body, time.Now()); err != nil {
+			t.Fatalf("a replayed delivery does not verify: %v", err)
+		}
+		replayed[ok.header.Get("webhook-id")] = true
+	}
+	for _, w := range want {
+		if !replayed["evt_"+w.id] {
+			t.Errorf("the replay did not resend evt_%s: %v", w.id, replayed)
+		}
+	}
+	mustStatus(t, "replay backwards", enrAdmin(t, e, "POST", "/v1/stores/store-wh/webhook/replay", opBody(map[string]any{"from": to, "to": from})), 400)
+	mustStatus(t, "replay of 40 days", enrAdmin(t, e, "POST", "/v1/stores/store-wh/webhook/replay",
+		opBody(map[string]any{"from": e.clock.Now().Add(-40 * 24 * time.Hour).Format(time.RFC3339), "to": to})), 400)
+	mustStatus(t, "replay without a reason", enrAdmin(t, e, "POST", "/v1/stores/store-wh/webhook/replay", map[string]any{"operator": "ops", "from": from, "to": to}), 400)
+
 	// The audit names the endpoint's host, never its query or a secret.
 	events, err := e.st.AuditEvents(t.Context(), 100)
 	if err != nil {
@@ -326,14 +354,15 @@ func TestMerchantWebhooks(t *testing.T) {
 			t.Errorf("an audit event carries the URL's query or a secret: %s", b)
 		}
 	}
-	if !types["webhook.endpoint_set"] || !types["webhook.secret_rotated"] {
-		t.Errorf("audit types %v; want webhook.endpoint_set and webhook.secret_rotated", types)
+	if !types["webhook.endpoint_set"] || !types["webhook.secret_rotated"] || !types["webhook.replayed"] {
+		t.Errorf("audit types %v; want webhook.endpoint_set, webhook.secret_rotated and webhook.replayed", types)
 	}
 
 	// Removal: the store hears nothing more.
 	mustStatus(t, "remove", enrAdmin(t, e, "DELETE", "/v1/stores/store-wh/webhook", opBody(nil)), 200)
 	mustStatus(t, "get after removal", enrAdmin(t, e, "GET", "/v1/stores/store-wh/webhook", nil), 404)
 	mustStatus(t, "rotate after removal", enrAdmin(t, e, "POST", "/v1/stores/store-wh/webhook/rotate", opBody(nil)), 404)
+	mustStatus(t, "replay after removal", enrAdmin(t, e, "POST", "/v1/stores/store-wh/webhook/replay", opBody(map[string]any{"from": from, "to": to})), 404)
 }
 
 // An endpoint that keeps failing: the event is retried, then moved to the
@@ -396,17 +425,13 @@ func TestMerchantWebhookEndpointInput(t *testing.T) {
 			mustStatus(t, tc.name, r, tc.status)
 		})
 	}
-	if _, err := e.s.checkWebhookURL("http://pos.example/hook"); err != nil {
+	if _, err := checkWebhookURL("http://pos.example/hook", config.Dev); err != nil {
 		t.Errorf("dev refuses http: %v", err)
 	}
-	prod := *e.s.cfg
-	prod.Env = config.Production
-	s := *e.s
-	s.cfg = &prod
-	if _, err := s.checkWebhookURL("http://pos.example/hook"); err == nil {
+	if _, err := checkWebhookURL("http://pos.example/hook", config.Production); err == nil {
 		t.Error("production accepts an http webhook URL")
 	}
-	if _, err := s.checkWebhookURL("https://pos.example/hook"); err != nil {
+	if _, err := checkWebhookURL("https://pos.example/hook", config.Production); err != nil {
 		t.Errorf("production refuses https: %v", err)
 	}
 }

@@ -482,7 +482,8 @@ redis.call('HSET', wallet_key, 'balance', balance)
 redis.call('HINCRBY', k_payment, 'refunded', amount)
 local entry = redis.call('XADD', ledger_key, '*', 'kind', KIND.refund, 'amount', amount, 'balance', balance,
   'payment', p[7], 'refund', a_refund_id, 'terminal', a_terminal, 'store', a_store, 'currency', p[5], 'at', a_now_ms)
-redis.call('HSET', k_refund, 'id', a_refund_id, 'payment', p[7], 'amount', amount, 'created_at', a_now_ms, 'ledger', entry, 'terminal', a_terminal)
+redis.call('HSET', k_refund, 'id', a_refund_id, 'payment', p[7], 'amount', amount, 'created_at', a_now_ms, 'ledger', entry, 'terminal', a_terminal,
+  'store', a_store, 'account', p[4], 'currency', p[5])
 redis.call('RPUSH', k_refunds, a_refund_id)
 redis.call('XADD', k_settle, '*', 'ledger', entry, 'account', p[4], 'kind', KIND.refund, 'amount', amount, 'currency', p[5],
   'payment', p[7], 'refund', a_refund_id, 'terminal', a_terminal, 'store', a_store, 'at', a_now_ms)
@@ -535,53 +536,61 @@ func (s *Store) Move(ctx context.Context, m Movement) (*Outcome, error) {
 	if m.Kind == KindRefund {
 		kind = "rfd"
 	}
-	id, err := NewID(kind, b)
+	id, err := NewID(kind, b) // the id the movement gets if approved
 	if err != nil {
 		return nil, err
 	}
-	// The merchant event goes out beside the script, not after it: one
-	// round trip's latency (MerchantBody drops it if the movement is
-	// declined).
-	var merchant chan error
-	if m.Merchant != nil {
-		merchant = make(chan error, 1)
-		ref := MerchantRef{StoreID: m.StoreID, Kind: m.Kind, ID: id, At: m.Now}
-		go func() { merchant <- m.Merchant.EnqueueMerchantEvents(context.WithoutCancel(ctx), ref) }()
-	}
+	// The store's sales-log entry (sales.go) and, when the store has a
+	// webhook endpoint, its merchant event (webhooks.go) go out with the
+	// script, not after it: one round trip's latency. Both name the id the
+	// movement gets if approved; readers skip an entry whose movement was
+	// declined, and MerchantBody drops its event.
+	ref := SaleRef{StoreID: m.StoreID, TerminalID: m.TerminalID, Kind: m.Kind, ID: id, At: m.Now}
+	logged, queued := make(chan error, 1), make(chan error, 1)
+	go func() {
+		logErr, eventErr := s.appendSaleWith(ctx, ref, m.Merchant)
+		logged <- logErr
+		queued <- eventErr
+	}()
 	var res []any
 	if m.Kind == KindRefund {
 		res, err = refundScript.run(ctx, s, &refundCall{k: s.keys, b: b, m: &m, refundID: id, idem: idem})
 	} else {
 		res, err = payScript.run(ctx, s, &payCall{k: s.keys, b: b, m: &m, paymentID: id, idem: idem})
 	}
-	var merchantErr error
-	if merchant != nil {
-		merchantErr = <-merchant
-	}
+	logErr, eventErr := <-logged, <-queued
 	if err != nil {
 		return nil, err
 	}
-	replayed, out, err := readResult(res)
+	replayed, outcome, err := readResult(res)
 	if err != nil {
 		return nil, err
 	}
-	if replayed && out == resultMismatch {
+	if replayed && outcome == resultMismatch {
 		return nil, ErrIdempotencyMismatch
 	}
-	o, err := parseOutcome(out, &m, replayed)
-	if err != nil {
-		return nil, err
+	out, err := parseOutcome(outcome, &m, replayed)
+	if err != nil || !out.Approved {
+		return out, err
 	}
-	if o.Approved && replayed && m.Merchant != nil && o.PaymentID != id {
-		// A replay names the movement of the first run: queue its event
-		// (the first run's message may have been lost with its answer;
-		// the receiver deduplicates by webhook-id).
-		merchantErr = m.Merchant.EnqueueMerchantEvents(ctx, MerchantRef{StoreID: m.StoreID, Kind: m.Kind, ID: o.PaymentID, At: m.Now})
+	// An approval is answered only once the store's log has it.
+	switch {
+	case out.Replayed: // its first answer may have been lost before its entry was written
+		logErr = s.logReplayed(ctx, b, &m, out.PaymentID)
+	case logErr != nil: // once more, now that the movement is known to have happened
+		logErr = s.AppendSale(ctx, ref)
 	}
-	if o.Approved {
-		o.MerchantErr = merchantErr
+	if logErr != nil {
+		return nil, fmt.Errorf("%w: the movement is done but not in the store's sales log yet (%v)", ErrUnconfirmed, logErr)
 	}
-	return o, nil
+	if m.Merchant != nil && (out.Replayed || eventErr != nil) {
+		// A replay names the first run's movement, whose event may have
+		// been lost with its answer (the receiver deduplicates by
+		// webhook-id); a failed enqueue gets a second try.
+		eventErr = m.Merchant.EnqueueMerchantEvents(ctx, MerchantRef{StoreID: m.StoreID, Kind: m.Kind, ID: out.PaymentID, At: m.Now})
+	}
+	out.MerchantErr = eventErr
+	return out, nil
 }
 
 // CodeID is the short, non-secret handle of a code in events and payment

@@ -251,13 +251,58 @@ func (r MerchantRef) message() notify.Message {
 // written before pipe runs.
 func (q *NotifyQueue) AppendMerchantEvents(ctx context.Context, pipe redis.Pipeliner, refs ...MerchantRef) error {
 	for _, r := range refs {
-		sealed, err := q.seal(r.message())
-		if err != nil {
+		if _, err := q.appendMerchant(ctx, pipe, r); err != nil {
 			return err
 		}
-		pipe.XAdd(ctx, &redis.XAddArgs{Stream: q.s.keys.NotifyQueue(), Values: []any{"m", sealed}})
 	}
 	return nil
+}
+
+func (q *NotifyQueue) appendMerchant(ctx context.Context, pipe redis.Pipeliner, r MerchantRef) (*redis.StringCmd, error) {
+	sealed, err := q.seal(r.message())
+	if err != nil {
+		return nil, err
+	}
+	return pipe.XAdd(ctx, &redis.XAddArgs{Stream: q.s.keys.NotifyQueue(), Values: []any{"m", sealed}}), nil
+}
+
+// appendSaleWith writes the sale's log entry (AppendSale) and, when q is
+// set, queues the sale's merchant event in the same round trip: one
+// pipeline (in a Cluster, go-redis sends the two commands to their nodes
+// in parallel). With PAYCODE_REDIS_WAIT_REPLICAS the log entry needs a
+// connection of its own to its slot's master (evalDurable), so the event
+// goes beside it, in parallel: the same latency, one more command.
+func (s *Store) appendSaleWith(ctx context.Context, r SaleRef, q *NotifyQueue) (logErr, eventErr error) {
+	if q == nil {
+		return s.AppendSale(ctx, r), nil
+	}
+	ev := MerchantRef{StoreID: r.StoreID, Kind: r.Kind, ID: r.ID, At: r.At}
+	if s.waitReplicas > 0 {
+		done := make(chan error, 1)
+		go func() { done <- q.EnqueueMerchantEvents(context.WithoutCancel(ctx), ev) }()
+		logErr = s.AppendSale(ctx, r)
+		return logErr, <-done
+	}
+	keys, member := s.saleKeys(r)
+	pipe := s.rdb.Pipeline()
+	sale := appendSale.EvalSha(ctx, pipe, keys, member)
+	xadd, err := q.appendMerchant(ctx, pipe, ev)
+	if err != nil {
+		return s.AppendSale(ctx, r), err
+	}
+	_, _ = pipe.Exec(ctx) // each command's error is read below
+	logErr = sale.Err()
+	if logErr != nil && redis.HasErrorPrefix(logErr, "NOSCRIPT") {
+		// The first use of the script on this node: load it (once).
+		logErr = appendSale.Run(ctx, s.rdb, keys, member).Err()
+	}
+	if logErr != nil {
+		logErr = fmt.Errorf("logging a sale: %w", sendError(logErr))
+	}
+	if err := xadd.Err(); err != nil {
+		eventErr = wrap("enqueueing a merchant event", err)
+	}
+	return logErr, eventErr
 }
 
 // EnqueueMerchantEvents queues the events for delivery, in one round trip.
