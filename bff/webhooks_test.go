@@ -30,19 +30,13 @@ import (
 // README's "Merchant webhooks" shows the same code.
 func verifyStandardWebhook(secret string, h http.Header, body []byte, now time.Time) error {
 	id, ts, sigs := h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
-	if id == "" || ts == "" || sigs == "" {
-		return errors.New("missing webhook headers")
-	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return errors.New("bad webhook-timestamp")
-	}
-	if d := now.Sub(time.Unix(sec, 0)); d > 5*time.Minute || d < -5*time.Minute {
-		return errors.New("webhook-timestamp too far from now")
+	if err != nil || id == "" || now.Sub(time.Unix(sec, 0)).Abs() > 5*time.Minute {
+		return errors.New("missing or stale webhook headers")
 	}
 	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
 	if err != nil {
-		return errors.New("bad secret")
+		return err
 	}
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(id + "." + ts + "."))
@@ -53,7 +47,7 @@ func verifyStandardWebhook(secret string, h http.Header, body []byte, now time.T
 			return nil
 		}
 	}
-	return errors.New("no matching signature")
+	return errors.New("no valid signature")
 }
 
 // delivery is one request a receiver got.
