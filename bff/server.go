@@ -64,6 +64,8 @@ type Server struct {
 	// merchantStores this replica's copy of which stores have one.
 	webhooks       *store.WebhookEndpoints
 	merchantStores *merchantStores
+	// contactWorker applies contact changes whose cool-down ended.
+	contactWorker *contactWorker
 	// streamEnded, when set, is called as each event stream ends (tests).
 	streamEnded func()
 	// switchCache holds the operator's switches for at most a second: the
@@ -206,6 +208,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Ser
 	s.merchantStores = newMerchantStores(s.webhooks, log)
 	s.trusted = parseTrustedProxies(cfg.TrustedProxies)
 	s.devices = s.newDevices()
+	s.contactWorker = s.startContactWorker()
 	s.app = s.newApp("paycode")
 	s.admin = s.newApp("paycode-admin")
 	s.routes()
@@ -335,6 +338,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() {
 	s.stopReadiness()
 	s.hub.Close()
+	s.contactWorker.Close()
 	s.notifyWorker.Close()
 	s.merchantStores.close()
 }

@@ -241,8 +241,16 @@ func TestSecurityHeaders(t *testing.T) {
 				env["PAYCODE_PUBLIC_URL"] = tc.publicURL
 			}
 			s, _ := newTestServer(t, nil, env)
-			for _, path := range []string{"/", "/missing"} {
+			for _, path := range []string{"/", "/missing", "/scanner"} {
 				resp, _ := do(t, s.app, httptest.NewRequest("GET", path, nil))
+				// The camera is the register's only: no other page, no frame.
+				wantPP := "camera=(), microphone=(), geolocation=()"
+				if path == "/scanner" {
+					wantPP = "camera=(self), microphone=(), geolocation=()"
+				}
+				if got := resp.Header.Get("Permissions-Policy"); got != wantPP {
+					t.Errorf("%s: Permissions-Policy = %q; want %q", path, got, wantPP)
+				}
 				for h, want := range map[string]string{
 					"X-Content-Type-Options": "nosniff",
 					"X-Frame-Options":        "DENY",

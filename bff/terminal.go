@@ -64,7 +64,7 @@ func (s *Server) terminalToken(c *fiber.Ctx) error {
 	if assertion == "" {
 		return missing("client_assertion")
 	}
-	if err := s.limit(c, "terminal-token-ip", s.clientIP(c), limitCeremonyPerIP); err != nil {
+	if err := s.limit(c, "terminal-token-ip", s.clientIP(c), limitTerminalTokenPerIP); err != nil {
 		return err
 	}
 	var term *store.Terminal

@@ -46,6 +46,10 @@ type Account struct {
 	// Lang is the language the account's notifications are written in
 	// ("en", "ja"; "" for accounts made before it existed: the default).
 	Lang string
+	// ContactChangeID names the contact change in its cool-down (""
+	// when none), and ContactChangeAt is when it applies.
+	ContactChangeID string
+	ContactChangeAt time.Time
 }
 
 // Device is a device record, kept after revocation for the audit trail.
@@ -212,16 +216,18 @@ func (s *Store) Account(ctx context.Context, id string) (*Account, error) {
 
 func accountFrom(m map[string]string) *Account {
 	return &Account{
-		ID:             m["id"],
-		Contact:        m["contact"],
-		ContactKind:    m["contact_kind"],
-		Status:         m["status"],
-		CreatedAt:      millis(m["created_at"]),
-		DeviceID:       m["device_id"],
-		DeviceJKT:      m["device_jkt"],
-		DeviceStatus:   m["device_status"],
-		ProbationUntil: millis(m["probation_until"]),
-		Lang:           m["lang"],
+		ID:              m["id"],
+		Contact:         m["contact"],
+		ContactKind:     m["contact_kind"],
+		Status:          m["status"],
+		CreatedAt:       millis(m["created_at"]),
+		DeviceID:        m["device_id"],
+		DeviceJKT:       m["device_jkt"],
+		DeviceStatus:    m["device_status"],
+		ProbationUntil:  millis(m["probation_until"]),
+		Lang:            m["lang"],
+		ContactChangeID: m["contact_change"],
+		ContactChangeAt: millis(m["contact_change_at"]),
 	}
 }
 

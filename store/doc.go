@@ -67,10 +67,12 @@
 //	{prefix}acct:{b1234}:{acct_id}                hash    acct   none (durable)
 //	    fields  id, contact, contact_kind (email|phone), status (active|frozen), created_at, device_id, device_jkt, device_status
 //	            (active|locked|revoked), probation_until (absent or past: no probation), lang (en|ja: notifications; absent:
-//	            English)
+//	            English), contact_change (the id of the contact change in its cool-down; absent: none), contact_change_at
+//	            (when it applies)
 //	    by      createAccount (CreateAccount); setAccountLang (SetAccountLang); setDeviceStatus (SetDeviceStatus); setAccountStatus (SetAccountStatus);
-//	            activateEnrollment (ActivateEnrollment: device_*, probation_until); switchContact (ChangeContact: contact,
-//	            contact_kind, probation_until extended, never shortened)
+//	            activateEnrollment (ActivateEnrollment: device_*, probation_until); applyContact (ChangeContact: contact,
+//	            contact_kind, probation_until extended, never shortened; HDEL contact_change*); pendContact
+//	            (PendContactChange: contact_change, contact_change_at); endContact (EndContactChange: HDEL contact_change*)
 //
 //	{prefix}devices:{b1234}:{acct_id}             hash    acct   none (durable; a replaced device's record stays)
 //	    fields  device id -> Device JSON: id, account_id, jkt, label, credential_id, created_at
@@ -133,10 +135,14 @@
 //	    by      the enrollment scripts above: ZADD on create (when visible), verify, recover and approve; ZREM when one ends; create
 //	            and verify also drop expired members (ZREMRANGEBYSCORE)
 //
-//	{prefix}cchg:{b1234}:{cch_id}                 hash    acct   10 min: otpTTL (bff/signup.go), passed to PutContactChange
-//	    fields  account, session, old_contact, old_hash, new_contact, new_kind, new_hash, otp (keyed hash), tries (5), verified
-//	            (0|1)
-//	    by      PutContactChange (MULTI: HSET, PEXPIRE); verifyOTP (VerifyContactChangeOTP); switchContact (ChangeContact: DEL)
+//	{prefix}cchg:{b1234}:{cch_id}                 hash    acct   10 min: otpTTL (bff/signup.go), passed to PutContactChange; once
+//	                                                             pending, applies_at + 72 h (contactChangeRetention)
+//	    fields  account, session, old_contact, old_hash, new_contact, new_kind, new_hash, otp (keyed hash; "" once pending), tries
+//	            (5), verified (0|1), state ("" | pending | applied | cancelled | failed), applies_at (the cool-down's end,
+//	            PAYCODE_CONTACT_COOLDOWN), cancel (keyed hash of the old address's one-time cancel code; "" once spent),
+//	            applied_at, cancelled_by (contact | device:<id> | system), cancelled_at
+//	    by      PutContactChange (MULTI: HSET, PEXPIRE); verifyOTP (VerifyContactChangeOTP); pendContact (PendContactChange);
+//	            applyContact (ChangeContact); endContact (EndContactChange)
 //
 //	{prefix}wallet:{b1234}:{acct_id}              hash    acct   none (durable)
 //	    fields  balance (minor units), currency, day (business day, yyyymmdd in PAYCODE_TIMEZONE), spent_day, topups_day,
@@ -223,6 +229,12 @@
 //	    value   the id of the account that owns the contact (named by its keyed hash)
 //	    by      CreateAccount, ChangeContact (SET NX); releaseContact (DEL if it still names the account)
 //
+//	{prefix}cchg-due                              zset    own    none; a member leaves when its change is applied or ends
+//	    members contact change ids, scored by applies_at: the schedule every replica's worker reads
+//	            (device.Service.ApplyDueContactChanges, every contactApplyEvery, 5 s)
+//	    by      PendContactChange (ZADD, before the change is pending); ChangeContact, EndContactChange, DropDueContactChange
+//	            (ZREM)
+//
 //	{prefix}dpop:{jkt}:{jti_hash}                 string  own    DPoP proofs: 65 s (tokens.DefaultDPoPMaxAge 60 s +
 //	                                                             DefaultDPoPMaxSkew 5 s); terminal client assertions: until exp +
 //	                                                             5 s (DefaultAssertionLeeway), 1 s to 5 min 5 s
@@ -235,8 +247,9 @@
 //	    value   the GCRA theoretical arrival time. Stored as rate:{prefix}rl:{name}:{subject}: Keys.RateLimit("rl:"+name, subject)
 //	            gives the name and redis_rate v10 prepends "rate:".
 //	    by      Allow (redis_rate's allowN script), from bff's Server.limit; the names, subjects and limits:
-//	              ceremony-ip, terminal-token-ip  IP            30/min    refresh-ip              IP            3000/min
-//	              refresh-key                     DPoP key jkt  12/min
+//	              terminal-token-ip               IP            30/min    refresh-ip              IP            3000/min
+//	              refresh-key                     DPoP key jkt  12/min    ceremony-ip             IP            3000/min
+//	              ceremony-key                    DPoP key jkt  10/min    ceremony-account        account id    30/min
 //	              otp-ip, enroll-otp-ip           IP            10/h      verify-ip               IP            30/h
 //	              otp-contact                     contact hash  3/10 min  enroll-contact          contact hash  3/10 min
 //	              enroll-ip                       IP            10/h      enroll-account          account id    5/h

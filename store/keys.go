@@ -260,6 +260,10 @@ func (k Keys) ContactChange(b Bucket, changeID string) string {
 	return k.prefix + "cchg:" + b.Tag() + ":" + changeID
 }
 
+// ContactChangesDue is the global schedule of pending contact changes,
+// scored by the end of their cool-down.
+func (k Keys) ContactChangesDue() string { return k.prefix + "cchg-due" }
+
 // Wallet is the account's balance, currency and day counters.
 func (k Keys) Wallet(b Bucket, accountID string) string {
 	return k.prefix + "wallet:" + b.Tag() + ":" + accountID
