@@ -134,7 +134,7 @@ func (s *Server) requireSession(c *fiber.Ctx) error {
 	case !strings.EqualFold(scheme, "DPoP") || token == "":
 		return authProblemText(codeInvalidToken, text.M(text.TokenScheme), nil)
 	}
-	claims, err := s.access.Verify(token)
+	claims, err := s.accessTokens.verify(token, s.access.Verify)
 	if err != nil {
 		return authProblemText(codeInvalidToken, text.M(text.InvalidToken), err)
 	}

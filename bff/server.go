@@ -78,7 +78,10 @@ type Server struct {
 	// terms and termTokens are the terminal hot path's per-replica caches
 	// (terminal_cache.go).
 	terms      *terminalCache
-	termTokens *tokenCache
+	termTokens *tokenCache[tokens.TerminalClaims]
+	// accessTokens remembers verified customer access tokens (see
+	// newAccessTokenCache).
+	accessTokens *tokenCache[tokens.AccessClaims]
 
 	// tracer starts each request's span (trace.go).
 	tracer trace.Tracer
@@ -162,7 +165,8 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Ser
 	if s.jwks, err = deps.Keys.JWKS(); err != nil {
 		return nil, err
 	}
-	s.terms, s.termTokens = newTerminalCache(st, s.now), newTokenCache(s.now)
+	s.terms, s.termTokens = newTerminalCache(st, s.now), newTerminalTokenCache(s.now)
+	s.accessTokens = newAccessTokenCache(s.now)
 	if s.outbox, err = st.NotifyQueue(cfg.Secret); err != nil {
 		return nil, err
 	}

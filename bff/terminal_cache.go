@@ -21,7 +21,8 @@ import (
 //     moves money trusts the copy beyond that: the guess count it holds
 //     only decides whether a code is tried at all, and every guess is
 //     counted and decided atomically in Redis (store.CountGuess).
-//   - tokenCache remembers a verified terminal token, by the SHA-256 of
+//   - tokenCache remembers a verified terminal token (and, for the
+//     customer API, an access token), by the SHA-256 of
 //     the token, until the token's expiry, so its ES256 signature is
 //     verified once per token rather than once per call. A token that fails
 //     is never remembered. (So a signing key withdrawn from the key set
@@ -132,32 +133,47 @@ func (p payStore) CountGuess(ctx context.Context, terminalID string, now time.Ti
 	return g, err
 }
 
-type tokenEntry struct {
-	claims tokens.TerminalClaims
+// tokenCache remembers verified tokens (claims of type C) by the SHA-256
+// of the token, until expiry(claims).
+type tokenCache[C any] struct {
+	now    func() time.Time
+	expiry func(*C) time.Time
+	mu     sync.Mutex
+	m      map[[32]byte]C
 }
 
-// tokenCache remembers verified terminal tokens by their hash.
-type tokenCache struct {
-	now func() time.Time
-	mu  sync.Mutex
-	m   map[[32]byte]tokenEntry
+func newTokenCache[C any](now func() time.Time, expiry func(*C) time.Time) *tokenCache[C] {
+	return &tokenCache[C]{now: now, expiry: expiry, m: map[[32]byte]C{}}
 }
 
-func newTokenCache(now func() time.Time) *tokenCache {
-	return &tokenCache{now: now, m: map[[32]byte]tokenEntry{}}
+// newTerminalTokenCache remembers terminal tokens.
+func newTerminalTokenCache(now func() time.Time) *tokenCache[tokens.TerminalClaims] {
+	return newTokenCache(now, func(c *tokens.TerminalClaims) time.Time { return c.Expiry })
+}
+
+// newAccessTokenCache remembers customer access tokens: the signature of
+// a phone's token is verified once, not on every call, which leaves one
+// ES256 verification per call (the DPoP proof, fresh each time). What
+// the token grants is still checked on every call against Redis (the
+// session, its device, its key), as before. The caveat of the terminal
+// tokens applies: a signing key withdrawn from the key set stops a token
+// already seen here only when it expires (PAYCODE_ACCESS_TOKEN_TTL); a
+// session ended stops it at once.
+func newAccessTokenCache(now func() time.Time) *tokenCache[tokens.AccessClaims] {
+	return newTokenCache(now, func(c *tokens.AccessClaims) time.Time { return c.Expiry })
 }
 
 // verify returns the token's claims: remembered ones while the token has
-// not expired, else verify's, remembered when it succeeds.
-func (c *tokenCache) verify(token string, verify func(string) (*tokens.TerminalClaims, error)) (*tokens.TerminalClaims, error) {
+// not expired, else verify's, remembered when it succeeds. Each caller
+// gets its own copy (slices in C are shared: callers only read them).
+func (c *tokenCache[C]) verify(token string, verify func(string) (*C, error)) (*C, error) {
 	h := sha256.Sum256([]byte(token))
 	now := c.now()
 	c.mu.Lock()
 	e, ok := c.m[h]
 	c.mu.Unlock()
-	if ok && now.Before(e.claims.Expiry) {
-		cl := e.claims
-		return &cl, nil
+	if ok && now.Before(c.expiry(&e)) {
+		return &e, nil
 	}
 	cl, err := verify(token)
 	if err != nil {
@@ -166,7 +182,7 @@ func (c *tokenCache) verify(token string, verify func(string) (*tokens.TerminalC
 	c.mu.Lock()
 	if len(c.m) >= cacheMax {
 		for k, e := range c.m {
-			if !now.Before(e.claims.Expiry) {
+			if !now.Before(c.expiry(&e)) {
 				delete(c.m, k)
 			}
 		}
@@ -174,7 +190,7 @@ func (c *tokenCache) verify(token string, verify func(string) (*tokens.TerminalC
 			clear(c.m)
 		}
 	}
-	c.m[h] = tokenEntry{claims: *cl}
+	c.m[h] = *cl
 	c.mu.Unlock()
 	return cl, nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/paycode/paycode/internal/faultproxy"
 	"github.com/paycode/paycode/store"
 	"github.com/paycode/paycode/store/storetest"
 	"github.com/paycode/paycode/tokens"
@@ -549,4 +551,50 @@ func BenchmarkRedeem(b *testing.B) {
 			b.Fatalf("status %d: %s", r.status, r.raw)
 		}
 	}
+}
+
+// BenchmarkRedeemRedisLatency is BenchmarkRedeem with every Redis reply
+// delayed by PAYCODE_BENCH_REDIS_DELAY (default 2 ms) through a TCP proxy,
+// as a Redis in another zone would be: what a payment's answer waits for
+// is then the number of round trips it makes one after the other. The
+// money script and the store's sales-log entry go out together, so a
+// payment waits about one delay, not two (real Redis only).
+func BenchmarkRedeemRedisLatency(b *testing.B) {
+	delay := 2 * time.Millisecond
+	if v := os.Getenv("PAYCODE_BENCH_REDIS_DELAY"); v != "" {
+		var err error
+		if delay, err = time.ParseDuration(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var proxy *faultproxy.Proxy
+	st := storetest.OpenRedis(b, func(o *store.Options) {
+		u, err := url.Parse(o.URL)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if proxy, err = faultproxy.Listen(u.Host); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { proxy.Close() }) // after the store's own cleanup, which goes through it
+		u.Host = proxy.Addr()
+		o.URL = u.String()
+	})
+	e := newEnvOn(b, st, map[string]string{"PAYCODE_CODES_PER_MINUTE": "1000000", "PAYCODE_LIMIT_DAY": "1000000000"})
+	term := e.registerTerminal("store-1")
+	d := e.customer("bench-latency@example.com")
+	mustStatus(b, "top-up", term.topup(d.code(), 50000), 201)
+	codes := make([]string, b.N)
+	for i := range codes {
+		codes[i] = d.code()
+	}
+	proxy.Delay(delay)
+	b.ResetTimer()
+	for i := range b.N {
+		if r := term.pay(codes[i], 1); r.status != 201 {
+			b.Fatalf("status %d: %s", r.status, r.raw)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(delay.Microseconds()), "delays/op")
 }

@@ -181,6 +181,10 @@ func TestScannerRegister(t *testing.T) {
 	r.screen("blocked")
 	r.says("#blocked-text", "scanner.blocked.suspended")
 	r.audit("scanner-blocked")
+	// Opened again while suspended: no token for its key, said as such.
+	r.open(s.origin + "/scanner")
+	r.screen("blocked")
+	r.says("#blocked-text", "scanner.blocked.not_registered")
 	s.admin(t, "POST", "/v1/terminals/"+termID+"/activate", map[string]string{"operator": "e2e", "reason": "browser test"}, 200)
 	r.click("#blocked-retry")
 	r.screen("sell")

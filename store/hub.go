@@ -303,6 +303,16 @@ func (h *Hub) dispatch(channel, payload string) {
 	if !strings.HasPrefix(channel, h.evPrefix) {
 		return
 	}
+	// Every replica receives every account's events (one pattern
+	// subscription); most have no stream open here, so look before
+	// decoding (measured: the decoding of events nobody here follows
+	// was 1 to 2 % of a replica's CPU under load).
+	h.mu.Lock()
+	n := len(h.subs[channel])
+	h.mu.Unlock()
+	if n == 0 {
+		return
+	}
 	id, raw, ok := strings.Cut(payload, "\n")
 	var e Event
 	if !ok || json.Unmarshal([]byte(raw), &e) != nil {

@@ -227,6 +227,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/terminal-pairings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a one-time pairing code for a store's new terminal
+         * @description The code (60 random bits, shown `XXXX-XXXX-XXXX`) is answered once and never stored: the
+         *     server keeps only a keyed hash. It lives 10 minutes and registers one terminal of this store
+         *     with this label (`POST /v1/terminal/pairings` on the public API). Audited:
+         *     `terminal_pairing.created`, then `terminal_pairing.redeemed` or `terminal_pairing.failed`.
+         */
+        post: operations["createTerminalPairing"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/stores/{store_id}/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A store's payments, top-ups and refunds, newest first
+         * @description From the store's sales log (every movement answered 201 is in it). Paged with `cursor` =
+         *     the previous page's `next_cursor` (null on the last page). Reads are counted
+         *     (`paycode_sales_reads_total{caller="operator"}`), not audited.
+         */
+        get: operations["listStorePayments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payments/{id}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refund (part of) a payment as an operator
+         * @description Support's refund: the same atomic refund as a terminal's, at the payment's store, never more
+         *     than what remains (402 `refund_exceeds_remaining`), exactly once per Idempotency-Key (a retry
+         *     answers the same, `Idempotent-Replayed: true`). Its refund record, ledger and settlement
+         *     entries name the terminal `operator`; the audit event `payment.refunded_by_operator` names the
+         *     operator and the reason.
+         */
+        post: operations["refundPaymentAsOperator"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts/{id}/freeze": {
         parameters: {
             query?: never;
@@ -393,7 +462,7 @@ export interface components {
              *     and a login with a new device key), `country_blocked` (403, every `/v1` call except the terminal
              *     API), `topups_disabled` (402 at the terminal), and `invalid_token` (401) for a session that
              *     predates a forced re-authentication (`invalid_grant` on refresh); admin: `unknown_switch`,
-             *     `invalid_switch_value`, `invalid_public_key` (400). Generic codes: `malformed_request` (400),
+             *     `invalid_switch_value`, `invalid_public_key` (400); terminal pairing: `invalid_pairing_code` (400: an unknown, used or expired code, one answer for all three). Generic codes: `malformed_request` (400),
              *     `unauthorized` (401), `forbidden` (403), `admin_disabled` (403), `not_found` (404),
              *     `method_not_allowed` (405), `request_timeout` (408), `body_too_large` (413),
              *     `unsupported_media_type` (415), `rate_limited` (429), `too_many_streams` (429, `GET /v1/events`
@@ -421,6 +490,26 @@ export interface components {
             };
             /** Format: date-time */
             updated_at: string;
+        };
+        StoreSale: {
+            /** @description the payment's, top-up's or refund's id */
+            id: string;
+            /** @enum {string} */
+            kind: "payment" | "topup" | "refund";
+            /** @description a refund's payment; a payment's own id */
+            payment_id: string;
+            /** @description `operator` for an operator's refund */
+            terminal_id?: string;
+            account_id?: string;
+            amount: number;
+            /** @description payments and top-ups */
+            refunded_amount?: number;
+            currency: string;
+            order_ref?: string;
+            /** @enum {string} */
+            status: "approved" | "partially_refunded" | "refunded";
+            /** Format: date-time */
+            created_at: string;
         };
         /**
          * @example {
@@ -866,6 +955,134 @@ export interface operations {
             400: components["responses"]["Problem"];
             401: components["responses"]["Problem"];
             403: components["responses"]["Problem"];
+        };
+    };
+    createTerminalPairing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    operator: string;
+                    reason: string;
+                    store_id: string;
+                    label: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The code. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "pairing_code": "7KQ2-M9XD-4WTB",
+                     *       "expires_at": "2026-11-29T10:10:00Z",
+                     *       "store_id": "store-0042",
+                     *       "label": "register 2"
+                     *     }
+                     */
+                    "application/json": {
+                        pairing_code: string;
+                        /** Format: date-time */
+                        expires_at: string;
+                        store_id: string;
+                        label: string;
+                    };
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+        };
+    };
+    listStorePayments: {
+        parameters: {
+            query?: {
+                /** @description inclusive */
+                from?: string;
+                /** @description exclusive */
+                to?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                store_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        payments: components["schemas"]["StoreSale"][];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            503: components["responses"]["Problem"];
+        };
+    };
+    refundPaymentAsOperator: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description 1-255 visible ASCII characters; reuse it (with the same body) to retry. paycodectl derives one from the payment, amount, operator and reason. */
+                "Idempotency-Key": string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    operator: string;
+                    reason: string;
+                    amount: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Refunded. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        refund_id?: string;
+                        payment_id?: string;
+                        /** @constant */
+                        status?: "approved";
+                        amount?: number;
+                        store_id?: string;
+                    };
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            402: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+            503: components["responses"]["Problem"];
         };
     };
     freezeAccount: {

@@ -417,11 +417,62 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Check the new address's code; the old address is warned, then the contact moves
-         * @description From the session that began the change. The old address is warned first (if it cannot be,
-         *     nothing changes: 503). An address that is another account's contact is 409 `contact_taken`.
+         * Check the new address's code; the old address is warned, then the cool-down starts
+         * @description From the session that began the change. The old address is warned first, with a one-time
+         *     cancel link (`{public_url}/#contact-cancel=<code>`, also in the notification's
+         *     `data.cancel_token`); if it cannot be, nothing changes: 503. The change then waits
+         *     PAYCODE_CONTACT_COOLDOWN (24 h): until `applies_at` the old address stays the account's
+         *     contact (recovery and notices go there) and may cancel, as may this device
+         *     (`/v1/me/contact/cancel`). When the cool-down ends the contact moves and probation starts;
+         *     `GET /v1/me` shows the pending change as `contact_change`. Events: `contact.change_pending`,
+         *     then `contact.changed` or `contact.change_cancelled`. An address that is another account's
+         *     contact is 409 `contact_taken` (if it is taken during the cool-down, the change fails then).
          */
         post: operations["verifyContactChange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/contact/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * This device cancels the account's contact change during its cool-down
+         * @description 404 `not_found` when no change is waiting. Audited (`contact.change_cancelled`, by device).
+         */
+        post: operations["cancelOwnContactChange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/contact-changes/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The old address cancels a contact change with the one-time cancel code it was sent
+         * @description The warning sent to the old address when a contact change is verified carries a cancel code and
+         *     a link to the app's page that posts it. No session or DPoP proof is needed. The code is spent by
+         *     its first use. An unknown, forged, used or expired code, or a change that already applied, is
+         *     404 `not_found`, whatever the reason. 30 attempts per IP per hour (shared with
+         *     `/v1/enrollments/cancel`). Audited (`contact.change_cancelled`, by contact).
+         */
+        post: operations["cancelContactChangeWithToken"];
         delete?: never;
         options?: never;
         head?: never;
@@ -810,7 +861,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Today's payments and top-ups of this terminal, newest first
+         * @description Today is the business day in PAYCODE_TIMEZONE. Read from the store's sales log, which holds
+         *     every payment answered 201 (it is written before the answer). Paged: pass `next_cursor` as
+         *     `cursor` until it is null. Refund with `POST /v1/terminal/payments/{id}/refunds`.
+         */
+        get: operations["listTerminalPayments"];
         put?: never;
         /**
          * Redeem a customer's code for a payment
@@ -896,6 +953,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/terminal/pairings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pair a new terminal with a one-time pairing code
+         * @description The scanner page (or any terminal) registers its public key with a pairing code an operator
+         *     created for a store (`POST /v1/terminal-pairings` on the admin listener, `paycodectl terminal
+         *     pair`). The code is single-use and lives 10 minutes; its store and label are the operator's
+         *     (the request names neither: unknown members are refused). An unknown, used or expired code
+         *     gets one answer, 400 `invalid_pairing_code`; attempts are limited per IP and in total (429
+         *     `rate_limited`). A key that is not a PEM P-256 or Ed25519 public key is 400
+         *     `invalid_public_key` and leaves the code unspent. Then get tokens with
+         *     `POST /v1/terminal/token`, `iss` = `sub` = the `terminal_id` answered here.
+         */
+        post: operations["redeemTerminalPairing"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/dev/outbox": {
         parameters: {
             query?: never;
@@ -929,10 +1013,13 @@ export interface webhooks {
         put?: never;
         /**
          * A one-time code or security notice for a customer's verified contact
-         * @description paycode posts each message to PAYCODE_NOTIFY_WEBHOOK_URL; the receiver sends `text` to `to`
-         *     (e-mail or SMS) and answers 2xx. Network errors, 5xx and 429 are retried twice (after 200 ms,
-         *     then 400 ms); any other 4xx is final. The same message may arrive more than once: deduplicate
-         *     on `Idempotency-Key` (the message id).
+         * @description paycode posts each message to PAYCODE_NOTIFY_WEBHOOK_URL from its notification outbox, off the
+         *     request path; the receiver sends `text` to `to` (e-mail or SMS) and answers 2xx. One delivery
+         *     retries network errors, 5xx and 429 twice (after 200 ms, then 400 ms) and stops at another
+         *     4xx; a delivery that ends without a 2xx is tried again by the outbox after a backoff (1 s,
+         *     doubling, at most 5 minutes), and after 8 deliveries the message goes to the operator's
+         *     dead-letter list. The same message may arrive more than once: deduplicate on
+         *     `Idempotency-Key` (the message id).
          *
          *     **Signature.** `X-Paycode-Signature: t=<unix seconds>,v1=<hex>` where `<hex>` is
          *     HMAC-SHA256 under PAYCODE_NOTIFY_WEBHOOK_SECRET (at least 32 bytes) of the timestamp, a `.`,
@@ -953,6 +1040,20 @@ export interface webhooks {
 }
 export interface components {
     schemas: {
+        ContactChange: {
+            contact_change_id?: string;
+            /** @enum {string} */
+            state?: "pending" | "applied" | "cancelled" | "failed";
+            /** @description the new address, partly masked (as in the old address's warning) */
+            contact?: string;
+            /** @enum {string} */
+            contact_kind?: "email" | "phone";
+            /**
+             * Format: date-time
+             * @description when the cool-down ends and the contact moves
+             */
+            applies_at?: string | null;
+        };
         /** @description A device enrollment as the new device, the bound device and operators see it. */
         Enrollment: {
             id: string;
@@ -1032,6 +1133,33 @@ export interface components {
             amount?: number;
             currency?: string;
         };
+        /** @description the store's display names, null when the operator gave it none */
+        StoreNames: {
+            en?: string;
+            ja?: string;
+        } | null;
+        TerminalPaired: {
+            terminal_id: string;
+            store_id: string;
+            label: string;
+            /** @description the store's name in the Accept-Language (en or ja); its id when it has none */
+            store_name: string;
+            store_names?: components["schemas"]["StoreNames"];
+        };
+        TerminalSale: {
+            /** @description the payment id */
+            id: string;
+            /** @enum {string} */
+            kind: "payment" | "topup";
+            amount: number;
+            refunded_amount: number;
+            currency: string;
+            order_ref?: string;
+            /** @enum {string} */
+            status: "approved" | "partially_refunded" | "refunded";
+            /** Format: date-time */
+            created_at: string;
+        };
         TextCatalogue: {
             /** @enum {string} */
             lang: "en" | "ja";
@@ -1089,7 +1217,7 @@ export interface components {
              *     and a login with a new device key), `country_blocked` (403, every `/v1` call except the terminal
              *     API), `topups_disabled` (402 at the terminal), and `invalid_token` (401) for a session that
              *     predates a forced re-authentication (`invalid_grant` on refresh); admin: `unknown_switch`,
-             *     `invalid_switch_value`, `invalid_public_key` (400). Generic codes: `malformed_request` (400),
+             *     `invalid_switch_value`, `invalid_public_key` (400); terminal pairing: `invalid_pairing_code` (400: an unknown, used or expired code, one answer for all three). Generic codes: `malformed_request` (400),
              *     `unauthorized` (401), `forbidden` (403), `admin_disabled` (403), `not_found` (404),
              *     `method_not_allowed` (405), `request_timeout` (408), `body_too_large` (413),
              *     `unsupported_media_type` (415), `rate_limited` (429), `too_many_streams` (429, `GET /v1/events`
@@ -1752,6 +1880,8 @@ export interface operations {
                             expires_at?: string;
                         };
                         pending_enrollments?: components["schemas"]["Enrollment"][];
+                        /** @description the contact change waiting its cool-down, or null */
+                        contact_change?: components["schemas"]["ContactChange"] | null;
                     };
                 };
             };
@@ -1864,23 +1994,87 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The contact moved. */
-            200: {
+            /** @description The change waits its cool-down. */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        contact: string;
-                        /** @enum {string} */
-                        contact_kind: "email" | "phone";
-                    };
+                    "application/json": components["schemas"]["ContactChange"];
                 };
             };
             400: components["responses"]["Problem"];
             401: components["responses"]["Problem"];
             409: components["responses"]["Problem"];
             503: components["responses"]["Problem"];
+        };
+    };
+    cancelOwnContactChange: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description RFC 9449 proof JWT signed by the device key (typ dpop+jwt, ES256 or EdDSA, public jwk in the
+                 *     header; claims jti, htm, htu = PAYCODE_PUBLIC_URL + path, iat within -60 s/+5 s, and ath when an
+                 *     access token is sent). Each proof is accepted once. Failures answer 401 with
+                 *     `WWW-Authenticate: DPoP error="invalid_dpop_proof", algs="ES256 EdDSA"`.
+                 */
+                DPoP: components["parameters"]["DPoP"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description Cancelled. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactChange"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+        };
+    };
+    cancelContactChangeWithToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    cancel_token: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Cancelled. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        contact_change_id?: string;
+                        /** @constant */
+                        state?: "cancelled";
+                    };
+                };
+            };
+            400: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["Problem"];
         };
     };
     listEnrollments: {
@@ -2550,7 +2744,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The token. */
+            /** @description The token, with the terminal's id, store and label (the page shows "Paired with <store>"). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2560,7 +2754,15 @@ export interface operations {
                      * @example {
                      *       "access_token": "eyJ...",
                      *       "token_type": "Bearer",
-                     *       "expires_in": 300
+                     *       "expires_in": 300,
+                     *       "terminal_id": "term_k3j5...",
+                     *       "store_id": "store-0042",
+                     *       "label": "register 2",
+                     *       "store_name": "FamilyMart Shibuya",
+                     *       "store_names": {
+                     *         "en": "FamilyMart Shibuya",
+                     *         "ja": "ファミリーマート 渋谷店"
+                     *       }
                      *     }
                      */
                     "application/json": {
@@ -2568,6 +2770,12 @@ export interface operations {
                         /** @constant */
                         token_type?: "Bearer";
                         expires_in?: number;
+                        terminal_id?: string;
+                        store_id?: string;
+                        label?: string;
+                        /** @description the store's name in the Accept-Language (en or ja); its id when it has none */
+                        store_name?: string;
+                        store_names?: components["schemas"]["StoreNames"];
                     };
                 };
             };
@@ -2575,6 +2783,54 @@ export interface operations {
             401: components["responses"]["Problem"];
             415: components["responses"]["Problem"];
             429: components["responses"]["Problem"];
+        };
+    };
+    listTerminalPayments: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description the previous page's next_cursor */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "payments": [
+                     *         {
+                     *           "id": "pay_0042abcd...",
+                     *           "kind": "payment",
+                     *           "amount": 1200,
+                     *           "refunded_amount": 200,
+                     *           "currency": "JPY",
+                     *           "order_ref": "R-17",
+                     *           "status": "partially_refunded",
+                     *           "created_at": "2026-11-29T01:02:03.456Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": {
+                        payments: components["schemas"]["TerminalSale"][];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            503: components["responses"]["Problem"];
         };
     };
     createPayment: {
@@ -2827,6 +3083,57 @@ export interface operations {
             422: components["responses"]["Problem"];
         };
     };
+    redeemTerminalPairing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "pairing_code": "7KQ2-M9XD-4WTB",
+                 *       "public_key_pem": "-----BEGIN PUBLIC KEY-----\nMFkw...\n-----END PUBLIC KEY-----\n"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description 12 Crockford base32 characters, hyphens optional, any case */
+                    pairing_code: string;
+                    /** @description PEM PUBLIC KEY (SPKI): EC P-256 or Ed25519 */
+                    public_key_pem: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Paired; the terminal is registered and active. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "terminal_id": "term_k3j5...",
+                     *       "store_id": "store-0042",
+                     *       "label": "register 2",
+                     *       "store_name": "FamilyMart Shibuya",
+                     *       "store_names": {
+                     *         "en": "FamilyMart Shibuya",
+                     *         "ja": "ファミリーマート 渋谷店"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TerminalPaired"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            429: components["responses"]["Problem"];
+            503: components["responses"]["Problem"];
+        };
+    };
     getDevOutbox: {
         parameters: {
             query?: never;
@@ -2887,14 +3194,14 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Refused for good (any 4xx except 429); paycode gives up on this message. */
+            /** @description Refused (any 4xx except 429); this delivery stops, the outbox tries again later. */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description Try again (any 5xx, 429, or no answer); paycode retries. */
+            /** @description Try again (any 5xx, 429, or no answer); retried within the delivery, then by the outbox. */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -140,6 +141,7 @@ func floorApp(rdb redis.UniversalClient) *fiber.App {
 	ok := []byte(`{"ok":true}`)
 	var key atomic.Pointer[ecdsa.PublicKey]
 	app.Get("/floor/ready", func(c *fiber.Ctx) error { return c.Send(ok) })
+	app.Get("/floor/cpu", func(c *fiber.Ctx) error { return c.SendString(strconv.FormatFloat(ownCPU(), 'f', 6, 64)) })
 	app.Put("/floor/key", func(c *fiber.Ctx) error {
 		pub, err := parsePublic(string(c.Body()))
 		if err != nil {

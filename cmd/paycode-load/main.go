@@ -52,6 +52,7 @@ type options struct {
 	seed        int  // -seed mode: accounts to create
 	seedBatch   int
 	redisPrefix string // key prefix of -seed (the server's PAYCODE_REDIS_PREFIX)
+	seedMoney   bool   // -seed: a top-up and a payment per account
 }
 
 // Targets of the ratios (issue 12): a path's throughput over its floor's.
@@ -83,6 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.serveFloors, "serve-floors", false, "serve the floors on -floor-addr against -redis, and nothing else")
 	fs.IntVar(&o.seed, "seed", 0, "create this many accounts directly in -redis (pipelined), and nothing else")
 	fs.IntVar(&o.seedBatch, "seed-batch", 500, "accounts per pipeline with -seed")
+	fs.BoolVar(&o.seedMoney, "seed-money", true, "give each seeded account a top-up and a payment by code (false: sign-up and a session only, about a third of the memory)")
 	fs.StringVar(&o.redisPrefix, "redis-prefix", "pc:", "key prefix of the accounts -seed writes (the server's PAYCODE_REDIS_PREFIX)")
 	fs.Int64Var(&o.amount, "amount", 1, "amount of each payment in the currency's minor unit")
 	fs.Int64Var(&o.topup, "topup", 50000, "cash top-up per customer during setup (at most the server's PAYCODE_LIMIT_TOPUP)")
@@ -251,19 +253,24 @@ func load(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 		Target: o.baseURL, Customers: len(customers), Concurrency: o.concurrency,
 		Duration: o.duration.String(), Rounds: o.rounds, Amount: o.amount, Currency: o.currency, SpoofIP: o.spoofIP,
 	}
-	closed := func(name string, op operation) func(context.Context) phaseResult {
-		return func(ctx context.Context) phaseResult { return runPhase(ctx, name, o.concurrency, o.duration, op) }
+	server, floor := serverCPU(c), floorCPU(c, fsrv)
+	closed := func(cpu cpuReader, op operation) func(context.Context) phaseResult {
+		return func(ctx context.Context) phaseResult {
+			var p phaseResult
+			used := measureCPU(ctx, cpu, func() { p = runPhase(ctx, "", o.concurrency, o.duration, op) })
+			return withCPU(p, used)
+		}
 	}
 	all := map[string]pathRun{
 		"redemption": {name: "redemption", floor: "floor: 1 round trip",
 			run: func(ctx context.Context) phaseResult {
-				return runRedemption(ctx, c, customers, term, o.concurrency, o.duration, o.amount, o.currency)
+				return runRedemption(ctx, c, customers, term, o.concurrency, o.duration, o.amount, o.currency, server)
 			},
-			runFloor: closed("", floorRedeemOp(c, fsrv, term, o.amount, o.currency))},
+			runFloor: closed(floor, floorRedeemOp(c, fsrv, term, o.amount, o.currency))},
 		"issuance": {name: "issuance", floor: "floor: 2 ES256 + 1 SET",
-			run: closed("", issuanceOp(c, pool)), runFloor: closed("", floorIssueOp(c, fsrv, key))},
+			run: closed(server, issuanceOp(c, pool)), runFloor: closed(floor, floorIssueOp(c, fsrv, key))},
 		"login": {name: "login", floor: "floor: 1 ES256 + 2 round trips",
-			run: closed("", loginOp(pool)), runFloor: closed("", floorLoginOp(c, fsrv, key))},
+			run: closed(server, loginOp(pool)), runFloor: closed(floor, floorLoginOp(c, fsrv, key))},
 	}
 	var paths []pathRun
 	for _, p := range strings.Split(o.paths, ",") {

@@ -48,9 +48,14 @@ type phaseResult struct {
 	ErrorsBy   map[string]int `json:"errors_by"`
 	Seconds    float64        `json:"seconds"`
 	Throughput float64        `json:"throughput_rps"`
-	LatencyMS  latency        `json:"latency_ms"`
-	Refreshes  int            `json:"token_refreshes"`
-	Reauths    int            `json:"step_ups"`
+	// CPUSeconds is what the serving process (paycode or the floor
+	// server) spent during the timed part; CPUPerRequestMS that over the
+	// successful requests (0: not measured).
+	CPUSeconds      float64 `json:"cpu_seconds"`
+	CPUPerRequestMS float64 `json:"cpu_per_request_ms"`
+	LatencyMS       latency `json:"latency_ms"`
+	Refreshes       int     `json:"token_refreshes"`
+	Reauths         int     `json:"step_ups"`
 }
 
 type latency struct {
@@ -121,14 +126,15 @@ func (r *report) writeTable(w io.Writer) {
 	fmt.Fprintf(w, "paycode-load against %s: %d customers, %d workers, %d A/B rounds of %s per path and floor, payments of %d %s\n\n",
 		r.Target, r.Customers, r.Concurrency, r.Rounds, r.Duration, r.Amount, r.Currency)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "path\tratio median\tmin\tmax\ttarget\tpath req/s\tfloor req/s\tpath p99 ms\tfloor p99 ms\tfloor\t")
+	fmt.Fprintln(tw, "path\tratio median\tmin\tmax\ttarget\tCPU ratio median\tmin\tmax\tpath CPU ms/req\tfloor CPU ms/req\tpath req/s\tfloor req/s\tpath p99 ms\tfloor p99 ms\tfloor\t")
 	for _, s := range r.Ratios {
 		met := "met"
 		if !s.TargetMet {
 			met = "NOT met"
 		}
-		fmt.Fprintf(tw, "%s\t%.3fx\t%.3fx\t%.3fx\t%.2fx %s\t%.1f\t%.1f\t%.2f\t%.2f\t%s\t\n",
-			s.Path, s.Median, s.Min, s.Max, s.Target, met, s.PathRPS, s.FloorRPS, s.PathP99MS, s.FloorP99MS, s.Floor)
+		fmt.Fprintf(tw, "%s\t%.3fx\t%.3fx\t%.3fx\t%.2fx %s\t%.3fx\t%.3fx\t%.3fx\t%.3f\t%.3f\t%.1f\t%.1f\t%.2f\t%.2f\t%s\t\n",
+			s.Path, s.Median, s.Min, s.Max, s.Target, met, s.CPUMedian, s.CPUMin, s.CPUMax, s.PathCPUMS, s.FloorCPUMS,
+			s.PathRPS, s.FloorRPS, s.PathP99MS, s.FloorP99MS, s.Floor)
 	}
 	tw.Flush()
 	if h := r.HalfLoad; h != nil {
@@ -142,11 +148,11 @@ func (r *report) writeTable(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "phase\trequests\terrors\treq/s\tmean ms\tp50 ms\tp90 ms\tp99 ms\tmax ms\t")
+	fmt.Fprintln(tw, "phase\trequests\terrors\treq/s\tCPU ms/req\tmean ms\tp50 ms\tp90 ms\tp99 ms\tmax ms\t")
 	for _, p := range r.Phases {
 		l := p.LatencyMS
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n",
-			p.Name, p.Requests, p.Errors, p.Throughput, l.Mean, l.P50, l.P90, l.P99, l.Max)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.3f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t\n",
+			p.Name, p.Requests, p.Errors, p.Throughput, p.CPUPerRequestMS, l.Mean, l.P50, l.P90, l.P99, l.Max)
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
@@ -168,6 +174,7 @@ func (r *report) writeTable(w io.Writer) {
 		}
 	}
 	fmt.Fprintln(w, "ratio: the path's requests per second over its floor's at saturation, in the same round; a login is start + finish")
+	fmt.Fprintln(w, "CPU ratio: the floor server's CPU per request over paycode's (process CPU during the timed part), in the same round: steadier than throughput on a shared machine")
 	fmt.Fprintln(w, "redemption: POST /v1/terminal/payments of codes issued (untimed, ?images=none) before each batch; issuance: POST /v1/codes (SVG images); login: POST /v1/login/start + /finish")
 	fmt.Fprintln(w, "latencies are of successful requests")
 }

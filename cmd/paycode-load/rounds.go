@@ -14,7 +14,7 @@ import (
 // them all with workers (timed). It returns the redemptions' samples, the
 // failed issuances as failed samples, and the wall time of the redeeming
 // alone.
-func redemptionBatch(ctx context.Context, c *client, cs []*customer, t *terminal, workers int, amount int64, currency string) ([]sample, time.Duration) {
+func redemptionBatch(ctx context.Context, c *client, cs []*customer, t *terminal, workers int, amount int64, currency string, cpu cpuReader) ([]sample, time.Duration, float64) {
 	codes := make([]string, len(cs))
 	var failed []sample
 	var mu sync.Mutex
@@ -31,12 +31,16 @@ func redemptionBatch(ctx context.Context, c *client, cs []*customer, t *terminal
 	})
 	codes = slices.DeleteFunc(codes, func(s string) bool { return s == "" })
 	out := make([]sample, len(codes))
-	start := time.Now()
-	_ = forEach(ctx, len(codes), workers, func(ctx context.Context, i int) error {
-		out[i] = redeem(ctx, t, codes[i], amount, currency)
-		return nil
+	var took time.Duration
+	used := measureCPU(ctx, cpu, func() {
+		start := time.Now()
+		_ = forEach(ctx, len(codes), workers, func(ctx context.Context, i int) error {
+			out[i] = redeem(ctx, t, codes[i], amount, currency)
+			return nil
+		})
+		took = time.Since(start)
 	})
-	return append(out, failed...), time.Since(start)
+	return append(out, failed...), took, used
 }
 
 // redeem is one timed POST /v1/terminal/payments.
@@ -57,18 +61,25 @@ func redeem(ctx context.Context, t *terminal, code string, amount int64, currenc
 
 // runRedemption runs redemption batches until d of redeeming has passed;
 // its throughput is redemptions per second of redeeming.
-func runRedemption(ctx context.Context, c *client, cs []*customer, t *terminal, workers int, d time.Duration, amount int64, currency string) phaseResult {
+func runRedemption(ctx context.Context, c *client, cs []*customer, t *terminal, workers int, d time.Duration, amount int64, currency string, cpu cpuReader) phaseResult {
 	var all []sample
 	var busy time.Duration
+	var used float64
+	measured := true
 	for busy < d && ctx.Err() == nil {
-		ss, took := redemptionBatch(ctx, c, cs, t, workers, amount, currency)
+		ss, took, u := redemptionBatch(ctx, c, cs, t, workers, amount, currency, cpu)
 		all = append(all, ss...)
 		busy += took
+		used += u
+		measured = measured && u > 0
 		if len(ss) == 0 {
 			break
 		}
 	}
-	return summarise("redemption", all, busy)
+	if !measured {
+		used = 0
+	}
+	return withCPU(summarise("redemption", all, busy), used)
 }
 
 // runOpenRedemption is the half-load phase: redemptions sent at rate per
@@ -137,20 +148,28 @@ type ratioRound struct {
 	PathRPS  float64 `json:"path_rps"`
 	FloorRPS float64 `json:"floor_rps"`
 	Ratio    float64 `json:"ratio"`
+	CPURatio float64 `json:"cpu_ratio"`
 }
 
 // ratioSummary is a path's ratio to its floor over the rounds.
 type ratioSummary struct {
-	Path        string  `json:"path"`
-	Floor       string  `json:"floor"`
-	Rounds      int     `json:"rounds"`
-	Median      float64 `json:"median"`
-	Min         float64 `json:"min"`
-	Max         float64 `json:"max"`
-	PathRPS     float64 `json:"path_rps_median"`
-	FloorRPS    float64 `json:"floor_rps_median"`
-	PathP99MS   float64 `json:"path_p99_ms_median"`
-	FloorP99MS  float64 `json:"floor_p99_ms_median"`
+	Path       string  `json:"path"`
+	Floor      string  `json:"floor"`
+	Rounds     int     `json:"rounds"`
+	Median     float64 `json:"median"`
+	Min        float64 `json:"min"`
+	Max        float64 `json:"max"`
+	PathRPS    float64 `json:"path_rps_median"`
+	FloorRPS   float64 `json:"floor_rps_median"`
+	PathP99MS  float64 `json:"path_p99_ms_median"`
+	FloorP99MS float64 `json:"floor_p99_ms_median"`
+	// CPU ratio: the floor's CPU per request over the path's (0: not
+	// measured).
+	CPUMedian   float64 `json:"cpu_ratio_median"`
+	CPUMin      float64 `json:"cpu_ratio_min"`
+	CPUMax      float64 `json:"cpu_ratio_max"`
+	PathCPUMS   float64 `json:"path_cpu_ms_median"`
+	FloorCPUMS  float64 `json:"floor_cpu_ms_median"`
 	Target      float64 `json:"target"`
 	TargetMet   bool    `json:"target_met"`
 	ErrorsTotal int     `json:"errors"`
@@ -171,7 +190,7 @@ func median(xs []float64) float64 {
 // favour either) and summarises each path's throughput ratio.
 func runRounds(ctx context.Context, paths []pathRun, rounds int, targets map[string]float64, logf func(string, ...any)) (all []phaseResult, rs []ratioRound, sums []ratioSummary) {
 	for _, p := range paths {
-		var ratios, pathRPS, floorRPS, pathP99, floorP99 []float64
+		var ratios, pathRPS, floorRPS, pathP99, floorP99, cpuRatios, pathCPU, floorCPU []float64
 		errs := 0
 		for r := 1; r <= rounds && ctx.Err() == nil; r++ {
 			var a, b phaseResult
@@ -193,8 +212,14 @@ func runRounds(ctx context.Context, paths []pathRun, rounds int, targets map[str
 			if b.Throughput > 0 {
 				ratio = round(a.Throughput/b.Throughput, 3)
 			}
-			logf("%s round %d: %.0f/s, floor %.0f/s, ratio %.3f", p.name, r, a.Throughput, b.Throughput, ratio)
-			rs = append(rs, ratioRound{Path: p.name, Round: r, PathRPS: a.Throughput, FloorRPS: b.Throughput, Ratio: ratio})
+			cpuRatio := 0.0
+			if a.CPUPerRequestMS > 0 && b.CPUPerRequestMS > 0 {
+				cpuRatio = round(b.CPUPerRequestMS/a.CPUPerRequestMS, 3)
+				cpuRatios, pathCPU, floorCPU = append(cpuRatios, cpuRatio), append(pathCPU, a.CPUPerRequestMS), append(floorCPU, b.CPUPerRequestMS)
+			}
+			logf("%s round %d: %.0f/s, floor %.0f/s, ratio %.3f; CPU %.3f ms, floor %.3f ms, ratio %.3f",
+				p.name, r, a.Throughput, b.Throughput, ratio, a.CPUPerRequestMS, b.CPUPerRequestMS, cpuRatio)
+			rs = append(rs, ratioRound{Path: p.name, Round: r, PathRPS: a.Throughput, FloorRPS: b.Throughput, Ratio: ratio, CPURatio: cpuRatio})
 			ratios, pathRPS, floorRPS = append(ratios, ratio), append(pathRPS, a.Throughput), append(floorRPS, b.Throughput)
 			pathP99, floorP99 = append(pathP99, a.LatencyMS.P99), append(floorP99, b.LatencyMS.P99)
 		}
@@ -204,6 +229,10 @@ func runRounds(ctx context.Context, paths []pathRun, rounds int, targets map[str
 		s := ratioSummary{Path: p.name, Floor: p.floor, Rounds: len(ratios), Median: round(median(ratios), 3),
 			Min: slices.Min(ratios), Max: slices.Max(ratios), PathRPS: round(median(pathRPS), 1), FloorRPS: round(median(floorRPS), 1),
 			PathP99MS: round(median(pathP99), 3), FloorP99MS: round(median(floorP99), 3), Target: targets[p.name], ErrorsTotal: errs}
+		if len(cpuRatios) > 0 {
+			s.CPUMin, s.CPUMax = slices.Min(cpuRatios), slices.Max(cpuRatios)
+			s.CPUMedian, s.PathCPUMS, s.FloorCPUMS = round(median(cpuRatios), 3), round(median(pathCPU), 4), round(median(floorCPU), 4)
+		}
 		s.TargetMet = s.Median >= s.Target
 		sums = append(sums, s)
 	}

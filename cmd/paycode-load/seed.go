@@ -75,6 +75,9 @@ func seed(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 						once.Do(func() { first = err; cancel() })
 						return
 					}
+					if !o.seedMoney {
+						batch[i].Codes, batch[i].Moves = nil, nil
+					}
 				}
 				if err := st.Seed(ctx, batch, 15*time.Minute); err != nil {
 					once.Do(func() { first = err; cancel() })

@@ -1,6 +1,7 @@
 // Command paycode is the paycode server.
 //
-//	paycode [serve]      run the public and admin listeners (the default)
+//	paycode [serve [-cpuprofile FILE]]  run the public and admin listeners (the default); with
+//	                     -cpuprofile, write a CPU profile (go tool pprof) of the whole run to FILE at shutdown
 //	paycode healthcheck  exit 0 when the local admin listener answers /healthz (for container HEALTHCHECK)
 //
 // Configuration comes from PAYCODE_* environment variables; see the README.
@@ -9,6 +10,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -34,13 +37,40 @@ func main() {
 	}
 	switch cmd {
 	case "serve":
-		os.Exit(serve())
+		fs := flag.NewFlagSet("paycode serve", flag.ExitOnError)
+		profile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE` at shutdown (for benchmarks: see cmd/paycode-load)")
+		_ = fs.Parse(os.Args[min(len(os.Args), 2):])
+		if fs.NArg() != 0 {
+			fmt.Fprintf(os.Stderr, "usage: paycode [serve [-cpuprofile FILE]|healthcheck]\n")
+			os.Exit(2)
+		}
+		os.Exit(serveProfiled(*profile))
 	case "healthcheck":
 		os.Exit(healthcheck())
 	default:
-		fmt.Fprintf(os.Stderr, "usage: paycode [serve|healthcheck]\n")
+		fmt.Fprintf(os.Stderr, "usage: paycode [serve [-cpuprofile FILE]|healthcheck]\n")
 		os.Exit(2)
 	}
+}
+
+// serveProfiled is serve, under a CPU profile written to path when path
+// is set.
+func serveProfiled(path string) int {
+	if path == "" {
+		return serve()
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "paycode: %v\n", err)
+		return 1
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintf(os.Stderr, "paycode: %v\n", err)
+		return 1
+	}
+	defer pprof.StopCPUProfile()
+	return serve()
 }
 
 func serve() int {

@@ -549,6 +549,13 @@ $('form-refund').addEventListener('submit', (ev) => {
   }).finally(() => { sending = false; });
 });
 
+// A sale or a refund waiting for its answer lives in this page only (the
+// shopper's code is never stored): the browser asks before a reload or a
+// close would forget it.
+window.addEventListener('beforeunload', (ev) => {
+  if (pending || pendingRefund) ev.preventDefault();
+});
+
 // ---------- start ----------
 $('lang-switch').addEventListener('click', async () => {
   await i18n.setLang(i18n.otherLang());

@@ -112,6 +112,48 @@ func (e EnrollmentState) Valid() bool {
 	}
 }
 
+// Defines values for StoreSaleKind.
+const (
+	Payment StoreSaleKind = "payment"
+	Refund  StoreSaleKind = "refund"
+	Topup   StoreSaleKind = "topup"
+)
+
+// Valid indicates whether the value is a known member of the StoreSaleKind enum.
+func (e StoreSaleKind) Valid() bool {
+	switch e {
+	case Payment:
+		return true
+	case Refund:
+		return true
+	case Topup:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for StoreSaleStatus.
+const (
+	StoreSaleStatusApproved          StoreSaleStatus = "approved"
+	StoreSaleStatusPartiallyRefunded StoreSaleStatus = "partially_refunded"
+	StoreSaleStatusRefunded          StoreSaleStatus = "refunded"
+)
+
+// Valid indicates whether the value is a known member of the StoreSaleStatus enum.
+func (e StoreSaleStatus) Valid() bool {
+	switch e {
+	case StoreSaleStatusApproved:
+		return true
+	case StoreSaleStatusPartiallyRefunded:
+		return true
+	case StoreSaleStatusRefunded:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SwitchesNewDevices.
 const (
 	SwitchesNewDevicesOff SwitchesNewDevices = "off"
@@ -238,6 +280,21 @@ const (
 func (e UnfreezeAccount200JSONResponseBodyStatus) Valid() bool {
 	switch e {
 	case UnfreezeAccount200JSONResponseBodyStatusActive:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RefundPaymentAsOperator201JSONResponseBodyStatus.
+const (
+	RefundPaymentAsOperator201JSONResponseBodyStatusApproved RefundPaymentAsOperator201JSONResponseBodyStatus = "approved"
+)
+
+// Valid indicates whether the value is a known member of the RefundPaymentAsOperator201JSONResponseBodyStatus enum.
+func (e RefundPaymentAsOperator201JSONResponseBodyStatus) Valid() bool {
+	switch e {
+	case RefundPaymentAsOperator201JSONResponseBodyStatusApproved:
 		return true
 	default:
 		return false
@@ -422,7 +479,7 @@ type Problem struct {
 	// and a login with a new device key), `country_blocked` (403, every `/v1` call except the terminal
 	// API), `topups_disabled` (402 at the terminal), and `invalid_token` (401) for a session that
 	// predates a forced re-authentication (`invalid_grant` on refresh); admin: `unknown_switch`,
-	// `invalid_switch_value`, `invalid_public_key` (400). Generic codes: `malformed_request` (400),
+	// `invalid_switch_value`, `invalid_public_key` (400); terminal pairing: `invalid_pairing_code` (400: an unknown, used or expired code, one answer for all three). Generic codes: `malformed_request` (400),
 	// `unauthorized` (401), `forbidden` (403), `admin_disabled` (403), `not_found` (404),
 	// `method_not_allowed` (405), `request_timeout` (408), `body_too_large` (413),
 	// `unsupported_media_type` (415), `rate_limited` (429), `too_many_streams` (429, `GET /v1/events`
@@ -469,6 +526,35 @@ type StoreName struct {
 	StoreId   string    `json:"store_id"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
+
+// StoreSale defines model for StoreSale.
+type StoreSale struct {
+	AccountId *string   `json:"account_id,omitempty"`
+	Amount    int       `json:"amount"`
+	CreatedAt time.Time `json:"created_at"`
+	Currency  string    `json:"currency"`
+
+	// Id the payment's, top-up's or refund's id
+	Id       string        `json:"id"`
+	Kind     StoreSaleKind `json:"kind"`
+	OrderRef *string       `json:"order_ref,omitempty"`
+
+	// PaymentId a refund's payment; a payment's own id
+	PaymentId string `json:"payment_id"`
+
+	// RefundedAmount payments and top-ups
+	RefundedAmount *int            `json:"refunded_amount,omitempty"`
+	Status         StoreSaleStatus `json:"status"`
+
+	// TerminalId `operator` for an operator's refund
+	TerminalId *string `json:"terminal_id,omitempty"`
+}
+
+// StoreSaleKind defines model for StoreSale.Kind.
+type StoreSaleKind string
+
+// StoreSaleStatus defines model for StoreSale.Status.
+type StoreSaleStatus string
 
 // Switches defines model for Switches.
 type Switches struct {
@@ -533,6 +619,22 @@ type ApproveEnrollmentAsOperatorJSONBody struct {
 	Reason   string `json:"reason"`
 }
 
+// RefundPaymentAsOperatorJSONBody defines parameters for RefundPaymentAsOperator.
+type RefundPaymentAsOperatorJSONBody struct {
+	Amount   int    `json:"amount"`
+	Operator string `json:"operator"`
+	Reason   string `json:"reason"`
+}
+
+// RefundPaymentAsOperatorParams defines parameters for RefundPaymentAsOperator.
+type RefundPaymentAsOperatorParams struct {
+	// IdempotencyKey 1-255 visible ASCII characters; reuse it (with the same body) to retry. paycodectl derives one from the payment, amount, operator and reason.
+	IdempotencyKey string `json:"Idempotency-Key"`
+}
+
+// RefundPaymentAsOperator201JSONResponseBodyStatus defines parameters for RefundPaymentAsOperator.
+type RefundPaymentAsOperator201JSONResponseBodyStatus string
+
 // GetStatus200JSONResponseBodyEnv defines parameters for GetStatus.
 type GetStatus200JSONResponseBodyEnv string
 
@@ -550,6 +652,17 @@ type SetStoreNamesJSONBody struct {
 	Reason   string `json:"reason"`
 }
 
+// ListStorePaymentsParams defines parameters for ListStorePayments.
+type ListStorePaymentsParams struct {
+	// From inclusive
+	From *time.Time `form:"from,omitempty" json:"from,omitempty"`
+
+	// To exclusive
+	To     *time.Time `form:"to,omitempty" json:"to,omitempty"`
+	Limit  *int       `form:"limit,omitempty" json:"limit,omitempty"`
+	Cursor *string    `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // SetSwitchJSONBody defines parameters for SetSwitch.
 type SetSwitchJSONBody struct {
 	Operator string `json:"operator"`
@@ -559,6 +672,14 @@ type SetSwitchJSONBody struct {
 
 // SetSwitchParamsName defines parameters for SetSwitch.
 type SetSwitchParamsName string
+
+// CreateTerminalPairingJSONBody defines parameters for CreateTerminalPairing.
+type CreateTerminalPairingJSONBody struct {
+	Label    string `json:"label"`
+	Operator string `json:"operator"`
+	Reason   string `json:"reason"`
+	StoreId  string `json:"store_id"`
+}
 
 // RegisterTerminalJSONBody defines parameters for RegisterTerminal.
 type RegisterTerminalJSONBody struct {
@@ -589,11 +710,17 @@ type UnfreezeAccountJSONRequestBody = OperatorReason
 // ApproveEnrollmentAsOperatorJSONRequestBody defines body for ApproveEnrollmentAsOperator for application/json ContentType.
 type ApproveEnrollmentAsOperatorJSONRequestBody ApproveEnrollmentAsOperatorJSONBody
 
+// RefundPaymentAsOperatorJSONRequestBody defines body for RefundPaymentAsOperator for application/json ContentType.
+type RefundPaymentAsOperatorJSONRequestBody RefundPaymentAsOperatorJSONBody
+
 // SetStoreNamesJSONRequestBody defines body for SetStoreNames for application/json ContentType.
 type SetStoreNamesJSONRequestBody SetStoreNamesJSONBody
 
 // SetSwitchJSONRequestBody defines body for SetSwitch for application/json ContentType.
 type SetSwitchJSONRequestBody SetSwitchJSONBody
+
+// CreateTerminalPairingJSONRequestBody defines body for CreateTerminalPairing for application/json ContentType.
+type CreateTerminalPairingJSONRequestBody CreateTerminalPairingJSONBody
 
 // RegisterTerminalJSONRequestBody defines body for RegisterTerminal for application/json ContentType.
 type RegisterTerminalJSONRequestBody RegisterTerminalJSONBody
@@ -768,6 +895,32 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/enrollments/{enrollment_id}/operator-approval (the `ApproveEnrollmentAsOperator` operationId).
 	ApproveEnrollmentAsOperator(ctx context.Context, enrollmentId string, body ApproveEnrollmentAsOperatorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RefundPaymentAsOperatorWithBody Refund (part of) a payment as an operator
+	//
+	// Support's refund: the same atomic refund as a terminal's, at the payment's store, never more
+	// than what remains (402 `refund_exceeds_remaining`), exactly once per Idempotency-Key (a retry
+	// answers the same, `Idempotent-Replayed: true`). Its refund record, ledger and settlement
+	// entries name the terminal `operator`; the audit event `payment.refunded_by_operator` names the
+	// operator and the reason.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/payments/{id}/refunds (the `RefundPaymentAsOperator` operationId).
+	RefundPaymentAsOperatorWithBody(ctx context.Context, id string, params *RefundPaymentAsOperatorParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RefundPaymentAsOperator Refund (part of) a payment as an operator
+	//
+	// Support's refund: the same atomic refund as a terminal's, at the payment's store, never more
+	// than what remains (402 `refund_exceeds_remaining`), exactly once per Idempotency-Key (a retry
+	// answers the same, `Idempotent-Replayed: true`). Its refund record, ledger and settlement
+	// entries name the terminal `operator`; the audit event `payment.refunded_by_operator` names the
+	// operator and the reason.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/payments/{id}/refunds (the `RefundPaymentAsOperator` operationId).
+	RefundPaymentAsOperator(ctx context.Context, id string, params *RefundPaymentAsOperatorParams, body RefundPaymentAsOperatorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetStatus What this replica runs on
 	//
 	// Corresponds with GET /v1/status (the `GetStatus` operationId).
@@ -798,6 +951,15 @@ type ClientInterface interface {
 	// Corresponds with PUT /v1/stores/{store_id} (the `SetStoreNames` operationId).
 	SetStoreNames(ctx context.Context, storeId string, body SetStoreNamesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListStorePayments A store's payments, top-ups and refunds, newest first
+	//
+	// From the store's sales log (every movement answered 201 is in it). Paged with `cursor` =
+	// the previous page's `next_cursor` (null on the last page). Reads are counted
+	// (`paycode_sales_reads_total{caller="operator"}`), not audited.
+	//
+	// Corresponds with GET /v1/stores/{store_id}/payments (the `ListStorePayments` operationId).
+	ListStorePayments(ctx context.Context, storeId string, params *ListStorePaymentsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListSwitches The operator's kill switches
 	//
 	// Read from the store (not a replica's cache). Every replica enforces a change within a second.
@@ -826,6 +988,30 @@ type ClientInterface interface {
 	//
 	// Corresponds with PUT /v1/switches/{name} (the `SetSwitch` operationId).
 	SetSwitch(ctx context.Context, name SetSwitchParamsName, body SetSwitchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateTerminalPairingWithBody Create a one-time pairing code for a store's new terminal
+	//
+	// The code (60 random bits, shown `XXXX-XXXX-XXXX`) is answered once and never stored: the
+	// server keeps only a keyed hash. It lives 10 minutes and registers one terminal of this store
+	// with this label (`POST /v1/terminal/pairings` on the public API). Audited:
+	// `terminal_pairing.created`, then `terminal_pairing.redeemed` or `terminal_pairing.failed`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/terminal-pairings (the `CreateTerminalPairing` operationId).
+	CreateTerminalPairingWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateTerminalPairing Create a one-time pairing code for a store's new terminal
+	//
+	// The code (60 random bits, shown `XXXX-XXXX-XXXX`) is answered once and never stored: the
+	// server keeps only a keyed hash. It lives 10 minutes and registers one terminal of this store
+	// with this label (`POST /v1/terminal/pairings` on the public API). Audited:
+	// `terminal_pairing.created`, then `terminal_pairing.redeemed` or `terminal_pairing.failed`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/terminal-pairings (the `CreateTerminalPairing` operationId).
+	CreateTerminalPairing(ctx context.Context, body CreateTerminalPairingJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RegisterTerminalWithBody Register a store terminal
 	//
@@ -1085,6 +1271,52 @@ func (c *Client) ApproveEnrollmentAsOperator(ctx context.Context, enrollmentId s
 	return c.Client.Do(req)
 }
 
+// RefundPaymentAsOperatorWithBody Refund (part of) a payment as an operator
+//
+// Support's refund: the same atomic refund as a terminal's, at the payment's store, never more
+// than what remains (402 `refund_exceeds_remaining`), exactly once per Idempotency-Key (a retry
+// answers the same, `Idempotent-Replayed: true`). Its refund record, ledger and settlement
+// entries name the terminal `operator`; the audit event `payment.refunded_by_operator` names the
+// operator and the reason.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/payments/{id}/refunds (the `RefundPaymentAsOperator` operationId).
+func (c *Client) RefundPaymentAsOperatorWithBody(ctx context.Context, id string, params *RefundPaymentAsOperatorParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRefundPaymentAsOperatorRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RefundPaymentAsOperator Refund (part of) a payment as an operator
+//
+// Support's refund: the same atomic refund as a terminal's, at the payment's store, never more
+// than what remains (402 `refund_exceeds_remaining`), exactly once per Idempotency-Key (a retry
+// answers the same, `Idempotent-Replayed: true`). Its refund record, ledger and settlement
+// entries name the terminal `operator`; the audit event `payment.refunded_by_operator` names the
+// operator and the reason.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/payments/{id}/refunds (the `RefundPaymentAsOperator` operationId).
+func (c *Client) RefundPaymentAsOperator(ctx context.Context, id string, params *RefundPaymentAsOperatorParams, body RefundPaymentAsOperatorJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRefundPaymentAsOperatorRequest(c.Server, id, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetStatus What this replica runs on
 //
 // Corresponds with GET /v1/status (the `GetStatus` operationId).
@@ -1155,6 +1387,25 @@ func (c *Client) SetStoreNames(ctx context.Context, storeId string, body SetStor
 	return c.Client.Do(req)
 }
 
+// ListStorePayments A store's payments, top-ups and refunds, newest first
+//
+// From the store's sales log (every movement answered 201 is in it). Paged with `cursor` =
+// the previous page's `next_cursor` (null on the last page). Reads are counted
+// (`paycode_sales_reads_total{caller="operator"}`), not audited.
+//
+// Corresponds with GET /v1/stores/{store_id}/payments (the `ListStorePayments` operationId).
+func (c *Client) ListStorePayments(ctx context.Context, storeId string, params *ListStorePaymentsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListStorePaymentsRequest(c.Server, storeId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListSwitches The operator's kill switches
 //
 // Read from the store (not a replica's cache). Every replica enforces a change within a second.
@@ -1204,6 +1455,50 @@ func (c *Client) SetSwitchWithBody(ctx context.Context, name SetSwitchParamsName
 // Corresponds with PUT /v1/switches/{name} (the `SetSwitch` operationId).
 func (c *Client) SetSwitch(ctx context.Context, name SetSwitchParamsName, body SetSwitchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSetSwitchRequest(c.Server, name, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateTerminalPairingWithBody Create a one-time pairing code for a store's new terminal
+//
+// The code (60 random bits, shown `XXXX-XXXX-XXXX`) is answered once and never stored: the
+// server keeps only a keyed hash. It lives 10 minutes and registers one terminal of this store
+// with this label (`POST /v1/terminal/pairings` on the public API). Audited:
+// `terminal_pairing.created`, then `terminal_pairing.redeemed` or `terminal_pairing.failed`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/terminal-pairings (the `CreateTerminalPairing` operationId).
+func (c *Client) CreateTerminalPairingWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTerminalPairingRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateTerminalPairing Create a one-time pairing code for a store's new terminal
+//
+// The code (60 random bits, shown `XXXX-XXXX-XXXX`) is answered once and never stored: the
+// server keeps only a keyed hash. It lives 10 minutes and registers one terminal of this store
+// with this label (`POST /v1/terminal/pairings` on the public API). Audited:
+// `terminal_pairing.created`, then `terminal_pairing.redeemed` or `terminal_pairing.failed`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/terminal-pairings (the `CreateTerminalPairing` operationId).
+func (c *Client) CreateTerminalPairing(ctx context.Context, body CreateTerminalPairingJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTerminalPairingRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1680,6 +1975,66 @@ func NewApproveEnrollmentAsOperatorRequestWithBody(server string, enrollmentId s
 	return req, nil
 }
 
+// NewRefundPaymentAsOperatorRequest calls the generic RefundPaymentAsOperator builder with application/json body
+func NewRefundPaymentAsOperatorRequest(server string, id string, params *RefundPaymentAsOperatorParams, body RefundPaymentAsOperatorJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRefundPaymentAsOperatorRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewRefundPaymentAsOperatorRequestWithBody constructs an http.Request for the RefundPaymentAsOperator method, with any body, and a specified content type
+func NewRefundPaymentAsOperatorRequestWithBody(server string, id string, params *RefundPaymentAsOperatorParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/payments/%s/refunds", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("Idempotency-Key", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetStatusRequest constructs an http.Request for the GetStatus method
 func NewGetStatusRequest(server string) (*http.Request, error) {
 	var err error
@@ -1788,6 +2143,103 @@ func NewSetStoreNamesRequestWithBody(server string, storeId string, contentType 
 	return req, nil
 }
 
+// NewListStorePaymentsRequest constructs an http.Request for the ListStorePayments method
+func NewListStorePaymentsRequest(server string, storeId string, params *ListStorePaymentsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "store_id", storeId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/stores/%s/payments", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.From != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.To != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListSwitchesRequest constructs an http.Request for the ListSwitches method
 func NewListSwitchesRequest(server string) (*http.Request, error) {
 	var err error
@@ -1853,6 +2305,46 @@ func NewSetSwitchRequestWithBody(server string, name SetSwitchParamsName, conten
 	}
 
 	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCreateTerminalPairingRequest calls the generic CreateTerminalPairing builder with application/json body
+func NewCreateTerminalPairingRequest(server string, body CreateTerminalPairingJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateTerminalPairingRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateTerminalPairingRequestWithBody constructs an http.Request for the CreateTerminalPairing method, with any body, and a specified content type
+func NewCreateTerminalPairingRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/terminal-pairings")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -2176,6 +2668,32 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/enrollments/{enrollment_id}/operator-approval (the `ApproveEnrollmentAsOperator` operationId).
 	ApproveEnrollmentAsOperatorWithResponse(ctx context.Context, enrollmentId string, body ApproveEnrollmentAsOperatorJSONRequestBody, reqEditors ...RequestEditorFn) (*ApproveEnrollmentAsOperatorResponse, error)
 
+	// RefundPaymentAsOperatorWithBodyWithResponse Refund (part of) a payment as an operator
+	//
+	// Support's refund: the same atomic refund as a terminal's, at the payment's store, never more
+	// than what remains (402 `refund_exceeds_remaining`), exactly once per Idempotency-Key (a retry
+	// answers the same, `Idempotent-Replayed: true`). Its refund record, ledger and settlement
+	// entries name the terminal `operator`; the audit event `payment.refunded_by_operator` names the
+	// operator and the reason.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/payments/{id}/refunds (the `RefundPaymentAsOperator` operationId).
+	RefundPaymentAsOperatorWithBodyWithResponse(ctx context.Context, id string, params *RefundPaymentAsOperatorParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefundPaymentAsOperatorResponse, error)
+
+	// RefundPaymentAsOperatorWithResponse Refund (part of) a payment as an operator
+	//
+	// Support's refund: the same atomic refund as a terminal's, at the payment's store, never more
+	// than what remains (402 `refund_exceeds_remaining`), exactly once per Idempotency-Key (a retry
+	// answers the same, `Idempotent-Replayed: true`). Its refund record, ledger and settlement
+	// entries name the terminal `operator`; the audit event `payment.refunded_by_operator` names the
+	// operator and the reason.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/payments/{id}/refunds (the `RefundPaymentAsOperator` operationId).
+	RefundPaymentAsOperatorWithResponse(ctx context.Context, id string, params *RefundPaymentAsOperatorParams, body RefundPaymentAsOperatorJSONRequestBody, reqEditors ...RequestEditorFn) (*RefundPaymentAsOperatorResponse, error)
+
 	// GetStatusWithResponse What this replica runs on
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -2210,6 +2728,17 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /v1/stores/{store_id} (the `SetStoreNames` operationId).
 	SetStoreNamesWithResponse(ctx context.Context, storeId string, body SetStoreNamesJSONRequestBody, reqEditors ...RequestEditorFn) (*SetStoreNamesResponse, error)
 
+	// ListStorePaymentsWithResponse A store's payments, top-ups and refunds, newest first
+	//
+	// From the store's sales log (every movement answered 201 is in it). Paged with `cursor` =
+	// the previous page's `next_cursor` (null on the last page). Reads are counted
+	// (`paycode_sales_reads_total{caller="operator"}`), not audited.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/stores/{store_id}/payments (the `ListStorePayments` operationId).
+	ListStorePaymentsWithResponse(ctx context.Context, storeId string, params *ListStorePaymentsParams, reqEditors ...RequestEditorFn) (*ListStorePaymentsResponse, error)
+
 	// ListSwitchesWithResponse The operator's kill switches
 	//
 	// Read from the store (not a replica's cache). Every replica enforces a change within a second.
@@ -2240,6 +2769,30 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /v1/switches/{name} (the `SetSwitch` operationId).
 	SetSwitchWithResponse(ctx context.Context, name SetSwitchParamsName, body SetSwitchJSONRequestBody, reqEditors ...RequestEditorFn) (*SetSwitchResponse, error)
+
+	// CreateTerminalPairingWithBodyWithResponse Create a one-time pairing code for a store's new terminal
+	//
+	// The code (60 random bits, shown `XXXX-XXXX-XXXX`) is answered once and never stored: the
+	// server keeps only a keyed hash. It lives 10 minutes and registers one terminal of this store
+	// with this label (`POST /v1/terminal/pairings` on the public API). Audited:
+	// `terminal_pairing.created`, then `terminal_pairing.redeemed` or `terminal_pairing.failed`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/terminal-pairings (the `CreateTerminalPairing` operationId).
+	CreateTerminalPairingWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTerminalPairingResponse, error)
+
+	// CreateTerminalPairingWithResponse Create a one-time pairing code for a store's new terminal
+	//
+	// The code (60 random bits, shown `XXXX-XXXX-XXXX`) is answered once and never stored: the
+	// server keeps only a keyed hash. It lives 10 minutes and registers one terminal of this store
+	// with this label (`POST /v1/terminal/pairings` on the public API). Audited:
+	// `terminal_pairing.created`, then `terminal_pairing.redeemed` or `terminal_pairing.failed`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/terminal-pairings (the `CreateTerminalPairing` operationId).
+	CreateTerminalPairingWithResponse(ctx context.Context, body CreateTerminalPairingJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTerminalPairingResponse, error)
 
 	// RegisterTerminalWithBodyWithResponse Register a store terminal
 	//
@@ -3019,6 +3572,143 @@ func (r ApproveEnrollmentAsOperatorResponse) ContentType() string {
 	return ""
 }
 
+// RefundPaymentAsOperatorResponse400Headers the declared response headers of an HTTP 400 response for RefundPaymentAsOperator
+type RefundPaymentAsOperatorResponse400Headers struct {
+	XRequestId *string
+}
+
+// RefundPaymentAsOperatorResponse401Headers the declared response headers of an HTTP 401 response for RefundPaymentAsOperator
+type RefundPaymentAsOperatorResponse401Headers struct {
+	XRequestId *string
+}
+
+// RefundPaymentAsOperatorResponse402Headers the declared response headers of an HTTP 402 response for RefundPaymentAsOperator
+type RefundPaymentAsOperatorResponse402Headers struct {
+	XRequestId *string
+}
+
+// RefundPaymentAsOperatorResponse404Headers the declared response headers of an HTTP 404 response for RefundPaymentAsOperator
+type RefundPaymentAsOperatorResponse404Headers struct {
+	XRequestId *string
+}
+
+// RefundPaymentAsOperatorResponse422Headers the declared response headers of an HTTP 422 response for RefundPaymentAsOperator
+type RefundPaymentAsOperatorResponse422Headers struct {
+	XRequestId *string
+}
+
+// RefundPaymentAsOperatorResponse503Headers the declared response headers of an HTTP 503 response for RefundPaymentAsOperator
+type RefundPaymentAsOperatorResponse503Headers struct {
+	XRequestId *string
+}
+
+type RefundPaymentAsOperatorResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *struct {
+		Amount    *int                                              `json:"amount,omitempty"`
+		PaymentId *string                                           `json:"payment_id,omitempty"`
+		RefundId  *string                                           `json:"refund_id,omitempty"`
+		Status    *RefundPaymentAsOperator201JSONResponseBodyStatus `json:"status,omitempty"`
+		StoreId   *string                                           `json:"store_id,omitempty"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON402 the response for an HTTP 402 `application/problem+json` response
+	ApplicationproblemJSON402 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RefundPaymentAsOperatorResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RefundPaymentAsOperatorResponse401Headers
+	// Headers402 the parsed response headers for an HTTP 402 response
+	Headers402 *RefundPaymentAsOperatorResponse402Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RefundPaymentAsOperatorResponse404Headers
+	// Headers422 the parsed response headers for an HTTP 422 response
+	Headers422 *RefundPaymentAsOperatorResponse422Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RefundPaymentAsOperatorResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r RefundPaymentAsOperatorResponse) GetJSON201() *struct {
+	Amount    *int                                              `json:"amount,omitempty"`
+	PaymentId *string                                           `json:"payment_id,omitempty"`
+	RefundId  *string                                           `json:"refund_id,omitempty"`
+	Status    *RefundPaymentAsOperator201JSONResponseBodyStatus `json:"status,omitempty"`
+	StoreId   *string                                           `json:"store_id,omitempty"`
+} {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RefundPaymentAsOperatorResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RefundPaymentAsOperatorResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON402 returns the response for an HTTP 402 `application/problem+json` response
+func (r RefundPaymentAsOperatorResponse) GetApplicationproblemJSON402() *Problem {
+	return r.ApplicationproblemJSON402
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RefundPaymentAsOperatorResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r RefundPaymentAsOperatorResponse) GetApplicationproblemJSON422() *Problem {
+	return r.ApplicationproblemJSON422
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RefundPaymentAsOperatorResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RefundPaymentAsOperatorResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RefundPaymentAsOperatorResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RefundPaymentAsOperatorResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RefundPaymentAsOperatorResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetStatusResponse401Headers the declared response headers of an HTTP 401 response for GetStatus
 type GetStatusResponse401Headers struct {
 	XRequestId *string
@@ -3262,6 +3952,109 @@ func (r SetStoreNamesResponse) ContentType() string {
 	return ""
 }
 
+// ListStorePaymentsResponse400Headers the declared response headers of an HTTP 400 response for ListStorePayments
+type ListStorePaymentsResponse400Headers struct {
+	XRequestId *string
+}
+
+// ListStorePaymentsResponse401Headers the declared response headers of an HTTP 401 response for ListStorePayments
+type ListStorePaymentsResponse401Headers struct {
+	XRequestId *string
+}
+
+// ListStorePaymentsResponse403Headers the declared response headers of an HTTP 403 response for ListStorePayments
+type ListStorePaymentsResponse403Headers struct {
+	XRequestId *string
+}
+
+// ListStorePaymentsResponse503Headers the declared response headers of an HTTP 503 response for ListStorePayments
+type ListStorePaymentsResponse503Headers struct {
+	XRequestId *string
+}
+
+type ListStorePaymentsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		NextCursor *string     `json:"next_cursor"`
+		Payments   []StoreSale `json:"payments"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListStorePaymentsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListStorePaymentsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListStorePaymentsResponse403Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListStorePaymentsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListStorePaymentsResponse) GetJSON200() *struct {
+	NextCursor *string     `json:"next_cursor"`
+	Payments   []StoreSale `json:"payments"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListStorePaymentsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListStorePaymentsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListStorePaymentsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListStorePaymentsResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListStorePaymentsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListStorePaymentsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListStorePaymentsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListStorePaymentsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListSwitchesResponse401Headers the declared response headers of an HTTP 401 response for ListSwitches
 type ListSwitchesResponse401Headers struct {
 	XRequestId *string
@@ -3408,6 +4201,99 @@ func (r SetSwitchResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SetSwitchResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateTerminalPairingResponse400Headers the declared response headers of an HTTP 400 response for CreateTerminalPairing
+type CreateTerminalPairingResponse400Headers struct {
+	XRequestId *string
+}
+
+// CreateTerminalPairingResponse401Headers the declared response headers of an HTTP 401 response for CreateTerminalPairing
+type CreateTerminalPairingResponse401Headers struct {
+	XRequestId *string
+}
+
+// CreateTerminalPairingResponse403Headers the declared response headers of an HTTP 403 response for CreateTerminalPairing
+type CreateTerminalPairingResponse403Headers struct {
+	XRequestId *string
+}
+
+type CreateTerminalPairingResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *struct {
+		ExpiresAt   time.Time `json:"expires_at"`
+		Label       string    `json:"label"`
+		PairingCode string    `json:"pairing_code"`
+		StoreId     string    `json:"store_id"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CreateTerminalPairingResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateTerminalPairingResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *CreateTerminalPairingResponse403Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateTerminalPairingResponse) GetJSON201() *struct {
+	ExpiresAt   time.Time `json:"expires_at"`
+	Label       string    `json:"label"`
+	PairingCode string    `json:"pairing_code"`
+	StoreId     string    `json:"store_id"`
+} {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateTerminalPairingResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateTerminalPairingResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateTerminalPairingResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateTerminalPairingResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateTerminalPairingResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateTerminalPairingResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateTerminalPairingResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -3950,6 +4836,44 @@ func (c *ClientWithResponses) ApproveEnrollmentAsOperatorWithResponse(ctx contex
 	return ParseApproveEnrollmentAsOperatorResponse(rsp)
 }
 
+// RefundPaymentAsOperatorWithBodyWithResponse Refund (part of) a payment as an operator
+//
+// Support's refund: the same atomic refund as a terminal's, at the payment's store, never more
+// than what remains (402 `refund_exceeds_remaining`), exactly once per Idempotency-Key (a retry
+// answers the same, `Idempotent-Replayed: true`). Its refund record, ledger and settlement
+// entries name the terminal `operator`; the audit event `payment.refunded_by_operator` names the
+// operator and the reason.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/payments/{id}/refunds (the `RefundPaymentAsOperator` operationId).
+func (c *ClientWithResponses) RefundPaymentAsOperatorWithBodyWithResponse(ctx context.Context, id string, params *RefundPaymentAsOperatorParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RefundPaymentAsOperatorResponse, error) {
+	rsp, err := c.RefundPaymentAsOperatorWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRefundPaymentAsOperatorResponse(rsp)
+}
+
+// RefundPaymentAsOperatorWithResponse Refund (part of) a payment as an operator
+//
+// Support's refund: the same atomic refund as a terminal's, at the payment's store, never more
+// than what remains (402 `refund_exceeds_remaining`), exactly once per Idempotency-Key (a retry
+// answers the same, `Idempotent-Replayed: true`). Its refund record, ledger and settlement
+// entries name the terminal `operator`; the audit event `payment.refunded_by_operator` names the
+// operator and the reason.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/payments/{id}/refunds (the `RefundPaymentAsOperator` operationId).
+func (c *ClientWithResponses) RefundPaymentAsOperatorWithResponse(ctx context.Context, id string, params *RefundPaymentAsOperatorParams, body RefundPaymentAsOperatorJSONRequestBody, reqEditors ...RequestEditorFn) (*RefundPaymentAsOperatorResponse, error) {
+	rsp, err := c.RefundPaymentAsOperator(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRefundPaymentAsOperatorResponse(rsp)
+}
+
 // GetStatusWithResponse What this replica runs on
 //
 // Returns a wrapper object for the known response body format(s).
@@ -4008,6 +4932,23 @@ func (c *ClientWithResponses) SetStoreNamesWithResponse(ctx context.Context, sto
 	return ParseSetStoreNamesResponse(rsp)
 }
 
+// ListStorePaymentsWithResponse A store's payments, top-ups and refunds, newest first
+//
+// From the store's sales log (every movement answered 201 is in it). Paged with `cursor` =
+// the previous page's `next_cursor` (null on the last page). Reads are counted
+// (`paycode_sales_reads_total{caller="operator"}`), not audited.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/stores/{store_id}/payments (the `ListStorePayments` operationId).
+func (c *ClientWithResponses) ListStorePaymentsWithResponse(ctx context.Context, storeId string, params *ListStorePaymentsParams, reqEditors ...RequestEditorFn) (*ListStorePaymentsResponse, error) {
+	rsp, err := c.ListStorePayments(ctx, storeId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListStorePaymentsResponse(rsp)
+}
+
 // ListSwitchesWithResponse The operator's kill switches
 //
 // Read from the store (not a replica's cache). Every replica enforces a change within a second.
@@ -4055,6 +4996,42 @@ func (c *ClientWithResponses) SetSwitchWithResponse(ctx context.Context, name Se
 		return nil, err
 	}
 	return ParseSetSwitchResponse(rsp)
+}
+
+// CreateTerminalPairingWithBodyWithResponse Create a one-time pairing code for a store's new terminal
+//
+// The code (60 random bits, shown `XXXX-XXXX-XXXX`) is answered once and never stored: the
+// server keeps only a keyed hash. It lives 10 minutes and registers one terminal of this store
+// with this label (`POST /v1/terminal/pairings` on the public API). Audited:
+// `terminal_pairing.created`, then `terminal_pairing.redeemed` or `terminal_pairing.failed`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/terminal-pairings (the `CreateTerminalPairing` operationId).
+func (c *ClientWithResponses) CreateTerminalPairingWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTerminalPairingResponse, error) {
+	rsp, err := c.CreateTerminalPairingWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTerminalPairingResponse(rsp)
+}
+
+// CreateTerminalPairingWithResponse Create a one-time pairing code for a store's new terminal
+//
+// The code (60 random bits, shown `XXXX-XXXX-XXXX`) is answered once and never stored: the
+// server keeps only a keyed hash. It lives 10 minutes and registers one terminal of this store
+// with this label (`POST /v1/terminal/pairings` on the public API). Audited:
+// `terminal_pairing.created`, then `terminal_pairing.redeemed` or `terminal_pairing.failed`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/terminal-pairings (the `CreateTerminalPairing` operationId).
+func (c *ClientWithResponses) CreateTerminalPairingWithResponse(ctx context.Context, body CreateTerminalPairingJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTerminalPairingResponse, error) {
+	rsp, err := c.CreateTerminalPairing(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTerminalPairingResponse(rsp)
 }
 
 // RegisterTerminalWithBodyWithResponse Register a store terminal
@@ -4805,6 +5782,143 @@ func ParseApproveEnrollmentAsOperatorResponse(rsp *http.Response) (*ApproveEnrol
 	return response, nil
 }
 
+// ParseRefundPaymentAsOperatorResponse parses an HTTP response from a RefundPaymentAsOperatorWithResponse call
+func ParseRefundPaymentAsOperatorResponse(rsp *http.Response) (*RefundPaymentAsOperatorResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RefundPaymentAsOperatorResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest struct {
+			Amount    *int                                              `json:"amount,omitempty"`
+			PaymentId *string                                           `json:"payment_id,omitempty"`
+			RefundId  *string                                           `json:"refund_id,omitempty"`
+			Status    *RefundPaymentAsOperator201JSONResponseBodyStatus `json:"status,omitempty"`
+			StoreId   *string                                           `json:"store_id,omitempty"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 402:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON402 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers RefundPaymentAsOperatorResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers RefundPaymentAsOperatorResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 402:
+		var headers RefundPaymentAsOperatorResponse402Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers402 = &headers
+	case rsp.StatusCode == 404:
+		var headers RefundPaymentAsOperatorResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 422:
+		var headers RefundPaymentAsOperatorResponse422Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers422 = &headers
+	case rsp.StatusCode == 503:
+		var headers RefundPaymentAsOperatorResponse503Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetStatusResponse parses an HTTP response from a GetStatusWithResponse call
 func ParseGetStatusResponse(rsp *http.Response) (*GetStatusResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -5032,6 +6146,106 @@ func ParseSetStoreNamesResponse(rsp *http.Response) (*SetStoreNamesResponse, err
 	return response, nil
 }
 
+// ParseListStorePaymentsResponse parses an HTTP response from a ListStorePaymentsWithResponse call
+func ParseListStorePaymentsResponse(rsp *http.Response) (*ListStorePaymentsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListStorePaymentsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			NextCursor *string     `json:"next_cursor"`
+			Payments   []StoreSale `json:"payments"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers ListStorePaymentsResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListStorePaymentsResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListStorePaymentsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListStorePaymentsResponse503Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListSwitchesResponse parses an HTTP response from a ListSwitchesWithResponse call
 func ParseListSwitchesResponse(rsp *http.Response) (*ListSwitchesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -5162,6 +6376,91 @@ func ParseSetSwitchResponse(rsp *http.Response) (*SetSwitchResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 403:
 		var headers SetSwitchResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateTerminalPairingResponse parses an HTTP response from a CreateTerminalPairingWithResponse call
+func ParseCreateTerminalPairingResponse(rsp *http.Response) (*CreateTerminalPairingResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateTerminalPairingResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest struct {
+			ExpiresAt   time.Time `json:"expires_at"`
+			Label       string    `json:"label"`
+			PairingCode string    `json:"pairing_code"`
+			StoreId     string    `json:"store_id"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers CreateTerminalPairingResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateTerminalPairingResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers CreateTerminalPairingResponse403Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

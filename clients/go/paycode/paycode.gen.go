@@ -19,6 +19,48 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for ContactChangeContactKind.
+const (
+	ContactChangeContactKindEmail ContactChangeContactKind = "email"
+	ContactChangeContactKindPhone ContactChangeContactKind = "phone"
+)
+
+// Valid indicates whether the value is a known member of the ContactChangeContactKind enum.
+func (e ContactChangeContactKind) Valid() bool {
+	switch e {
+	case ContactChangeContactKindEmail:
+		return true
+	case ContactChangeContactKindPhone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ContactChangeState.
+const (
+	ContactChangeStateApplied   ContactChangeState = "applied"
+	ContactChangeStateCancelled ContactChangeState = "cancelled"
+	ContactChangeStateFailed    ContactChangeState = "failed"
+	ContactChangeStatePending   ContactChangeState = "pending"
+)
+
+// Valid indicates whether the value is a known member of the ContactChangeState enum.
+func (e ContactChangeState) Valid() bool {
+	switch e {
+	case ContactChangeStateApplied:
+		return true
+	case ContactChangeStateCancelled:
+		return true
+	case ContactChangeStateFailed:
+		return true
+	case ContactChangeStatePending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EnrollmentApprovedBy.
 const (
 	EnrollmentApprovedByDevice   EnrollmentApprovedBy = "device"
@@ -160,6 +202,45 @@ const (
 func (e PaymentStatus) Valid() bool {
 	switch e {
 	case PaymentStatusApproved:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TerminalSaleKind.
+const (
+	TerminalSaleKindPayment TerminalSaleKind = "payment"
+	TerminalSaleKindTopup   TerminalSaleKind = "topup"
+)
+
+// Valid indicates whether the value is a known member of the TerminalSaleKind enum.
+func (e TerminalSaleKind) Valid() bool {
+	switch e {
+	case TerminalSaleKindPayment:
+		return true
+	case TerminalSaleKindTopup:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TerminalSaleStatus.
+const (
+	TerminalSaleStatusApproved          TerminalSaleStatus = "approved"
+	TerminalSaleStatusPartiallyRefunded TerminalSaleStatus = "partially_refunded"
+	TerminalSaleStatusRefunded          TerminalSaleStatus = "refunded"
+)
+
+// Valid indicates whether the value is a known member of the TerminalSaleStatus enum.
+func (e TerminalSaleStatus) Valid() bool {
+	switch e {
+	case TerminalSaleStatusApproved:
+		return true
+	case TerminalSaleStatusPartiallyRefunded:
+		return true
+	case TerminalSaleStatusRefunded:
 		return true
 	default:
 		return false
@@ -322,6 +403,21 @@ func (e IssueCodeParamsImages) Valid() bool {
 	}
 }
 
+// Defines values for CancelContactChangeWithToken200JSONResponseBodyState.
+const (
+	CancelContactChangeWithToken200JSONResponseBodyStateCancelled CancelContactChangeWithToken200JSONResponseBodyState = "cancelled"
+)
+
+// Valid indicates whether the value is a known member of the CancelContactChangeWithToken200JSONResponseBodyState enum.
+func (e CancelContactChangeWithToken200JSONResponseBodyState) Valid() bool {
+	switch e {
+	case CancelContactChangeWithToken200JSONResponseBodyStateCancelled:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CreateEnrollment202JSONResponseBodyState.
 const (
 	CreateEnrollment202JSONResponseBodyStateUnverified CreateEnrollment202JSONResponseBodyState = "unverified"
@@ -421,24 +517,6 @@ func (e GetMe200JSONResponseBodyDeviceStatus) Valid() bool {
 	case GetMe200JSONResponseBodyDeviceStatusLocked:
 		return true
 	case GetMe200JSONResponseBodyDeviceStatusRevoked:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for VerifyContactChange200JSONResponseBodyContactKind.
-const (
-	VerifyContactChange200JSONResponseBodyContactKindEmail VerifyContactChange200JSONResponseBodyContactKind = "email"
-	VerifyContactChange200JSONResponseBodyContactKindPhone VerifyContactChange200JSONResponseBodyContactKind = "phone"
-)
-
-// Valid indicates whether the value is a known member of the VerifyContactChange200JSONResponseBodyContactKind enum.
-func (e VerifyContactChange200JSONResponseBodyContactKind) Valid() bool {
-	switch e {
-	case VerifyContactChange200JSONResponseBodyContactKindEmail:
-		return true
-	case VerifyContactChange200JSONResponseBodyContactKindPhone:
 		return true
 	default:
 		return false
@@ -610,6 +688,24 @@ func (e GetTextCatalogueParamsLang) Valid() bool {
 	}
 }
 
+// ContactChange defines model for ContactChange.
+type ContactChange struct {
+	// AppliesAt when the cool-down ends and the contact moves
+	AppliesAt *time.Time `json:"applies_at,omitempty"`
+
+	// Contact the new address, partly masked (as in the old address's warning)
+	Contact         *string                   `json:"contact,omitempty"`
+	ContactChangeId *string                   `json:"contact_change_id,omitempty"`
+	ContactKind     *ContactChangeContactKind `json:"contact_kind,omitempty"`
+	State           *ContactChangeState       `json:"state,omitempty"`
+}
+
+// ContactChangeContactKind defines model for ContactChange.ContactKind.
+type ContactChangeContactKind string
+
+// ContactChangeState defines model for ContactChange.State.
+type ContactChangeState string
+
 // Enrollment A device enrollment as the new device, the bound device and operators see it.
 type Enrollment struct {
 	ApprovedBy  *EnrollmentApprovedBy  `json:"approved_by,omitempty"`
@@ -728,7 +824,7 @@ type Problem struct {
 	// and a login with a new device key), `country_blocked` (403, every `/v1` call except the terminal
 	// API), `topups_disabled` (402 at the terminal), and `invalid_token` (401) for a session that
 	// predates a forced re-authentication (`invalid_grant` on refresh); admin: `unknown_switch`,
-	// `invalid_switch_value`, `invalid_public_key` (400). Generic codes: `malformed_request` (400),
+	// `invalid_switch_value`, `invalid_public_key` (400); terminal pairing: `invalid_pairing_code` (400: an unknown, used or expired code, one answer for all three). Generic codes: `malformed_request` (400),
 	// `unauthorized` (401), `forbidden` (403), `admin_disabled` (403), `not_found` (404),
 	// `method_not_allowed` (405), `request_timeout` (408), `body_too_large` (413),
 	// `unsupported_media_type` (415), `rate_limited` (429), `too_many_streams` (429, `GET /v1/events`
@@ -765,6 +861,45 @@ type Problem struct {
 	// Examples: urn:paycode:problem:malformed_request
 	Type string `json:"type"`
 }
+
+// StoreNames the store's display names, null when the operator gave it none
+type StoreNames struct {
+	En *string `json:"en,omitempty"`
+	Ja *string `json:"ja,omitempty"`
+}
+
+// TerminalPaired defines model for TerminalPaired.
+type TerminalPaired struct {
+	Label   string `json:"label"`
+	StoreId string `json:"store_id"`
+
+	// StoreName the store's name in the Accept-Language (en or ja); its id when it has none
+	StoreName string `json:"store_name"`
+
+	// StoreNames the store's display names, null when the operator gave it none
+	StoreNames *StoreNames `json:"store_names,omitempty"`
+	TerminalId string      `json:"terminal_id"`
+}
+
+// TerminalSale defines model for TerminalSale.
+type TerminalSale struct {
+	Amount    int       `json:"amount"`
+	CreatedAt time.Time `json:"created_at"`
+	Currency  string    `json:"currency"`
+
+	// Id the payment id
+	Id             string             `json:"id"`
+	Kind           TerminalSaleKind   `json:"kind"`
+	OrderRef       *string            `json:"order_ref,omitempty"`
+	RefundedAmount int                `json:"refunded_amount"`
+	Status         TerminalSaleStatus `json:"status"`
+}
+
+// TerminalSaleKind defines model for TerminalSale.Kind.
+type TerminalSaleKind string
+
+// TerminalSaleStatus defines model for TerminalSale.Status.
+type TerminalSaleStatus string
 
 // TextCatalogue defines model for TextCatalogue.
 type TextCatalogue struct {
@@ -842,6 +977,14 @@ type IssueCodeParams struct {
 
 // IssueCodeParamsImages defines parameters for IssueCode.
 type IssueCodeParamsImages string
+
+// CancelContactChangeWithTokenJSONBody defines parameters for CancelContactChangeWithToken.
+type CancelContactChangeWithTokenJSONBody struct {
+	CancelToken string `json:"cancel_token"`
+}
+
+// CancelContactChangeWithToken200JSONResponseBodyState defines parameters for CancelContactChangeWithToken.
+type CancelContactChangeWithToken200JSONResponseBodyState string
 
 // ListEnrollmentsParams defines parameters for ListEnrollments.
 type ListEnrollmentsParams struct {
@@ -1063,6 +1206,18 @@ type StartContactChangeParams struct {
 	DPoP DPoP `json:"DPoP"`
 }
 
+// CancelOwnContactChangeJSONBody defines parameters for CancelOwnContactChange.
+type CancelOwnContactChangeJSONBody = map[string]interface{}
+
+// CancelOwnContactChangeParams defines parameters for CancelOwnContactChange.
+type CancelOwnContactChangeParams struct {
+	// DPoP RFC 9449 proof JWT signed by the device key (typ dpop+jwt, ES256 or EdDSA, public jwk in the
+	// header; claims jti, htm, htu = PAYCODE_PUBLIC_URL + path, iat within -60 s/+5 s, and ath when an
+	// access token is sent). Each proof is accepted once. Failures answer 401 with
+	// `WWW-Authenticate: DPoP error="invalid_dpop_proof", algs="ES256 EdDSA"`.
+	DPoP DPoP `json:"DPoP"`
+}
+
 // VerifyContactChangeJSONBody defines parameters for VerifyContactChange.
 type VerifyContactChangeJSONBody struct {
 	ContactChangeId string `json:"contact_change_id"`
@@ -1077,9 +1232,6 @@ type VerifyContactChangeParams struct {
 	// `WWW-Authenticate: DPoP error="invalid_dpop_proof", algs="ES256 EdDSA"`.
 	DPoP DPoP `json:"DPoP"`
 }
-
-// VerifyContactChange200JSONResponseBodyContactKind defines parameters for VerifyContactChange.
-type VerifyContactChange200JSONResponseBodyContactKind string
 
 // SetLanguageJSONBody defines parameters for SetLanguage.
 type SetLanguageJSONBody struct {
@@ -1193,6 +1345,23 @@ type VerifySignupParams struct {
 	DPoP DPoP `json:"DPoP"`
 }
 
+// RedeemTerminalPairingJSONBody defines parameters for RedeemTerminalPairing.
+type RedeemTerminalPairingJSONBody struct {
+	// PairingCode 12 Crockford base32 characters, hyphens optional, any case
+	PairingCode string `json:"pairing_code"`
+
+	// PublicKeyPem PEM PUBLIC KEY (SPKI): EC P-256 or Ed25519
+	PublicKeyPem string `json:"public_key_pem"`
+}
+
+// ListTerminalPaymentsParams defines parameters for ListTerminalPayments.
+type ListTerminalPaymentsParams struct {
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor the previous page's next_cursor
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // CreatePaymentJSONBody defines parameters for CreatePayment.
 type CreatePaymentJSONBody struct {
 	// Amount minor units (JPY yen)
@@ -1294,6 +1463,9 @@ type ReceiveNotificationParams struct {
 // IssueCodeJSONRequestBody defines body for IssueCode for application/json ContentType.
 type IssueCodeJSONRequestBody IssueCodeJSONBody
 
+// CancelContactChangeWithTokenJSONRequestBody defines body for CancelContactChangeWithToken for application/json ContentType.
+type CancelContactChangeWithTokenJSONRequestBody CancelContactChangeWithTokenJSONBody
+
 // CreateEnrollmentJSONRequestBody defines body for CreateEnrollment for application/json ContentType.
 type CreateEnrollmentJSONRequestBody CreateEnrollmentJSONBody
 
@@ -1321,6 +1493,9 @@ type StartLoginJSONRequestBody = StartLoginJSONBody
 // StartContactChangeJSONRequestBody defines body for StartContactChange for application/json ContentType.
 type StartContactChangeJSONRequestBody StartContactChangeJSONBody
 
+// CancelOwnContactChangeJSONRequestBody defines body for CancelOwnContactChange for application/json ContentType.
+type CancelOwnContactChangeJSONRequestBody = CancelOwnContactChangeJSONBody
+
 // VerifyContactChangeJSONRequestBody defines body for VerifyContactChange for application/json ContentType.
 type VerifyContactChangeJSONRequestBody VerifyContactChangeJSONBody
 
@@ -1341,6 +1516,9 @@ type FinishSignupJSONRequestBody FinishSignupJSONBody
 
 // VerifySignupJSONRequestBody defines body for VerifySignup for application/json ContentType.
 type VerifySignupJSONRequestBody VerifySignupJSONBody
+
+// RedeemTerminalPairingJSONRequestBody defines body for RedeemTerminalPairing for application/json ContentType.
+type RedeemTerminalPairingJSONRequestBody RedeemTerminalPairingJSONBody
 
 // CreatePaymentJSONRequestBody defines body for CreatePayment for application/json ContentType.
 type CreatePaymentJSONRequestBody CreatePaymentJSONBody
@@ -1524,6 +1702,32 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/codes (the `IssueCode` operationId).
 	IssueCode(ctx context.Context, params *IssueCodeParams, body IssueCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelContactChangeWithTokenWithBody The old address cancels a contact change with the one-time cancel code it was sent
+	//
+	// The warning sent to the old address when a contact change is verified carries a cancel code and
+	// a link to the app's page that posts it. No session or DPoP proof is needed. The code is spent by
+	// its first use. An unknown, forged, used or expired code, or a change that already applied, is
+	// 404 `not_found`, whatever the reason. 30 attempts per IP per hour (shared with
+	// `/v1/enrollments/cancel`). Audited (`contact.change_cancelled`, by contact).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/contact-changes/cancel (the `CancelContactChangeWithToken` operationId).
+	CancelContactChangeWithTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelContactChangeWithToken The old address cancels a contact change with the one-time cancel code it was sent
+	//
+	// The warning sent to the old address when a contact change is verified carries a cancel code and
+	// a link to the app's page that posts it. No session or DPoP proof is needed. The code is spent by
+	// its first use. An unknown, forged, used or expired code, or a change that already applied, is
+	// 404 `not_found`, whatever the reason. 30 attempts per IP per hour (shared with
+	// `/v1/enrollments/cancel`). Audited (`contact.change_cancelled`, by contact).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/contact-changes/cancel (the `CancelContactChangeWithToken` operationId).
+	CancelContactChangeWithToken(ctx context.Context, body CancelContactChangeWithTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEnrollments The enrollments the bound device may approve or cancel
 	//
@@ -1824,20 +2028,52 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/me/contact (the `StartContactChange` operationId).
 	StartContactChange(ctx context.Context, params *StartContactChangeParams, body StartContactChangeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// VerifyContactChangeWithBody Check the new address's code; the old address is warned, then the contact moves
+	// CancelOwnContactChangeWithBody This device cancels the account's contact change during its cool-down
 	//
-	// From the session that began the change. The old address is warned first (if it cannot be,
-	// nothing changes: 503). An address that is another account's contact is 409 `contact_taken`.
+	// 404 `not_found` when no change is waiting. Audited (`contact.change_cancelled`, by device).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/me/contact/cancel (the `CancelOwnContactChange` operationId).
+	CancelOwnContactChangeWithBody(ctx context.Context, params *CancelOwnContactChangeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelOwnContactChange This device cancels the account's contact change during its cool-down
+	//
+	// 404 `not_found` when no change is waiting. Audited (`contact.change_cancelled`, by device).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/me/contact/cancel (the `CancelOwnContactChange` operationId).
+	CancelOwnContactChange(ctx context.Context, params *CancelOwnContactChangeParams, body CancelOwnContactChangeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// VerifyContactChangeWithBody Check the new address's code; the old address is warned, then the cool-down starts
+	//
+	// From the session that began the change. The old address is warned first, with a one-time
+	// cancel link (`{public_url}/#contact-cancel=<code>`, also in the notification's
+	// `data.cancel_token`); if it cannot be, nothing changes: 503. The change then waits
+	// PAYCODE_CONTACT_COOLDOWN (24 h): until `applies_at` the old address stays the account's
+	// contact (recovery and notices go there) and may cancel, as may this device
+	// (`/v1/me/contact/cancel`). When the cool-down ends the contact moves and probation starts;
+	// `GET /v1/me` shows the pending change as `contact_change`. Events: `contact.change_pending`,
+	// then `contact.changed` or `contact.change_cancelled`. An address that is another account's
+	// contact is 409 `contact_taken` (if it is taken during the cool-down, the change fails then).
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/me/contact/verify (the `VerifyContactChange` operationId).
 	VerifyContactChangeWithBody(ctx context.Context, params *VerifyContactChangeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// VerifyContactChange Check the new address's code; the old address is warned, then the contact moves
+	// VerifyContactChange Check the new address's code; the old address is warned, then the cool-down starts
 	//
-	// From the session that began the change. The old address is warned first (if it cannot be,
-	// nothing changes: 503). An address that is another account's contact is 409 `contact_taken`.
+	// From the session that began the change. The old address is warned first, with a one-time
+	// cancel link (`{public_url}/#contact-cancel=<code>`, also in the notification's
+	// `data.cancel_token`); if it cannot be, nothing changes: 503. The change then waits
+	// PAYCODE_CONTACT_COOLDOWN (24 h): until `applies_at` the old address stays the account's
+	// contact (recovery and notices go there) and may cancel, as may this device
+	// (`/v1/me/contact/cancel`). When the cool-down ends the contact moves and probation starts;
+	// `GET /v1/me` shows the pending change as `contact_change`. Events: `contact.change_pending`,
+	// then `contact.changed` or `contact.change_cancelled`. An address that is another account's
+	// contact is 409 `contact_taken` (if it is taken during the cool-down, the change fails then).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -1979,6 +2215,47 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/signup/verify (the `VerifySignup` operationId).
 	VerifySignup(ctx context.Context, params *VerifySignupParams, body VerifySignupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RedeemTerminalPairingWithBody Pair a new terminal with a one-time pairing code
+	//
+	// The scanner page (or any terminal) registers its public key with a pairing code an operator
+	// created for a store (`POST /v1/terminal-pairings` on the admin listener, `paycodectl terminal
+	// pair`). The code is single-use and lives 10 minutes; its store and label are the operator's
+	// (the request names neither: unknown members are refused). An unknown, used or expired code
+	// gets one answer, 400 `invalid_pairing_code`; attempts are limited per IP and in total (429
+	// `rate_limited`). A key that is not a PEM P-256 or Ed25519 public key is 400
+	// `invalid_public_key` and leaves the code unspent. Then get tokens with
+	// `POST /v1/terminal/token`, `iss` = `sub` = the `terminal_id` answered here.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/terminal/pairings (the `RedeemTerminalPairing` operationId).
+	RedeemTerminalPairingWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RedeemTerminalPairing Pair a new terminal with a one-time pairing code
+	//
+	// The scanner page (or any terminal) registers its public key with a pairing code an operator
+	// created for a store (`POST /v1/terminal-pairings` on the admin listener, `paycodectl terminal
+	// pair`). The code is single-use and lives 10 minutes; its store and label are the operator's
+	// (the request names neither: unknown members are refused). An unknown, used or expired code
+	// gets one answer, 400 `invalid_pairing_code`; attempts are limited per IP and in total (429
+	// `rate_limited`). A key that is not a PEM P-256 or Ed25519 public key is 400
+	// `invalid_public_key` and leaves the code unspent. Then get tokens with
+	// `POST /v1/terminal/token`, `iss` = `sub` = the `terminal_id` answered here.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/terminal/pairings (the `RedeemTerminalPairing` operationId).
+	RedeemTerminalPairing(ctx context.Context, body RedeemTerminalPairingJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListTerminalPayments Today's payments and top-ups of this terminal, newest first
+	//
+	// Today is the business day in PAYCODE_TIMEZONE. Read from the store's sales log, which holds
+	// every payment answered 201 (it is written before the answer). Paged: pass `next_cursor` as
+	// `cursor` until it is null. Refund with `POST /v1/terminal/payments/{id}/refunds`.
+	//
+	// Corresponds with GET /v1/terminal/payments (the `ListTerminalPayments` operationId).
+	ListTerminalPayments(ctx context.Context, params *ListTerminalPaymentsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreatePaymentWithBody Redeem a customer's code for a payment
 	//
@@ -2304,6 +2581,52 @@ func (c *Client) IssueCodeWithBody(ctx context.Context, params *IssueCodeParams,
 // Corresponds with POST /v1/codes (the `IssueCode` operationId).
 func (c *Client) IssueCode(ctx context.Context, params *IssueCodeParams, body IssueCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewIssueCodeRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelContactChangeWithTokenWithBody The old address cancels a contact change with the one-time cancel code it was sent
+//
+// The warning sent to the old address when a contact change is verified carries a cancel code and
+// a link to the app's page that posts it. No session or DPoP proof is needed. The code is spent by
+// its first use. An unknown, forged, used or expired code, or a change that already applied, is
+// 404 `not_found`, whatever the reason. 30 attempts per IP per hour (shared with
+// `/v1/enrollments/cancel`). Audited (`contact.change_cancelled`, by contact).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/contact-changes/cancel (the `CancelContactChangeWithToken` operationId).
+func (c *Client) CancelContactChangeWithTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelContactChangeWithTokenRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelContactChangeWithToken The old address cancels a contact change with the one-time cancel code it was sent
+//
+// The warning sent to the old address when a contact change is verified carries a cancel code and
+// a link to the app's page that posts it. No session or DPoP proof is needed. The code is spent by
+// its first use. An unknown, forged, used or expired code, or a change that already applied, is
+// 404 `not_found`, whatever the reason. 30 attempts per IP per hour (shared with
+// `/v1/enrollments/cancel`). Audited (`contact.change_cancelled`, by contact).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/contact-changes/cancel (the `CancelContactChangeWithToken` operationId).
+func (c *Client) CancelContactChangeWithToken(ctx context.Context, body CancelContactChangeWithTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelContactChangeWithTokenRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2873,10 +3196,55 @@ func (c *Client) StartContactChange(ctx context.Context, params *StartContactCha
 	return c.Client.Do(req)
 }
 
-// VerifyContactChangeWithBody Check the new address's code; the old address is warned, then the contact moves
+// CancelOwnContactChangeWithBody This device cancels the account's contact change during its cool-down
 //
-// From the session that began the change. The old address is warned first (if it cannot be,
-// nothing changes: 503). An address that is another account's contact is 409 `contact_taken`.
+// 404 `not_found` when no change is waiting. Audited (`contact.change_cancelled`, by device).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/me/contact/cancel (the `CancelOwnContactChange` operationId).
+func (c *Client) CancelOwnContactChangeWithBody(ctx context.Context, params *CancelOwnContactChangeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelOwnContactChangeRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelOwnContactChange This device cancels the account's contact change during its cool-down
+//
+// 404 `not_found` when no change is waiting. Audited (`contact.change_cancelled`, by device).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/me/contact/cancel (the `CancelOwnContactChange` operationId).
+func (c *Client) CancelOwnContactChange(ctx context.Context, params *CancelOwnContactChangeParams, body CancelOwnContactChangeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelOwnContactChangeRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// VerifyContactChangeWithBody Check the new address's code; the old address is warned, then the cool-down starts
+//
+// From the session that began the change. The old address is warned first, with a one-time
+// cancel link (`{public_url}/#contact-cancel=<code>`, also in the notification's
+// `data.cancel_token`); if it cannot be, nothing changes: 503. The change then waits
+// PAYCODE_CONTACT_COOLDOWN (24 h): until `applies_at` the old address stays the account's
+// contact (recovery and notices go there) and may cancel, as may this device
+// (`/v1/me/contact/cancel`). When the cool-down ends the contact moves and probation starts;
+// `GET /v1/me` shows the pending change as `contact_change`. Events: `contact.change_pending`,
+// then `contact.changed` or `contact.change_cancelled`. An address that is another account's
+// contact is 409 `contact_taken` (if it is taken during the cool-down, the change fails then).
 //
 // Takes any type of body and a specified content type.
 //
@@ -2893,10 +3261,17 @@ func (c *Client) VerifyContactChangeWithBody(ctx context.Context, params *Verify
 	return c.Client.Do(req)
 }
 
-// VerifyContactChange Check the new address's code; the old address is warned, then the contact moves
+// VerifyContactChange Check the new address's code; the old address is warned, then the cool-down starts
 //
-// From the session that began the change. The old address is warned first (if it cannot be,
-// nothing changes: 503). An address that is another account's contact is 409 `contact_taken`.
+// From the session that began the change. The old address is warned first, with a one-time
+// cancel link (`{public_url}/#contact-cancel=<code>`, also in the notification's
+// `data.cancel_token`); if it cannot be, nothing changes: 503. The change then waits
+// PAYCODE_CONTACT_COOLDOWN (24 h): until `applies_at` the old address stays the account's
+// contact (recovery and notices go there) and may cancel, as may this device
+// (`/v1/me/contact/cancel`). When the cool-down ends the contact moves and probation starts;
+// `GET /v1/me` shows the pending change as `contact_change`. Events: `contact.change_pending`,
+// then `contact.changed` or `contact.change_cancelled`. An address that is another account's
+// contact is 409 `contact_taken` (if it is taken during the cool-down, the change fails then).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3179,6 +3554,77 @@ func (c *Client) VerifySignupWithBody(ctx context.Context, params *VerifySignupP
 // Corresponds with POST /v1/signup/verify (the `VerifySignup` operationId).
 func (c *Client) VerifySignup(ctx context.Context, params *VerifySignupParams, body VerifySignupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewVerifySignupRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RedeemTerminalPairingWithBody Pair a new terminal with a one-time pairing code
+//
+// The scanner page (or any terminal) registers its public key with a pairing code an operator
+// created for a store (`POST /v1/terminal-pairings` on the admin listener, `paycodectl terminal
+// pair`). The code is single-use and lives 10 minutes; its store and label are the operator's
+// (the request names neither: unknown members are refused). An unknown, used or expired code
+// gets one answer, 400 `invalid_pairing_code`; attempts are limited per IP and in total (429
+// `rate_limited`). A key that is not a PEM P-256 or Ed25519 public key is 400
+// `invalid_public_key` and leaves the code unspent. Then get tokens with
+// `POST /v1/terminal/token`, `iss` = `sub` = the `terminal_id` answered here.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/terminal/pairings (the `RedeemTerminalPairing` operationId).
+func (c *Client) RedeemTerminalPairingWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRedeemTerminalPairingRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RedeemTerminalPairing Pair a new terminal with a one-time pairing code
+//
+// The scanner page (or any terminal) registers its public key with a pairing code an operator
+// created for a store (`POST /v1/terminal-pairings` on the admin listener, `paycodectl terminal
+// pair`). The code is single-use and lives 10 minutes; its store and label are the operator's
+// (the request names neither: unknown members are refused). An unknown, used or expired code
+// gets one answer, 400 `invalid_pairing_code`; attempts are limited per IP and in total (429
+// `rate_limited`). A key that is not a PEM P-256 or Ed25519 public key is 400
+// `invalid_public_key` and leaves the code unspent. Then get tokens with
+// `POST /v1/terminal/token`, `iss` = `sub` = the `terminal_id` answered here.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/terminal/pairings (the `RedeemTerminalPairing` operationId).
+func (c *Client) RedeemTerminalPairing(ctx context.Context, body RedeemTerminalPairingJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRedeemTerminalPairingRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListTerminalPayments Today's payments and top-ups of this terminal, newest first
+//
+// Today is the business day in PAYCODE_TIMEZONE. Read from the store's sales log, which holds
+// every payment answered 201 (it is written before the answer). Paged: pass `next_cursor` as
+// `cursor` until it is null. Refund with `POST /v1/terminal/payments/{id}/refunds`.
+//
+// Corresponds with GET /v1/terminal/payments (the `ListTerminalPayments` operationId).
+func (c *Client) ListTerminalPayments(ctx context.Context, params *ListTerminalPaymentsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListTerminalPaymentsRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3747,6 +4193,46 @@ func NewIssueCodeRequestWithBody(server string, params *IssueCodeParams, content
 		req.Header.Set("DPoP", headerParam0)
 
 	}
+
+	return req, nil
+}
+
+// NewCancelContactChangeWithTokenRequest calls the generic CancelContactChangeWithToken builder with application/json body
+func NewCancelContactChangeWithTokenRequest(server string, body CancelContactChangeWithTokenJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCancelContactChangeWithTokenRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCancelContactChangeWithTokenRequestWithBody constructs an http.Request for the CancelContactChangeWithToken method, with any body, and a specified content type
+func NewCancelContactChangeWithTokenRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/contact-changes/cancel")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -4609,6 +5095,59 @@ func NewStartContactChangeRequestWithBody(server string, params *StartContactCha
 	return req, nil
 }
 
+// NewCancelOwnContactChangeRequest calls the generic CancelOwnContactChange builder with application/json body
+func NewCancelOwnContactChangeRequest(server string, params *CancelOwnContactChangeParams, body CancelOwnContactChangeJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCancelOwnContactChangeRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewCancelOwnContactChangeRequestWithBody constructs an http.Request for the CancelOwnContactChange method, with any body, and a specified content type
+func NewCancelOwnContactChangeRequestWithBody(server string, params *CancelOwnContactChangeParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/me/contact/cancel")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "DPoP", params.DPoP, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("DPoP", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewVerifyContactChangeRequest calls the generic VerifyContactChange builder with application/json body
 func NewVerifyContactChangeRequest(server string, params *VerifyContactChangeParams, body VerifyContactChangeJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -5042,6 +5581,112 @@ func NewVerifySignupRequestWithBody(server string, params *VerifySignupParams, c
 
 		req.Header.Set("DPoP", headerParam0)
 
+	}
+
+	return req, nil
+}
+
+// NewRedeemTerminalPairingRequest calls the generic RedeemTerminalPairing builder with application/json body
+func NewRedeemTerminalPairingRequest(server string, body RedeemTerminalPairingJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRedeemTerminalPairingRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewRedeemTerminalPairingRequestWithBody constructs an http.Request for the RedeemTerminalPairing method, with any body, and a specified content type
+func NewRedeemTerminalPairingRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/terminal/pairings")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListTerminalPaymentsRequest constructs an http.Request for the ListTerminalPayments method
+func NewListTerminalPaymentsRequest(server string, params *ListTerminalPaymentsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/terminal/payments")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -5594,6 +6239,32 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/codes (the `IssueCode` operationId).
 	IssueCodeWithResponse(ctx context.Context, params *IssueCodeParams, body IssueCodeJSONRequestBody, reqEditors ...RequestEditorFn) (*IssueCodeResponse, error)
 
+	// CancelContactChangeWithTokenWithBodyWithResponse The old address cancels a contact change with the one-time cancel code it was sent
+	//
+	// The warning sent to the old address when a contact change is verified carries a cancel code and
+	// a link to the app's page that posts it. No session or DPoP proof is needed. The code is spent by
+	// its first use. An unknown, forged, used or expired code, or a change that already applied, is
+	// 404 `not_found`, whatever the reason. 30 attempts per IP per hour (shared with
+	// `/v1/enrollments/cancel`). Audited (`contact.change_cancelled`, by contact).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/contact-changes/cancel (the `CancelContactChangeWithToken` operationId).
+	CancelContactChangeWithTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CancelContactChangeWithTokenResponse, error)
+
+	// CancelContactChangeWithTokenWithResponse The old address cancels a contact change with the one-time cancel code it was sent
+	//
+	// The warning sent to the old address when a contact change is verified carries a cancel code and
+	// a link to the app's page that posts it. No session or DPoP proof is needed. The code is spent by
+	// its first use. An unknown, forged, used or expired code, or a change that already applied, is
+	// 404 `not_found`, whatever the reason. 30 attempts per IP per hour (shared with
+	// `/v1/enrollments/cancel`). Audited (`contact.change_cancelled`, by contact).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/contact-changes/cancel (the `CancelContactChangeWithToken` operationId).
+	CancelContactChangeWithTokenWithResponse(ctx context.Context, body CancelContactChangeWithTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*CancelContactChangeWithTokenResponse, error)
+
 	// ListEnrollmentsWithResponse The enrollments the bound device may approve or cancel
 	//
 	// Live enrollments of the session's account (not `unverified` ones), oldest first; the same list as `pending_enrollments` in `GET /v1/me`.
@@ -5909,20 +6580,52 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/me/contact (the `StartContactChange` operationId).
 	StartContactChangeWithResponse(ctx context.Context, params *StartContactChangeParams, body StartContactChangeJSONRequestBody, reqEditors ...RequestEditorFn) (*StartContactChangeResponse, error)
 
-	// VerifyContactChangeWithBodyWithResponse Check the new address's code; the old address is warned, then the contact moves
+	// CancelOwnContactChangeWithBodyWithResponse This device cancels the account's contact change during its cool-down
 	//
-	// From the session that began the change. The old address is warned first (if it cannot be,
-	// nothing changes: 503). An address that is another account's contact is 409 `contact_taken`.
+	// 404 `not_found` when no change is waiting. Audited (`contact.change_cancelled`, by device).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/me/contact/cancel (the `CancelOwnContactChange` operationId).
+	CancelOwnContactChangeWithBodyWithResponse(ctx context.Context, params *CancelOwnContactChangeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CancelOwnContactChangeResponse, error)
+
+	// CancelOwnContactChangeWithResponse This device cancels the account's contact change during its cool-down
+	//
+	// 404 `not_found` when no change is waiting. Audited (`contact.change_cancelled`, by device).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/me/contact/cancel (the `CancelOwnContactChange` operationId).
+	CancelOwnContactChangeWithResponse(ctx context.Context, params *CancelOwnContactChangeParams, body CancelOwnContactChangeJSONRequestBody, reqEditors ...RequestEditorFn) (*CancelOwnContactChangeResponse, error)
+
+	// VerifyContactChangeWithBodyWithResponse Check the new address's code; the old address is warned, then the cool-down starts
+	//
+	// From the session that began the change. The old address is warned first, with a one-time
+	// cancel link (`{public_url}/#contact-cancel=<code>`, also in the notification's
+	// `data.cancel_token`); if it cannot be, nothing changes: 503. The change then waits
+	// PAYCODE_CONTACT_COOLDOWN (24 h): until `applies_at` the old address stays the account's
+	// contact (recovery and notices go there) and may cancel, as may this device
+	// (`/v1/me/contact/cancel`). When the cool-down ends the contact moves and probation starts;
+	// `GET /v1/me` shows the pending change as `contact_change`. Events: `contact.change_pending`,
+	// then `contact.changed` or `contact.change_cancelled`. An address that is another account's
+	// contact is 409 `contact_taken` (if it is taken during the cool-down, the change fails then).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/me/contact/verify (the `VerifyContactChange` operationId).
 	VerifyContactChangeWithBodyWithResponse(ctx context.Context, params *VerifyContactChangeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*VerifyContactChangeResponse, error)
 
-	// VerifyContactChangeWithResponse Check the new address's code; the old address is warned, then the contact moves
+	// VerifyContactChangeWithResponse Check the new address's code; the old address is warned, then the cool-down starts
 	//
-	// From the session that began the change. The old address is warned first (if it cannot be,
-	// nothing changes: 503). An address that is another account's contact is 409 `contact_taken`.
+	// From the session that began the change. The old address is warned first, with a one-time
+	// cancel link (`{public_url}/#contact-cancel=<code>`, also in the notification's
+	// `data.cancel_token`); if it cannot be, nothing changes: 503. The change then waits
+	// PAYCODE_CONTACT_COOLDOWN (24 h): until `applies_at` the old address stays the account's
+	// contact (recovery and notices go there) and may cancel, as may this device
+	// (`/v1/me/contact/cancel`). When the cool-down ends the contact moves and probation starts;
+	// `GET /v1/me` shows the pending change as `contact_change`. Events: `contact.change_pending`,
+	// then `contact.changed` or `contact.change_cancelled`. An address that is another account's
+	// contact is 409 `contact_taken` (if it is taken during the cool-down, the change fails then).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -6068,6 +6771,49 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/signup/verify (the `VerifySignup` operationId).
 	VerifySignupWithResponse(ctx context.Context, params *VerifySignupParams, body VerifySignupJSONRequestBody, reqEditors ...RequestEditorFn) (*VerifySignupResponse, error)
+
+	// RedeemTerminalPairingWithBodyWithResponse Pair a new terminal with a one-time pairing code
+	//
+	// The scanner page (or any terminal) registers its public key with a pairing code an operator
+	// created for a store (`POST /v1/terminal-pairings` on the admin listener, `paycodectl terminal
+	// pair`). The code is single-use and lives 10 minutes; its store and label are the operator's
+	// (the request names neither: unknown members are refused). An unknown, used or expired code
+	// gets one answer, 400 `invalid_pairing_code`; attempts are limited per IP and in total (429
+	// `rate_limited`). A key that is not a PEM P-256 or Ed25519 public key is 400
+	// `invalid_public_key` and leaves the code unspent. Then get tokens with
+	// `POST /v1/terminal/token`, `iss` = `sub` = the `terminal_id` answered here.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/terminal/pairings (the `RedeemTerminalPairing` operationId).
+	RedeemTerminalPairingWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RedeemTerminalPairingResponse, error)
+
+	// RedeemTerminalPairingWithResponse Pair a new terminal with a one-time pairing code
+	//
+	// The scanner page (or any terminal) registers its public key with a pairing code an operator
+	// created for a store (`POST /v1/terminal-pairings` on the admin listener, `paycodectl terminal
+	// pair`). The code is single-use and lives 10 minutes; its store and label are the operator's
+	// (the request names neither: unknown members are refused). An unknown, used or expired code
+	// gets one answer, 400 `invalid_pairing_code`; attempts are limited per IP and in total (429
+	// `rate_limited`). A key that is not a PEM P-256 or Ed25519 public key is 400
+	// `invalid_public_key` and leaves the code unspent. Then get tokens with
+	// `POST /v1/terminal/token`, `iss` = `sub` = the `terminal_id` answered here.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/terminal/pairings (the `RedeemTerminalPairing` operationId).
+	RedeemTerminalPairingWithResponse(ctx context.Context, body RedeemTerminalPairingJSONRequestBody, reqEditors ...RequestEditorFn) (*RedeemTerminalPairingResponse, error)
+
+	// ListTerminalPaymentsWithResponse Today's payments and top-ups of this terminal, newest first
+	//
+	// Today is the business day in PAYCODE_TIMEZONE. Read from the store's sales log, which holds
+	// every payment answered 201 (it is written before the answer). Paged: pass `next_cursor` as
+	// `cursor` until it is null. Refund with `POST /v1/terminal/payments/{id}/refunds`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/terminal/payments (the `ListTerminalPayments` operationId).
+	ListTerminalPaymentsWithResponse(ctx context.Context, params *ListTerminalPaymentsParams, reqEditors ...RequestEditorFn) (*ListTerminalPaymentsResponse, error)
 
 	// CreatePaymentWithBodyWithResponse Redeem a customer's code for a payment
 	//
@@ -6811,6 +7557,95 @@ func (r IssueCodeResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r IssueCodeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CancelContactChangeWithTokenResponse400Headers the declared response headers of an HTTP 400 response for CancelContactChangeWithToken
+type CancelContactChangeWithTokenResponse400Headers struct {
+	XRequestId *string
+}
+
+// CancelContactChangeWithTokenResponse404Headers the declared response headers of an HTTP 404 response for CancelContactChangeWithToken
+type CancelContactChangeWithTokenResponse404Headers struct {
+	XRequestId *string
+}
+
+// CancelContactChangeWithTokenResponse429Headers the declared response headers of an HTTP 429 response for CancelContactChangeWithToken
+type CancelContactChangeWithTokenResponse429Headers struct {
+	XRequestId *string
+}
+
+type CancelContactChangeWithTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		ContactChangeId *string                                               `json:"contact_change_id,omitempty"`
+		State           *CancelContactChangeWithToken200JSONResponseBodyState `json:"state,omitempty"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CancelContactChangeWithTokenResponse400Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *CancelContactChangeWithTokenResponse404Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CancelContactChangeWithTokenResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelContactChangeWithTokenResponse) GetJSON200() *struct {
+	ContactChangeId *string                                               `json:"contact_change_id,omitempty"`
+	State           *CancelContactChangeWithToken200JSONResponseBodyState `json:"state,omitempty"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CancelContactChangeWithTokenResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CancelContactChangeWithTokenResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CancelContactChangeWithTokenResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelContactChangeWithTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelContactChangeWithTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelContactChangeWithTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelContactChangeWithTokenResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -8256,7 +9091,10 @@ type GetMeResponse struct {
 			RecoveryCodesLeft *int                                   `json:"recovery_codes_left,omitempty"`
 			Status            *GetMe200JSONResponseBodyAccountStatus `json:"status,omitempty"`
 		} `json:"account,omitempty"`
-		Device *struct {
+
+		// ContactChange the contact change waiting its cool-down, or null
+		ContactChange *ContactChange `json:"contact_change,omitempty"`
+		Device        *struct {
 			CreatedAt *time.Time                            `json:"created_at,omitempty"`
 			Id        *string                               `json:"id,omitempty"`
 			Label     *string                               `json:"label,omitempty"`
@@ -8288,7 +9126,10 @@ func (r GetMeResponse) GetJSON200() *struct {
 		RecoveryCodesLeft *int                                   `json:"recovery_codes_left,omitempty"`
 		Status            *GetMe200JSONResponseBodyAccountStatus `json:"status,omitempty"`
 	} `json:"account,omitempty"`
-	Device *struct {
+
+	// ContactChange the contact change waiting its cool-down, or null
+	ContactChange *ContactChange `json:"contact_change,omitempty"`
+	Device        *struct {
 		CreatedAt *time.Time                            `json:"created_at,omitempty"`
 		Id        *string                               `json:"id,omitempty"`
 		Label     *string                               `json:"label,omitempty"`
@@ -8445,6 +9286,89 @@ func (r StartContactChangeResponse) ContentType() string {
 	return ""
 }
 
+// CancelOwnContactChangeResponse400Headers the declared response headers of an HTTP 400 response for CancelOwnContactChange
+type CancelOwnContactChangeResponse400Headers struct {
+	XRequestId *string
+}
+
+// CancelOwnContactChangeResponse401Headers the declared response headers of an HTTP 401 response for CancelOwnContactChange
+type CancelOwnContactChangeResponse401Headers struct {
+	XRequestId *string
+}
+
+// CancelOwnContactChangeResponse404Headers the declared response headers of an HTTP 404 response for CancelOwnContactChange
+type CancelOwnContactChangeResponse404Headers struct {
+	XRequestId *string
+}
+
+type CancelOwnContactChangeResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ContactChange
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *CancelOwnContactChangeResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CancelOwnContactChangeResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *CancelOwnContactChangeResponse404Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelOwnContactChangeResponse) GetJSON200() *ContactChange {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CancelOwnContactChangeResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CancelOwnContactChangeResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r CancelOwnContactChangeResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelOwnContactChangeResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelOwnContactChangeResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelOwnContactChangeResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelOwnContactChangeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // VerifyContactChangeResponse400Headers the declared response headers of an HTTP 400 response for VerifyContactChange
 type VerifyContactChangeResponse400Headers struct {
 	XRequestId *string
@@ -8468,11 +9392,8 @@ type VerifyContactChangeResponse503Headers struct {
 type VerifyContactChangeResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
-	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *struct {
-		Contact     string                                            `json:"contact"`
-		ContactKind VerifyContactChange200JSONResponseBodyContactKind `json:"contact_kind"`
-	}
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *ContactChange
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *Problem
 	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
@@ -8491,12 +9412,9 @@ type VerifyContactChangeResponse struct {
 	Headers503 *VerifyContactChangeResponse503Headers
 }
 
-// GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r VerifyContactChangeResponse) GetJSON200() *struct {
-	Contact     string                                            `json:"contact"`
-	ContactKind VerifyContactChange200JSONResponseBodyContactKind `json:"contact_kind"`
-} {
-	return r.JSON200
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r VerifyContactChangeResponse) GetJSON202() *ContactChange {
+	return r.JSON202
 }
 
 // GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
@@ -9117,6 +10035,206 @@ func (r VerifySignupResponse) ContentType() string {
 	return ""
 }
 
+// RedeemTerminalPairingResponse400Headers the declared response headers of an HTTP 400 response for RedeemTerminalPairing
+type RedeemTerminalPairingResponse400Headers struct {
+	XRequestId *string
+}
+
+// RedeemTerminalPairingResponse415Headers the declared response headers of an HTTP 415 response for RedeemTerminalPairing
+type RedeemTerminalPairingResponse415Headers struct {
+	XRequestId *string
+}
+
+// RedeemTerminalPairingResponse429Headers the declared response headers of an HTTP 429 response for RedeemTerminalPairing
+type RedeemTerminalPairingResponse429Headers struct {
+	XRequestId *string
+}
+
+// RedeemTerminalPairingResponse503Headers the declared response headers of an HTTP 503 response for RedeemTerminalPairing
+type RedeemTerminalPairingResponse503Headers struct {
+	XRequestId *string
+}
+
+type RedeemTerminalPairingResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *TerminalPaired
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *Problem
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RedeemTerminalPairingResponse400Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *RedeemTerminalPairingResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RedeemTerminalPairingResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RedeemTerminalPairingResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r RedeemTerminalPairingResponse) GetJSON201() *TerminalPaired {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RedeemTerminalPairingResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r RedeemTerminalPairingResponse) GetApplicationproblemJSON415() *Problem {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r RedeemTerminalPairingResponse) GetApplicationproblemJSON429() *Problem {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RedeemTerminalPairingResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RedeemTerminalPairingResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RedeemTerminalPairingResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RedeemTerminalPairingResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RedeemTerminalPairingResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListTerminalPaymentsResponse400Headers the declared response headers of an HTTP 400 response for ListTerminalPayments
+type ListTerminalPaymentsResponse400Headers struct {
+	XRequestId *string
+}
+
+// ListTerminalPaymentsResponse401Headers the declared response headers of an HTTP 401 response for ListTerminalPayments
+type ListTerminalPaymentsResponse401Headers struct {
+	XRequestId *string
+}
+
+// ListTerminalPaymentsResponse403Headers the declared response headers of an HTTP 403 response for ListTerminalPayments
+type ListTerminalPaymentsResponse403Headers struct {
+	XRequestId *string
+}
+
+// ListTerminalPaymentsResponse503Headers the declared response headers of an HTTP 503 response for ListTerminalPayments
+type ListTerminalPaymentsResponse503Headers struct {
+	XRequestId *string
+}
+
+type ListTerminalPaymentsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		NextCursor *string        `json:"next_cursor"`
+		Payments   []TerminalSale `json:"payments"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Problem
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListTerminalPaymentsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListTerminalPaymentsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *ListTerminalPaymentsResponse403Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListTerminalPaymentsResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListTerminalPaymentsResponse) GetJSON200() *struct {
+	NextCursor *string        `json:"next_cursor"`
+	Payments   []TerminalSale `json:"payments"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListTerminalPaymentsResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListTerminalPaymentsResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListTerminalPaymentsResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListTerminalPaymentsResponse) GetApplicationproblemJSON503() *Problem {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListTerminalPaymentsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListTerminalPaymentsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListTerminalPaymentsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListTerminalPaymentsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // CreatePaymentResponse400Headers the declared response headers of an HTTP 400 response for CreatePayment
 type CreatePaymentResponse400Headers struct {
 	XRequestId *string
@@ -9514,9 +10632,18 @@ type CreateTerminalTokenResponse struct {
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *struct {
-		AccessToken *string                                          `json:"access_token,omitempty"`
-		ExpiresIn   *int                                             `json:"expires_in,omitempty"`
-		TokenType   *CreateTerminalToken200JSONResponseBodyTokenType `json:"token_type,omitempty"`
+		AccessToken *string `json:"access_token,omitempty"`
+		ExpiresIn   *int    `json:"expires_in,omitempty"`
+		Label       *string `json:"label,omitempty"`
+		StoreId     *string `json:"store_id,omitempty"`
+
+		// StoreName the store's name in the Accept-Language (en or ja); its id when it has none
+		StoreName *string `json:"store_name,omitempty"`
+
+		// StoreNames the store's display names, null when the operator gave it none
+		StoreNames *StoreNames                                      `json:"store_names,omitempty"`
+		TerminalId *string                                          `json:"terminal_id,omitempty"`
+		TokenType  *CreateTerminalToken200JSONResponseBodyTokenType `json:"token_type,omitempty"`
 	}
 	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
 	ApplicationproblemJSON400 *Problem
@@ -9538,9 +10665,18 @@ type CreateTerminalTokenResponse struct {
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
 func (r CreateTerminalTokenResponse) GetJSON200() *struct {
-	AccessToken *string                                          `json:"access_token,omitempty"`
-	ExpiresIn   *int                                             `json:"expires_in,omitempty"`
-	TokenType   *CreateTerminalToken200JSONResponseBodyTokenType `json:"token_type,omitempty"`
+	AccessToken *string `json:"access_token,omitempty"`
+	ExpiresIn   *int    `json:"expires_in,omitempty"`
+	Label       *string `json:"label,omitempty"`
+	StoreId     *string `json:"store_id,omitempty"`
+
+	// StoreName the store's name in the Accept-Language (en or ja); its id when it has none
+	StoreName *string `json:"store_name,omitempty"`
+
+	// StoreNames the store's display names, null when the operator gave it none
+	StoreNames *StoreNames                                      `json:"store_names,omitempty"`
+	TerminalId *string                                          `json:"terminal_id,omitempty"`
+	TokenType  *CreateTerminalToken200JSONResponseBodyTokenType `json:"token_type,omitempty"`
 } {
 	return r.JSON200
 }
@@ -10084,6 +11220,44 @@ func (c *ClientWithResponses) IssueCodeWithResponse(ctx context.Context, params 
 	return ParseIssueCodeResponse(rsp)
 }
 
+// CancelContactChangeWithTokenWithBodyWithResponse The old address cancels a contact change with the one-time cancel code it was sent
+//
+// The warning sent to the old address when a contact change is verified carries a cancel code and
+// a link to the app's page that posts it. No session or DPoP proof is needed. The code is spent by
+// its first use. An unknown, forged, used or expired code, or a change that already applied, is
+// 404 `not_found`, whatever the reason. 30 attempts per IP per hour (shared with
+// `/v1/enrollments/cancel`). Audited (`contact.change_cancelled`, by contact).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/contact-changes/cancel (the `CancelContactChangeWithToken` operationId).
+func (c *ClientWithResponses) CancelContactChangeWithTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CancelContactChangeWithTokenResponse, error) {
+	rsp, err := c.CancelContactChangeWithTokenWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelContactChangeWithTokenResponse(rsp)
+}
+
+// CancelContactChangeWithTokenWithResponse The old address cancels a contact change with the one-time cancel code it was sent
+//
+// The warning sent to the old address when a contact change is verified carries a cancel code and
+// a link to the app's page that posts it. No session or DPoP proof is needed. The code is spent by
+// its first use. An unknown, forged, used or expired code, or a change that already applied, is
+// 404 `not_found`, whatever the reason. 30 attempts per IP per hour (shared with
+// `/v1/enrollments/cancel`). Audited (`contact.change_cancelled`, by contact).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/contact-changes/cancel (the `CancelContactChangeWithToken` operationId).
+func (c *ClientWithResponses) CancelContactChangeWithTokenWithResponse(ctx context.Context, body CancelContactChangeWithTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*CancelContactChangeWithTokenResponse, error) {
+	rsp, err := c.CancelContactChangeWithToken(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelContactChangeWithTokenResponse(rsp)
+}
+
 // ListEnrollmentsWithResponse The enrollments the bound device may approve or cancel
 //
 // Live enrollments of the session's account (not `unverified` ones), oldest first; the same list as `pending_enrollments` in `GET /v1/me`.
@@ -10555,10 +11729,47 @@ func (c *ClientWithResponses) StartContactChangeWithResponse(ctx context.Context
 	return ParseStartContactChangeResponse(rsp)
 }
 
-// VerifyContactChangeWithBodyWithResponse Check the new address's code; the old address is warned, then the contact moves
+// CancelOwnContactChangeWithBodyWithResponse This device cancels the account's contact change during its cool-down
 //
-// From the session that began the change. The old address is warned first (if it cannot be,
-// nothing changes: 503). An address that is another account's contact is 409 `contact_taken`.
+// 404 `not_found` when no change is waiting. Audited (`contact.change_cancelled`, by device).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/me/contact/cancel (the `CancelOwnContactChange` operationId).
+func (c *ClientWithResponses) CancelOwnContactChangeWithBodyWithResponse(ctx context.Context, params *CancelOwnContactChangeParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CancelOwnContactChangeResponse, error) {
+	rsp, err := c.CancelOwnContactChangeWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelOwnContactChangeResponse(rsp)
+}
+
+// CancelOwnContactChangeWithResponse This device cancels the account's contact change during its cool-down
+//
+// 404 `not_found` when no change is waiting. Audited (`contact.change_cancelled`, by device).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/me/contact/cancel (the `CancelOwnContactChange` operationId).
+func (c *ClientWithResponses) CancelOwnContactChangeWithResponse(ctx context.Context, params *CancelOwnContactChangeParams, body CancelOwnContactChangeJSONRequestBody, reqEditors ...RequestEditorFn) (*CancelOwnContactChangeResponse, error) {
+	rsp, err := c.CancelOwnContactChange(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelOwnContactChangeResponse(rsp)
+}
+
+// VerifyContactChangeWithBodyWithResponse Check the new address's code; the old address is warned, then the cool-down starts
+//
+// From the session that began the change. The old address is warned first, with a one-time
+// cancel link (`{public_url}/#contact-cancel=<code>`, also in the notification's
+// `data.cancel_token`); if it cannot be, nothing changes: 503. The change then waits
+// PAYCODE_CONTACT_COOLDOWN (24 h): until `applies_at` the old address stays the account's
+// contact (recovery and notices go there) and may cancel, as may this device
+// (`/v1/me/contact/cancel`). When the cool-down ends the contact moves and probation starts;
+// `GET /v1/me` shows the pending change as `contact_change`. Events: `contact.change_pending`,
+// then `contact.changed` or `contact.change_cancelled`. An address that is another account's
+// contact is 409 `contact_taken` (if it is taken during the cool-down, the change fails then).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -10571,10 +11782,17 @@ func (c *ClientWithResponses) VerifyContactChangeWithBodyWithResponse(ctx contex
 	return ParseVerifyContactChangeResponse(rsp)
 }
 
-// VerifyContactChangeWithResponse Check the new address's code; the old address is warned, then the contact moves
+// VerifyContactChangeWithResponse Check the new address's code; the old address is warned, then the cool-down starts
 //
-// From the session that began the change. The old address is warned first (if it cannot be,
-// nothing changes: 503). An address that is another account's contact is 409 `contact_taken`.
+// From the session that began the change. The old address is warned first, with a one-time
+// cancel link (`{public_url}/#contact-cancel=<code>`, also in the notification's
+// `data.cancel_token`); if it cannot be, nothing changes: 503. The change then waits
+// PAYCODE_CONTACT_COOLDOWN (24 h): until `applies_at` the old address stays the account's
+// contact (recovery and notices go there) and may cancel, as may this device
+// (`/v1/me/contact/cancel`). When the cool-down ends the contact moves and probation starts;
+// `GET /v1/me` shows the pending change as `contact_change`. Events: `contact.change_pending`,
+// then `contact.changed` or `contact.change_cancelled`. An address that is another account's
+// contact is 409 `contact_taken` (if it is taken during the cool-down, the change fails then).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -10809,6 +12027,67 @@ func (c *ClientWithResponses) VerifySignupWithResponse(ctx context.Context, para
 		return nil, err
 	}
 	return ParseVerifySignupResponse(rsp)
+}
+
+// RedeemTerminalPairingWithBodyWithResponse Pair a new terminal with a one-time pairing code
+//
+// The scanner page (or any terminal) registers its public key with a pairing code an operator
+// created for a store (`POST /v1/terminal-pairings` on the admin listener, `paycodectl terminal
+// pair`). The code is single-use and lives 10 minutes; its store and label are the operator's
+// (the request names neither: unknown members are refused). An unknown, used or expired code
+// gets one answer, 400 `invalid_pairing_code`; attempts are limited per IP and in total (429
+// `rate_limited`). A key that is not a PEM P-256 or Ed25519 public key is 400
+// `invalid_public_key` and leaves the code unspent. Then get tokens with
+// `POST /v1/terminal/token`, `iss` = `sub` = the `terminal_id` answered here.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/terminal/pairings (the `RedeemTerminalPairing` operationId).
+func (c *ClientWithResponses) RedeemTerminalPairingWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RedeemTerminalPairingResponse, error) {
+	rsp, err := c.RedeemTerminalPairingWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRedeemTerminalPairingResponse(rsp)
+}
+
+// RedeemTerminalPairingWithResponse Pair a new terminal with a one-time pairing code
+//
+// The scanner page (or any terminal) registers its public key with a pairing code an operator
+// created for a store (`POST /v1/terminal-pairings` on the admin listener, `paycodectl terminal
+// pair`). The code is single-use and lives 10 minutes; its store and label are the operator's
+// (the request names neither: unknown members are refused). An unknown, used or expired code
+// gets one answer, 400 `invalid_pairing_code`; attempts are limited per IP and in total (429
+// `rate_limited`). A key that is not a PEM P-256 or Ed25519 public key is 400
+// `invalid_public_key` and leaves the code unspent. Then get tokens with
+// `POST /v1/terminal/token`, `iss` = `sub` = the `terminal_id` answered here.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/terminal/pairings (the `RedeemTerminalPairing` operationId).
+func (c *ClientWithResponses) RedeemTerminalPairingWithResponse(ctx context.Context, body RedeemTerminalPairingJSONRequestBody, reqEditors ...RequestEditorFn) (*RedeemTerminalPairingResponse, error) {
+	rsp, err := c.RedeemTerminalPairing(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRedeemTerminalPairingResponse(rsp)
+}
+
+// ListTerminalPaymentsWithResponse Today's payments and top-ups of this terminal, newest first
+//
+// Today is the business day in PAYCODE_TIMEZONE. Read from the store's sales log, which holds
+// every payment answered 201 (it is written before the answer). Paged: pass `next_cursor` as
+// `cursor` until it is null. Refund with `POST /v1/terminal/payments/{id}/refunds`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/terminal/payments (the `ListTerminalPayments` operationId).
+func (c *ClientWithResponses) ListTerminalPaymentsWithResponse(ctx context.Context, params *ListTerminalPaymentsParams, reqEditors ...RequestEditorFn) (*ListTerminalPaymentsResponse, error) {
+	rsp, err := c.ListTerminalPayments(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListTerminalPaymentsResponse(rsp)
 }
 
 // CreatePaymentWithBodyWithResponse Redeem a customer's code for a payment
@@ -11513,6 +12792,89 @@ func ParseIssueCodeResponse(rsp *http.Response) (*IssueCodeResponse, error) {
 		response.Headers403 = &headers
 	case rsp.StatusCode == 429:
 		var headers IssueCodeResponse429Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCancelContactChangeWithTokenResponse parses an HTTP response from a CancelContactChangeWithTokenWithResponse call
+func ParseCancelContactChangeWithTokenResponse(rsp *http.Response) (*CancelContactChangeWithTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelContactChangeWithTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			ContactChangeId *string                                               `json:"contact_change_id,omitempty"`
+			State           *CancelContactChangeWithToken200JSONResponseBodyState `json:"state,omitempty"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers CancelContactChangeWithTokenResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 404:
+		var headers CancelContactChangeWithTokenResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 429:
+		var headers CancelContactChangeWithTokenResponse429Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -12916,7 +14278,10 @@ func ParseGetMeResponse(rsp *http.Response) (*GetMeResponse, error) {
 				RecoveryCodesLeft *int                                   `json:"recovery_codes_left,omitempty"`
 				Status            *GetMe200JSONResponseBodyAccountStatus `json:"status,omitempty"`
 			} `json:"account,omitempty"`
-			Device *struct {
+
+			// ContactChange the contact change waiting its cool-down, or null
+			ContactChange *ContactChange `json:"contact_change,omitempty"`
+			Device        *struct {
 				CreatedAt *time.Time                            `json:"created_at,omitempty"`
 				Id        *string                               `json:"id,omitempty"`
 				Label     *string                               `json:"label,omitempty"`
@@ -13061,6 +14426,86 @@ func ParseStartContactChangeResponse(rsp *http.Response) (*StartContactChangeRes
 	return response, nil
 }
 
+// ParseCancelOwnContactChangeResponse parses an HTTP response from a CancelOwnContactChangeWithResponse call
+func ParseCancelOwnContactChangeResponse(rsp *http.Response) (*CancelOwnContactChangeResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelOwnContactChangeResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ContactChange
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers CancelOwnContactChangeResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers CancelOwnContactChangeResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers CancelOwnContactChangeResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseVerifyContactChangeResponse parses an HTTP response from a VerifyContactChangeWithResponse call
 func ParseVerifyContactChangeResponse(rsp *http.Response) (*VerifyContactChangeResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -13075,15 +14520,12 @@ func ParseVerifyContactChangeResponse(rsp *http.Response) (*VerifyContactChangeR
 	}
 
 	switch {
-	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest struct {
-			Contact     string                                            `json:"contact"`
-			ContactKind VerifyContactChange200JSONResponseBodyContactKind `json:"contact_kind"`
-		}
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest ContactChange
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
-		response.JSON200 = &dest
+		response.JSON202 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
 		var dest Problem
@@ -13673,6 +15115,203 @@ func ParseVerifySignupResponse(rsp *http.Response) (*VerifySignupResponse, error
 	return response, nil
 }
 
+// ParseRedeemTerminalPairingResponse parses an HTTP response from a RedeemTerminalPairingWithResponse call
+func ParseRedeemTerminalPairingResponse(rsp *http.Response) (*RedeemTerminalPairingResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RedeemTerminalPairingResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest TerminalPaired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers RedeemTerminalPairingResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 415:
+		var headers RedeemTerminalPairingResponse415Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers RedeemTerminalPairingResponse429Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers RedeemTerminalPairingResponse503Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListTerminalPaymentsResponse parses an HTTP response from a ListTerminalPaymentsWithResponse call
+func ParseListTerminalPaymentsResponse(rsp *http.Response) (*ListTerminalPaymentsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListTerminalPaymentsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			NextCursor *string        `json:"next_cursor"`
+			Payments   []TerminalSale `json:"payments"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers ListTerminalPaymentsResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListTerminalPaymentsResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers ListTerminalPaymentsResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListTerminalPaymentsResponse503Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseCreatePaymentResponse parses an HTTP response from a CreatePaymentWithResponse call
 func ParseCreatePaymentResponse(rsp *http.Response) (*CreatePaymentResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -14044,9 +15683,18 @@ func ParseCreateTerminalTokenResponse(rsp *http.Response) (*CreateTerminalTokenR
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest struct {
-			AccessToken *string                                          `json:"access_token,omitempty"`
-			ExpiresIn   *int                                             `json:"expires_in,omitempty"`
-			TokenType   *CreateTerminalToken200JSONResponseBodyTokenType `json:"token_type,omitempty"`
+			AccessToken *string `json:"access_token,omitempty"`
+			ExpiresIn   *int    `json:"expires_in,omitempty"`
+			Label       *string `json:"label,omitempty"`
+			StoreId     *string `json:"store_id,omitempty"`
+
+			// StoreName the store's name in the Accept-Language (en or ja); its id when it has none
+			StoreName *string `json:"store_name,omitempty"`
+
+			// StoreNames the store's display names, null when the operator gave it none
+			StoreNames *StoreNames                                      `json:"store_names,omitempty"`
+			TerminalId *string                                          `json:"terminal_id,omitempty"`
+			TokenType  *CreateTerminalToken200JSONResponseBodyTokenType `json:"token_type,omitempty"`
 		}
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
