@@ -25,6 +25,8 @@ func (s *Server) opsRoutes(ops fiber.Router) {
 	ops.Get("/audit", s.adminAudit)
 	s.switchRoutes(ops)
 	s.storeRoutes(ops)
+	s.webhookRoutes(ops)
+	s.supportRoutes(ops)
 }
 
 // adminAudit returns the newest audit events, oldest first; ?account=

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/paycode/paycode/store"
 )
 
 // contactApplyEvery is how often each replica applies the contact changes
@@ -34,7 +36,7 @@ func (s *Server) startContactWorker() *contactWorker {
 				return
 			case <-t.C:
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), contactApplyEvery)
+			ctx, cancel := context.WithTimeout(store.Background(context.Background(), "contact changes"), contactApplyEvery)
 			if _, err := s.devices.ApplyDueContactChanges(ctx, 100); err != nil {
 				s.log.Warn("applying due contact changes", "error", err.Error())
 			}

@@ -19,7 +19,9 @@ import (
 // command is one, a pipeline (or MULTI) is one. While meet is armed it
 // also checks that the first two commands are in flight together: the
 // first waits for the second (a sequential design never sends the second,
-// and the wait ends at its bound as a failure).
+// and the wait ends at its bound as a failure). The replica's background
+// work (store.Background: the outbox worker, cache refreshes) is not a
+// request's and is left out.
 type roundTrips struct {
 	on    atomic.Bool
 	n     atomic.Int64
@@ -38,13 +40,13 @@ func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		// A connection the pool dials meanwhile says HELLO (and CLIENT
 		// SETINFO) once: its set-up, not a command of the path.
-		if h.on.Load() && cmd.Name() != "hello" && cmd.Name() != "client" {
+		if h.on.Load() && !store.IsBackground(ctx) && cmd.Name() != "hello" && cmd.Name() != "client" {
 			h.n.Add(1)
 			h.mu.Lock()
 			h.names = append(h.names, cmd.Name())
 			h.mu.Unlock()
 		}
-		if h.meet.Load() && cmd.Name() != "hello" && cmd.Name() != "client" {
+		if h.meet.Load() && !store.IsBackground(ctx) && cmd.Name() != "hello" && cmd.Name() != "client" {
 			switch h.arrivals.Add(1) {
 			case 1:
 				select {
@@ -73,7 +75,7 @@ func (h *roundTrips) concurrently(f func()) bool {
 
 func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if h.on.Load() {
+		if h.on.Load() && !store.IsBackground(ctx) {
 			h.n.Add(1)
 		}
 		return next(ctx, cmds)

@@ -18,6 +18,12 @@ type metrics struct {
 	streams  prometheus.Gauge
 	// notifications counts the outbox worker's outcomes.
 	notifications *prometheus.CounterVec
+	// merchantEvents counts the outbox worker's outcomes for merchant
+	// webhooks; merchantEnqueue the approved movements whose event could
+	// not be queued; support the operators' support reads.
+	merchantEvents  *prometheus.CounterVec
+	merchantEnqueue prometheus.Counter
+	support         *prometheus.CounterVec
 	// hubUp is 1 while the replica's Redis subscription is confirmed.
 	hubUp       prometheus.Gauge
 	money       *prometheus.CounterVec
@@ -65,6 +71,18 @@ func newMetrics() *metrics {
 		Name: "paycode_notifications_total",
 		Help: "Notification outbox deliveries on this replica by outcome: sent, retry (a failed attempt, retried after backoff), dead (out of attempts: in the dead-letter list), decoy (dropped).",
 	}, []string{"outcome"})
+	m.merchantEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paycode_merchant_webhooks_total",
+		Help: "Merchant webhook deliveries on this replica by outcome: sent, retry (a failed attempt, retried after backoff), dead (out of attempts: in the dead-letter list), dropped (no endpoint, or the movement was declined), later (the movement not recorded yet).",
+	}, []string{"outcome"})
+	m.merchantEnqueue = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "paycode_merchant_webhook_enqueue_failures_total",
+		Help: "Approved movements whose merchant event could not be queued (the movement stands; a replay sends the event).",
+	})
+	m.support = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paycode_support_reads_total",
+		Help: "Operator support reads by call (account_lookup, wallet, ledger) and result (found, not_found).",
+	}, []string{"call", "result"})
 	m.hubUp = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "paycode_event_hub_up",
 		Help: "1 while this replica's one Redis subscription (event streams, switch changes) is confirmed; 0 while it reconnects (streams answer 503, switches fall back to the 1 s re-read).",
@@ -101,7 +119,7 @@ func newMetrics() *metrics {
 		Name: "paycode_sales_reads_total",
 		Help: "Pages read from stores' sales logs, by caller: terminal (today's sales) or operator (a store's payments).",
 	}, []string{"caller"})
-	m.registry.MustRegister(m.pairings, m.salesReads, m.hubUp, m.notifications, m.requests, m.latency, m.ready, m.audit, m.limited, m.codes, m.streams, m.money, m.suspensions,
+	m.registry.MustRegister(m.pairings, m.salesReads, m.hubUp, m.notifications, m.merchantEvents, m.merchantEnqueue, m.support, m.requests, m.latency, m.ready, m.audit, m.limited, m.codes, m.streams, m.money, m.suspensions,
 		m.switchOff, m.reauthAfter, m.switchErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -3,6 +3,8 @@ package bff
 import (
 	"context"
 	"time"
+
+	"github.com/paycode/paycode/store"
 )
 
 // readyInterval is how often each replica checks its Redis for the
@@ -35,7 +37,7 @@ func (s *Server) startReadiness(interval time.Duration) {
 		interval = readyInterval
 	}
 	s.readyStop, s.readyDone = make(chan struct{}), make(chan struct{})
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(store.Background(context.Background(), "readiness"))
 	err := s.checkReady(ctx)
 	if err != nil {
 		s.log.Warn("store not ready at start", "error", err.Error())

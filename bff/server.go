@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -54,9 +55,15 @@ type Server struct {
 	// hub is the replica's one Redis subscription: event streams and the
 	// switch cache hear every replica through it.
 	hub *store.Hub
-	// notifyWorker posts the notification outbox to the webhook (nil
-	// without one).
+	// outbox queues notifications (when a webhook is configured) and
+	// merchant events; notifyWorker delivers it: notifications to the
+	// notification webhook, merchant events to the stores' endpoints.
+	outbox       *store.NotifyQueue
 	notifyWorker *store.NotifyWorker
+	// webhooks are the stores' merchant webhook endpoints, and
+	// merchantStores this replica's copy of which stores have one.
+	webhooks       *store.WebhookEndpoints
+	merchantStores *merchantStores
 	// contactWorker applies contact changes whose cool-down ended.
 	contactWorker *contactWorker
 	// streamEnded, when set, is called as each event stream ends (tests).
@@ -101,6 +108,15 @@ type Deps struct {
 	// Deliver is what the notification worker posts the outbox to; nil
 	// means the configured webhook (tests put a slow or failing one here).
 	Deliver notify.Notifier
+	// Outbox tunes the outbox worker (attempts, backoff); zero values take
+	// its defaults.
+	Outbox store.NotifyWorkerOptions
+	// MerchantClient posts merchant events; nil means a 10 s timeout and
+	// no redirects.
+	MerchantClient *http.Client
+	// OutboxObserved, when set, is told each outcome of the outbox worker
+	// after it is counted (tests wait on it).
+	OutboxObserved func(channel, outcome string)
 	// Tracer makes the requests' spans (NewTracerProvider); nil makes
 	// trace ids without recording spans.
 	Tracer trace.TracerProvider
@@ -151,6 +167,12 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Ser
 	}
 	s.terms, s.termTokens = newTerminalCache(st, s.now), newTerminalTokenCache(s.now)
 	s.accessTokens = newAccessTokenCache(s.now)
+	if s.outbox, err = st.NotifyQueue(cfg.Secret); err != nil {
+		return nil, err
+	}
+	if s.webhooks, err = st.WebhookEndpoints(cfg.Secret, s.now); err != nil {
+		return nil, err
+	}
 	if s.pay, err = s.newPay(); err != nil {
 		return nil, err
 	}
@@ -164,18 +186,30 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Ser
 		}
 	})
 	s.hub.OnSwitch(s.switchCache.invalidate)
+	// One worker for the outbox's two channels. Notifications are queued
+	// only when their webhook is configured; merchant events whenever a
+	// store has an endpoint, which the operator may set at any time.
+	router := notify.Router{Merchant: &notify.MerchantWebhook{Endpoints: s.webhooks, Client: deps.MerchantClient, Now: s.now}}
 	if cfg.NotifyWebhookURL != "" {
-		q, err := st.NotifyQueue(cfg.Secret)
-		if err != nil {
-			return nil, err
+		router.Notifications = deps.Deliver
+		if router.Notifications == nil {
+			router.Notifications = &notify.Webhook{URL: cfg.NotifyWebhookURL, Secret: cfg.NotifyWebhookSecret}
 		}
-		deliver := deps.Deliver
-		if deliver == nil {
-			deliver = &notify.Webhook{URL: cfg.NotifyWebhookURL, Secret: cfg.NotifyWebhookSecret}
-		}
-		s.notifyWorker = q.StartWorker(deliver, store.NotifyWorkerOptions{Log: log,
-			Observe: func(outcome string) { s.metrics.notifications.WithLabelValues(outcome).Inc() }})
 	}
+	wo := deps.Outbox
+	wo.Log = log
+	wo.Observe = func(channel, outcome string) {
+		if channel == store.ChannelMerchant {
+			s.metrics.merchantEvents.WithLabelValues(outcome).Inc()
+		} else {
+			s.metrics.notifications.WithLabelValues(outcome).Inc()
+		}
+		if deps.OutboxObserved != nil {
+			deps.OutboxObserved(channel, outcome)
+		}
+	}
+	s.notifyWorker = s.outbox.StartWorker(router, wo)
+	s.merchantStores = newMerchantStores(s.webhooks, log)
 	s.trusted = parseTrustedProxies(cfg.TrustedProxies)
 	s.devices = s.newDevices()
 	s.contactWorker = s.startContactWorker()
@@ -309,7 +343,6 @@ func (s *Server) Close() {
 	s.stopReadiness()
 	s.hub.Close()
 	s.contactWorker.Close()
-	if s.notifyWorker != nil {
-		s.notifyWorker.Close()
-	}
+	s.notifyWorker.Close()
+	s.merchantStores.close()
 }

@@ -26,8 +26,14 @@ func (s *Server) newPay() (*pay.Service, error) {
 		Limits: pay.Limits{PerPayment: c.LimitPayment, PerDay: c.LimitDay, PerTopup: c.LimitTopup,
 			TopupsPerDay: c.LimitTopupsPerDay, ProbationPerDay: c.ProbationLimitDay},
 		Guessing: pay.GuessPolicy{Throttle: c.GuessThrottle, Suspend: c.GuessSuspend},
-		Now:      s.now,
+		Now:      s.now, Merchant: s.outbox,
 	}, payStore{Store: s.store, terms: s.terms}, pay.AuditorFunc(s.recordAudit))
+}
+
+// payTerminal is the terminal as package pay sees it: with whether its
+// store has a merchant webhook endpoint (this replica's copy).
+func (s *Server) payTerminal(t *store.Terminal) pay.Terminal {
+	return pay.Terminal{ID: t.ID, StoreID: t.StoreID, Webhooks: s.merchantStores.has(t.StoreID)}
 }
 
 var idempotencyKey = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
@@ -93,7 +99,7 @@ func (s *Server) codeRequest(c *fiber.Ctx) (pay.CodeRequest, error) {
 	}
 	t := terminalOf(c)
 	return pay.CodeRequest{
-		Terminal: pay.Terminal{ID: t.ID, StoreID: t.StoreID}, Caller: pay.Caller{IP: s.clientIP(c), RequestID: requestID(c)},
+		Terminal: s.payTerminal(t), Caller: pay.Caller{IP: s.clientIP(c), RequestID: requestID(c)},
 		IdempotencyKey: key, Code: req.Code, Amount: *req.Amount, Currency: req.Currency, OrderRef: req.OrderRef,
 	}, nil
 }
@@ -189,7 +195,7 @@ func (s *Server) terminalRefund(c *fiber.Ctx) error {
 	t := terminalOf(c)
 	id := c.Params("id")
 	out, err := s.pay.Refund(c.UserContext(), pay.RefundRequest{
-		Terminal: pay.Terminal{ID: t.ID, StoreID: t.StoreID}, IdempotencyKey: key, PaymentID: id, Amount: *req.Amount,
+		Terminal: s.payTerminal(t), IdempotencyKey: key, PaymentID: id, Amount: *req.Amount,
 	})
 	if err := s.refused(out, err); err != nil {
 		return err
@@ -218,6 +224,11 @@ func (s *Server) refused(out *pay.Outcome, err error) error {
 	}
 	if out.Approved {
 		s.metrics.money.WithLabelValues(string(out.Kind), "approved").Inc()
+		if out.MerchantErr != nil {
+			s.metrics.merchantEnqueue.Inc()
+			s.log.Error("merchant event not queued; the movement stands (replay sends it)", "payment", out.PaymentID,
+				"kind", out.Kind, "error", out.MerchantErr.Error())
+		}
 		return nil
 	}
 	s.metrics.money.WithLabelValues(string(out.Kind), string(out.Decline)).Inc()

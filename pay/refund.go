@@ -24,7 +24,7 @@ func (s *Service) Refund(ctx context.Context, req RefundRequest) (*Outcome, erro
 		Amount: req.Amount, PaymentID: req.PaymentID,
 		IdemKey:  s.keyHash(req.IdempotencyKey),
 		BodyHash: s.bodyHash(string(store.KindRefund), req.PaymentID, strconv.FormatInt(req.Amount, 10)),
-		Now:      now, Day: s.day(now),
+		Now:      now, Day: s.day(now), Merchant: s.merchant(req.Terminal),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("refunding a payment: %w", err)

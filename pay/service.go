@@ -58,6 +58,16 @@ type Config struct {
 	Guessing GuessPolicy
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Merchant is the outbox of merchant events (nil: none are sent).
+	Merchant *store.NotifyQueue
+}
+
+// merchant is the outbox a movement of t queues its event in, or nil.
+func (s *Service) merchant(t Terminal) *store.NotifyQueue {
+	if !t.Webhooks {
+		return nil
+	}
+	return s.cfg.Merchant
 }
 
 // Service moves money for store terminals: payments and top-ups by code,
@@ -107,6 +117,9 @@ func New(cfg Config, st Store, audit Auditor) (*Service, error) {
 type Terminal struct {
 	ID      string
 	StoreID string
+	// Webhooks: the store has a merchant webhook endpoint, so its
+	// approved movements are queued for it (Config.Merchant).
+	Webhooks bool
 }
 
 // Caller is where a request came from, for the audit stream.

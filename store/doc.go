@@ -318,14 +318,32 @@
 //	    fields  en, ja (the store's display names, shown to shoppers in events and history), updated_at
 //	    by      PutStoreName (HSET; the operator's PUT /v1/stores/{store_id})
 //
-//	{prefix}{nq}notify                            stream  {nq}   none; each entry is deleted once delivered or dead-lettered
-//	    entry   m = the notify.Message, JSON sealed with AES-256-GCM under a key derived from PAYCODE_SECRET
-//	    by      NotifyQueue.Notify (XADD, decoys too); consumer group "notify", one consumer per replica's NotifyWorker
-//	            (XREADGROUP, XPENDING/XCLAIM after the backoff, XACK+XDEL)
+//	{prefix}{nq}notify                            stream  {nq}   none; each entry is deleted once delivered, dropped or dead-lettered
+//	    entry   m = the notify.Message, JSON sealed with AES-256-GCM under a key derived from PAYCODE_SECRET: a notification,
+//	            or a merchant event (type merchant.event, to = the store, data = the movement's kind and id; the body is read
+//	            from the movement's record at delivery, and a movement without one after 30 s was declined: dropped)
+//	    by      NotifyQueue.Notify (XADD, decoys too); NotifyQueue.EnqueueMerchantEvents (Move, beside the money script, when
+//	            the store has an endpoint; the operator's replay); consumer group "notify", one consumer per replica's
+//	            NotifyWorker (XREADGROUP, XPENDING/XCLAIM after the backoff, XACK+XDEL)
 //
 //	{prefix}{nq}notify:dead                       list    {nq}   none; LTRIM to 1000
 //	    values  "<stream id> <sealed message>" of messages out of attempts
 //	    by      NotifyWorker (LPUSH)
+//
+//	{prefix}{wh}ep:{store_id}                     hash    {wh}   none (durable)
+//	    fields  store, url, secret (the whsec_ secret sealed with AES-256-GCM under a key derived from PAYCODE_SECRET, bound to
+//	            the store id), prev and prev_until (ms: a rotated-out secret signs too until then), created_at, updated_at,
+//	            rotated_at
+//	    by      WebhookEndpoints.Put (MULTI with the two keys below: HSETNX secret, created_at; HSET url), rotateSecret
+//	            (WebhookEndpoints.Rotate), WebhookEndpoints.Delete (DEL)
+//
+//	{prefix}{wh}stores                            set     {wh}   none (durable)
+//	    members the ids of the stores that have an endpoint (each replica's copy, re-read within a second of a change)
+//	    by      WebhookEndpoints.Put (SADD), Delete (SREM)
+//
+//	{prefix}{wh}version                           string  {wh}   none (durable)
+//	    value   a counter raised by every Put and Delete: a replica re-reads {wh}stores only when it moved
+//	    by      WebhookEndpoints.Put, Delete (INCR)
 //
 //	{prefix}switches                              hash    own    none (durable)
 //	    fields  signups, topups, new_devices (on|off), reauth_after (ms, 0: never), blocked_countries (sorted ISO 3166 codes)

@@ -209,6 +209,18 @@ func (k Keys) NotifyQueue() string { return k.prefix + "{nq}notify" }
 // NotifyDead is the notification outbox's dead-letter list.
 func (k Keys) NotifyDead() string { return k.prefix + "{nq}notify:dead" }
 
+// WebhookEndpoint is a store's merchant webhook endpoint (URL and sealed
+// secrets), durable. The endpoints, their index and its version share the
+// {wh} slot, so a change of all three is one MULTI.
+func (k Keys) WebhookEndpoint(storeID string) string { return k.prefix + "{wh}ep:" + storeID }
+
+// WebhookStores is the set of store ids that have an endpoint.
+func (k Keys) WebhookStores() string { return k.prefix + "{wh}stores" }
+
+// WebhookVersion counts changes of WebhookStores, so replicas re-read the
+// set only when it changed.
+func (k Keys) WebhookVersion() string { return k.prefix + "{wh}version" }
+
 // SigningKeys holds the dev access-token signing key (dev mode only;
 // production keys come from configuration).
 func (k Keys) SigningKeys() string { return k.prefix + "signing-key:dev" }

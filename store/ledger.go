@@ -151,3 +151,42 @@ func readLedger(res any) ([]LedgerEntry, error) {
 	}
 	return out, nil
 }
+
+// LedgerDetails fills in each entry's terminal and order reference from
+// its movement's record (one pipeline for the page), which the compact
+// ledger does not repeat. The operator's support view needs them; the
+// shopper's history does not.
+func (s *Store) LedgerDetails(ctx context.Context, entries []LedgerEntry) error {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(entries))
+	for i, e := range entries {
+		b, err := BucketOfKind("pay", e.Payment)
+		if err != nil {
+			continue
+		}
+		if e.Refund != "" {
+			cmds[i] = pipe.HMGet(ctx, s.keys.Refund(b, e.Refund), "terminal", "order_ref")
+		} else {
+			cmds[i] = pipe.HMGet(ctx, s.keys.Payment(b, e.Payment), "terminal", "order_ref")
+		}
+	}
+	if pipe.Len() == 0 {
+		return nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
+		return wrap("reading a ledger's movements", err)
+	}
+	for i, cmd := range cmds {
+		if cmd == nil {
+			continue
+		}
+		v := cmd.Val()
+		if t, ok := v[0].(string); ok && entries[i].Terminal == "" {
+			entries[i].Terminal = t
+		}
+		if r, ok := v[1].(string); ok && entries[i].OrderRef == "" {
+			entries[i].OrderRef = r
+		}
+	}
+	return nil
+}

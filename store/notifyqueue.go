@@ -2,11 +2,8 @@ package store
 
 import (
 	"context"
-	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,6 +37,20 @@ import (
 
 const notifyGroup = "notify"
 
+// The channels of the outbox: the customers' notifications and the
+// stores' merchant events (webhooks.go).
+const (
+	ChannelNotification = "notification"
+	ChannelMerchant     = "merchant"
+)
+
+func channelOf(m notify.Message) string {
+	if m.Type == notify.TypeMerchantEvent {
+		return ChannelMerchant
+	}
+	return ChannelNotification
+}
+
 // NotifyQueue enqueues notifications; it implements notify.Notifier.
 type NotifyQueue struct {
 	s    *Store
@@ -49,13 +60,7 @@ type NotifyQueue struct {
 // NotifyQueue returns the queue, sealing messages under a key derived
 // from secret.
 func (s *Store) NotifyQueue(secret []byte) (*NotifyQueue, error) {
-	h := hmac.New(sha256.New, secret)
-	h.Write([]byte("paycode notification outbox v1"))
-	block, err := aes.NewCipher(h.Sum(nil))
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := newAEAD(secret, "paycode notification outbox v1")
 	if err != nil {
 		return nil, err
 	}
@@ -120,8 +125,11 @@ type NotifyWorkerOptions struct {
 	Backoff, MaxBackoff time.Duration
 	// Timeout bounds one delivery (default 20 s).
 	Timeout time.Duration
-	// Observe is told each outcome: "sent", "retry", "dead", "decoy".
-	Observe func(outcome string)
+	// Observe is told each outcome and the channel of the message
+	// (ChannelNotification or ChannelMerchant): "sent", "retry", "dead",
+	// "decoy", "dropped" (nowhere to deliver: a store without an endpoint,
+	// a declined movement), "later" (not deliverable yet; tried again).
+	Observe func(channel, outcome string)
 	Log     *slog.Logger
 }
 
@@ -151,7 +159,7 @@ func (q *NotifyQueue) StartWorker(deliver notify.Notifier, o NotifyWorkerOptions
 		o.Timeout = 20 * time.Second
 	}
 	if o.Observe == nil {
-		o.Observe = func(string) {}
+		o.Observe = func(string, string) {}
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -179,7 +187,7 @@ func (w *NotifyWorker) backoff(attempts int64) time.Duration {
 
 func (w *NotifyWorker) run() {
 	defer close(w.done)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(Background(context.Background(), "outbox"))
 	defer cancel()
 	go func() {
 		<-w.stop
@@ -245,7 +253,7 @@ func (w *NotifyWorker) retry(ctx context.Context) error {
 	}
 	for _, p := range pend {
 		if p.RetryCount >= int64(w.o.Attempts) {
-			w.deadLetter(ctx, p.ID)
+			w.deadLetter(ctx, p.ID, "")
 			continue
 		}
 		if p.Idle < w.backoff(p.RetryCount) {
@@ -268,26 +276,38 @@ func (w *NotifyWorker) handle(ctx context.Context, x redis.XMessage, attempt int
 	m, err := w.q.open(sealed)
 	if err != nil {
 		w.o.Log.Error("notification outbox: unreadable message dead-lettered", "id", x.ID, "error", err.Error())
-		w.deadLetter(ctx, x.ID)
+		w.deadLetter(ctx, x.ID, ChannelNotification)
 		return
 	}
+	channel := channelOf(m)
 	if m.Type == notify.TypeDecoy {
 		w.done1(ctx, x.ID)
-		w.o.Observe("decoy")
+		w.o.Observe(channel, "decoy")
 		return
 	}
 	dctx, cancel := context.WithTimeout(ctx, w.o.Timeout)
 	err = w.deliver.Notify(dctx, m)
 	cancel()
+	if errors.Is(err, notify.ErrDrop) {
+		w.o.Log.Info("outbox message dropped: nowhere to deliver it", "id", m.ID, "type", m.Type, "error", err.Error())
+		w.done1(ctx, x.ID)
+		w.o.Observe(channel, "dropped")
+		return
+	}
+	if errors.Is(err, notify.ErrLater) {
+		// Left pending, as a failure is, but not one.
+		w.o.Observe(channel, "later")
+		return
+	}
 	if err != nil {
 		// Left pending: retry claims it after its backoff. The error
 		// names no address and no text.
 		w.o.Log.Warn("notification not delivered; will retry", "id", m.ID, "type", m.Type, "attempt", attempt, "error", err.Error())
-		w.o.Observe("retry")
+		w.o.Observe(channel, "retry")
 		return
 	}
 	w.done1(ctx, x.ID)
-	w.o.Observe("sent")
+	w.o.Observe(channel, "sent")
 }
 
 // done1 acknowledges and deletes a delivered message (its OTP leaves Redis).
@@ -301,7 +321,9 @@ func (w *NotifyWorker) done1(ctx context.Context, id string) {
 
 // deadLetter moves a message (still sealed) to the dead-letter list for the
 // operator, keeping the newest 1000.
-func (w *NotifyWorker) deadLetter(ctx context.Context, id string) {
+// channel is the message's channel when the caller knows it ("": read it
+// from the message).
+func (w *NotifyWorker) deadLetter(ctx context.Context, id, channel string) {
 	rdb, key := w.q.s.rdb, w.q.s.keys.NotifyQueue()
 	msgs, err := rdb.XRange(ctx, key, id, id).Result()
 	if err != nil {
@@ -310,14 +332,23 @@ func (w *NotifyWorker) deadLetter(ctx context.Context, id string) {
 	pipe := rdb.TxPipeline()
 	for _, x := range msgs {
 		sealed, _ := x.Values["m"].(string)
+		if channel == "" {
+			channel = ChannelNotification
+			if m, err := w.q.open(sealed); err == nil {
+				channel = channelOf(m)
+			}
+		}
 		pipe.LPush(ctx, w.q.s.keys.NotifyDead(), x.ID+" "+sealed)
 		pipe.LTrim(ctx, w.q.s.keys.NotifyDead(), 0, 999)
 	}
 	pipe.XAck(ctx, key, notifyGroup, id)
 	pipe.XDel(ctx, key, id)
+	if channel == "" {
+		channel = ChannelNotification
+	}
 	if _, err := pipe.Exec(ctx); err == nil {
-		w.o.Log.Error("notification dead-lettered after its attempts", "id", id)
-		w.o.Observe("dead")
+		w.o.Log.Error("outbox message dead-lettered after its attempts", "id", id, "channel", channel)
+		w.o.Observe(channel, "dead")
 	}
 }
 

@@ -104,5 +104,5 @@ func TestNotifyOutbox(t *testing.T) {
 
 func workerOpts(outcomes chan string, attempts int) store.NotifyWorkerOptions {
 	return store.NotifyWorkerOptions{Attempts: attempts, Backoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
-		Observe: func(o string) { outcomes <- o }}
+		Observe: func(_, o string) { outcomes <- o }}
 }

@@ -81,14 +81,20 @@ return 1
 // Move calls it for every movement; it is exported for tools that repair a
 // log.
 func (s *Store) AppendSale(ctx context.Context, r SaleRef) error {
+	keys, member := s.saleKeys(r)
+	if _, err := s.evalDurable(ctx, appendSale, keys, member); err != nil {
+		return fmt.Errorf("logging a sale: %w", err)
+	}
+	return nil
+}
+
+// saleKeys are appendSale's keys and member for r.
+func (s *Store) saleKeys(r SaleRef) ([]string, string) {
 	keys := []string{s.keys.Sales(r.StoreID)}
 	if r.Kind != KindRefund && r.TerminalID != "" {
 		keys = append(keys, s.keys.TerminalSales(r.StoreID, r.TerminalID))
 	}
-	if _, err := s.evalDurable(ctx, appendSale, keys, saleMember(r.At, r.ID)); err != nil {
-		return fmt.Errorf("logging a sale: %w", err)
-	}
-	return nil
+	return keys, saleMember(r.At, r.ID)
 }
 
 // logReplayed makes sure the movement a replayed approval names is in the

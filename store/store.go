@@ -349,3 +349,18 @@ type redisLogger struct{ l *slog.Logger }
 func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	r.l.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
 }
+
+type backgroundKey struct{}
+
+// Background marks ctx as a replica's background work (the outbox worker,
+// cache refreshes), not a request's: tests that count a request's round
+// trips leave such commands out.
+func Background(ctx context.Context, task string) context.Context {
+	return context.WithValue(ctx, backgroundKey{}, task)
+}
+
+// IsBackground reports whether ctx was marked by Background.
+func IsBackground(ctx context.Context) bool {
+	_, ok := ctx.Value(backgroundKey{}).(string)
+	return ok
+}

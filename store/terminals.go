@@ -223,6 +223,12 @@ type LedgerEntry struct {
 	Store    string
 	Currency string
 	At       time.Time
+	// Terminal and OrderRef (payments and top-ups): what the operator's
+	// support view shows besides the shopper's history. The compact ledger
+	// (ledger.go) does not repeat them: Store.LedgerDetails reads them from
+	// the movement's record.
+	Terminal string
+	OrderRef string
 }
 
 // WalletState is an account's balance and recent movements.

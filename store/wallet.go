@@ -107,6 +107,9 @@ type Outcome struct {
 	Currency  string
 	Balance   int64 // after the movement (approved only)
 	Replayed  bool  // served from the idempotency record
+	// MerchantErr is why the merchant event of an approved movement could
+	// not be queued (the movement stands; an operator's replay sends it).
+	MerchantErr error
 }
 
 // Movement is one request to move money.
@@ -132,6 +135,10 @@ type Movement struct {
 	// before it: the operator's reauth_after, so that forcing everyone to
 	// re-authenticate also voids the codes already on screens. Zero: none.
 	VoidBefore time.Time
+	// Merchant, when set, is the outbox the store's merchant event goes to
+	// (the store has a webhook endpoint): Move queues it with the movement,
+	// in parallel, before the outcome is known (see MerchantBody).
+	Merchant *NotifyQueue
 }
 
 // idemTTL is how long outcomes are kept for retries (24 h after the last
@@ -569,18 +576,25 @@ func (s *Store) Move(ctx context.Context, m Movement) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The store's sales-log entry goes out with the script, not after it
-	// (sales.go): one round trip's latency.
+	// The store's sales-log entry (sales.go) and, when the store has a
+	// webhook endpoint, its merchant event (webhooks.go) go out with the
+	// script, not after it: one round trip's latency. Both name the id the
+	// movement gets if approved; readers skip an entry whose movement was
+	// declined, and MerchantBody drops its event.
 	ref := SaleRef{StoreID: m.StoreID, TerminalID: m.TerminalID, Kind: m.Kind, ID: id, At: m.Now}
-	logged := make(chan error, 1)
-	go func() { logged <- s.AppendSale(ctx, ref) }()
+	logged, queued := make(chan error, 1), make(chan error, 1)
+	go func() {
+		logErr, eventErr := s.appendSaleWith(ctx, ref, m.Merchant)
+		logged <- logErr
+		queued <- eventErr
+	}()
 	var res []any
 	if m.Kind == KindRefund {
 		res, err = refundScript.run(ctx, s, &refundCall{k: s.keys, b: b, m: &m, refundID: id, idem: idem})
 	} else {
 		res, err = payScript.run(ctx, s, &payCall{k: s.keys, b: b, m: &m, paymentID: id, idem: idem})
 	}
-	logErr := <-logged
+	logErr, eventErr := <-logged, <-queued
 	if err != nil {
 		return nil, err
 	}
@@ -605,6 +619,13 @@ func (s *Store) Move(ctx context.Context, m Movement) (*Outcome, error) {
 	if logErr != nil {
 		return nil, fmt.Errorf("%w: the movement is done but not in the store's sales log yet (%v)", ErrUnconfirmed, logErr)
 	}
+	if m.Merchant != nil && (out.Replayed || eventErr != nil) {
+		// A replay names the first run's movement, whose event may have
+		// been lost with its answer (the receiver deduplicates by
+		// webhook-id); a failed enqueue gets a second try.
+		eventErr = m.Merchant.EnqueueMerchantEvents(ctx, MerchantRef{StoreID: m.StoreID, Kind: m.Kind, ID: out.PaymentID, At: m.Now})
+	}
+	out.MerchantErr = eventErr
 	return out, nil
 }
 

@@ -214,3 +214,56 @@ func TestPairingAndSalesCommands(t *testing.T) {
 		t.Errorf("refund without -amount: exit %d; want usage", code)
 	}
 }
+
+// The webhook and support commands against the real admin API: the
+// secret is printed once (set, rotate) and never by get; a replay needs
+// -from; support reads need -operator and -reason, and a miss is exit 1.
+func TestWebhookAndSupportCommands(t *testing.T) {
+	base := newAdminServer(t)
+	setEnv(t, base)
+	t.Setenv("PAYCODE_OPERATOR", testOperator)
+
+	code, stdout, stderr := runCLI(t, "webhook", "set", "store-7", "-url", "http://127.0.0.1:1/hook", "-reason", "onboarding")
+	if code != exitOK || !strings.Contains(stdout, "whsec_") {
+		t.Fatalf("webhook set = %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI(t, "webhook", "get", "store-7")
+	if code != exitOK || strings.Contains(stdout, "whsec_") || !strings.Contains(stdout, "http://127.0.0.1:1/hook") {
+		t.Fatalf("webhook get = %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI(t, "webhook", "rotate", "store-7", "-reason", "leaked")
+	if code != exitOK || !strings.Contains(stdout, "whsec_") || !strings.Contains(stdout, "previous_secret_valid_until") {
+		t.Fatalf("webhook rotate = %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if code, _, _ = runCLI(t, "webhook", "replay", "store-7", "-reason", "receiver was down"); code != exitUsage {
+		t.Errorf("webhook replay without -from = %d; want %d", code, exitUsage)
+	}
+	code, stdout, stderr = runCLI(t, "webhook", "replay", "store-7", "-from", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339),
+		"-reason", "receiver was down", "-json")
+	if code != exitOK || !strings.Contains(stdout, `"queued": 0`) {
+		t.Fatalf("webhook replay = %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if code, stdout, stderr = runCLI(t, "webhook", "remove", "store-7", "-reason", "store closed"); code != exitOK {
+		t.Fatalf("webhook remove = %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if code, _, _ = runCLI(t, "webhook", "get", "store-7"); code != exitRefused {
+		t.Errorf("webhook get after remove = %d; want %d", code, exitRefused)
+	}
+
+	if code, _, _ = runCLI(t, "account", "find", "-contact", "nobody@example.com"); code != exitUsage {
+		t.Errorf("account find without -reason = %d; want %d (support reads are audited)", code, exitUsage)
+	}
+	if code, _, _ = runCLI(t, "account", "find", "-reason", "ticket 7"); code != exitUsage {
+		t.Errorf("account find with neither -contact nor -enrollment = %d; want %d", code, exitUsage)
+	}
+	code, stdout, stderr = runCLI(t, "account", "find", "-contact", "nobody@example.com", "-reason", "ticket 7")
+	if code != exitRefused || strings.Contains(stdout+stderr, "nobody@example.com") {
+		t.Errorf("account find of an unknown contact = %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if code, _, _ = runCLI(t, "account", "wallet", "acct_0000aaaaaaaaaaaaaaaaaaaaaaaa", "-reason", "ticket 7"); code != exitRefused {
+		t.Errorf("account wallet of no account = %d; want %d", code, exitRefused)
+	}
+	if code, _, _ = runCLI(t, "account", "ledger", "acct_0000aaaaaaaaaaaaaaaaaaaaaaaa", "-reason", "ticket 7", "-limit", "500"); code != exitUsage {
+		t.Errorf("account ledger -limit 500 = %d; want %d", code, exitUsage)
+	}
+}

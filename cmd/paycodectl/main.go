@@ -33,6 +33,14 @@ commands:
   payment refund PAYMENT_ID -amount N [-idempotency-key K]
   account freeze ID
   account unfreeze ID
+  account find -contact EMAIL|+PHONE | -enrollment ENROLLMENT_ID   (support: audited, needs -operator -reason)
+  account wallet ACCOUNT_ID                     (support: audited, needs -operator -reason)
+  account ledger ACCOUNT_ID [-limit N] [-cursor C]   (support: audited, needs -operator -reason)
+  webhook set STORE_ID -url URL                 (the store's merchant webhook; prints the secret once)
+  webhook get STORE_ID
+  webhook rotate STORE_ID                       (a new secret, printed once; the old one signs for a day)
+  webhook remove STORE_ID
+  webhook replay STORE_ID -from RFC3339 [-to RFC3339]
   enrollment list ACCOUNT_ID
   enrollment approve ENROLLMENT_ID -account ACCOUNT_ID
   switch list
@@ -101,6 +109,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"account": {
 			"freeze":   accountStatus("freeze"),
 			"unfreeze": accountStatus("unfreeze"),
+			"find":     accountFind,
+			"wallet":   accountWallet,
+			"ledger":   accountLedger,
+		},
+		"webhook": {
+			"set":    webhookSet,
+			"get":    webhookGet,
+			"rotate": webhookRotate,
+			"remove": webhookRemove,
+			"replay": webhookReplay,
 		},
 		"enrollment": {
 			"list":    enrollmentList,
