@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/paycode/paycode/api"
 	"github.com/paycode/paycode/store"
 	"github.com/paycode/paycode/text"
 )
@@ -20,10 +21,14 @@ const (
 	codeInvalidPublicKey = "invalid_public_key"
 )
 
-// adminRoutes registers the admin listener's routes: probes and metrics
-// without authentication (the listener is loopback by default), operator
+// adminRoutes registers the admin listener's routes: its OpenAPI document
+// (api/admin.yaml), probes and metrics without authentication (the listener is loopback by default), operator
 // calls under /v1 behind the admin bearer token.
 func (s *Server) adminRoutes() {
+	s.admin.Get("/openapi.yaml", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, "application/yaml")
+		return c.Send(api.Admin)
+	})
 	s.admin.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok"})
 	})

@@ -31,7 +31,7 @@ func (s *Server) opsRoutes(ops fiber.Router) {
 func (s *Server) adminAudit(c *fiber.Ctx) error {
 	limit := c.QueryInt("limit", 100)
 	if limit < 1 || limit > 1000 {
-		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.AuditLimit))
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.AuditLimit)).about("limit")
 	}
 	events, err := s.store.AuditEvents(c.UserContext(), int64(limit))
 	if err != nil {
@@ -57,10 +57,10 @@ type operatorReason struct {
 
 func (o operatorReason) check() error {
 	if o.Operator == "" || len(o.Operator) > 64 || !validOrderRef(o.Operator) {
-		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.OperatorRequired))
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.OperatorRequired)).about("operator")
 	}
 	if o.Reason == "" || len(o.Reason) > 500 {
-		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.ReasonRequired))
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.ReasonRequired)).about("reason")
 	}
 	return nil
 }
@@ -79,13 +79,13 @@ func (s *Server) adminRegisterTerminal(c *fiber.Ctx) error {
 		return err
 	}
 	if !validStoreID(req.StoreID) {
-		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.StoreIDRequired))
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.StoreIDRequired)).about("store_id")
 	}
 	if !validLabel(req.Label) {
 		return problemText(fiber.StatusBadRequest, codeInvalidLabel, text.M(text.TerminalLabel))
 	}
 	if _, err := tokens.ParsePublicKeyPEM([]byte(req.PublicKeyPEM)); err != nil {
-		p := problemText(fiber.StatusBadRequest, codeInvalidPublicKey, text.M(text.InvalidPublicKey))
+		p := problemText(fiber.StatusBadRequest, codeInvalidPublicKey, text.M(text.InvalidPublicKey)).about("public_key_pem")
 		p.Err = err
 		return p
 	}

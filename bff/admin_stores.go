@@ -51,7 +51,7 @@ func (s *Server) adminNameStore(c *fiber.Ctx) error {
 	}
 	id := c.Params("store_id")
 	if !validStoreID(id) {
-		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.StoreIDRequired))
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.StoreIDRequired)).about("store_id")
 	}
 	if !validStoreName(req.NameEn) || !validStoreName(req.NameJa) {
 		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.StoreNameInvalid))

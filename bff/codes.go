@@ -68,7 +68,7 @@ func (s *Server) issueCode(c *fiber.Ctx) error {
 	images := c.Query("images", "svg")
 	format, ok := barcodeFormats[images]
 	if !ok {
-		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.ImagesFormat))
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.ImagesFormat)).about("images")
 	}
 	scale := defaultBarcodeScale
 	if req.Scale != nil {

@@ -19,7 +19,7 @@ func (s *Server) contactChangeStart(c *fiber.Ctx) error {
 	}
 	contact, kind, ok := normalizeContact(req.Contact)
 	if !ok {
-		return problemText(fiber.StatusBadRequest, codeInvalidContact, text.M(text.InvalidContact))
+		return problemText(fiber.StatusBadRequest, codeInvalidContact, text.M(text.InvalidContact)).about("contact")
 	}
 	sess, _ := sessionOf(c)
 	cc, err := s.devices.ChangeContactStart(c.UserContext(), s.deviceRequest(c), sess, contact, kind)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"regexp"
+	"strings"
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/gofiber/fiber/v2"
@@ -112,12 +114,30 @@ func decodeExactJSON(c *fiber.Ctx, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		p := problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.RequestUnknownMember))
+		p := problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.RequestUnknownMember)).about(unknownMember(err))
 		p.Err = err
 		return p
 	}
 	return nil
 }
+
+// unknownMember is the member encoding/json names in its error for a
+// member DisallowUnknownFields refused ("" for any other error). It is
+// the request's own member name, cut to a plain identifier so that
+// nothing else of the body is echoed.
+func unknownMember(err error) string {
+	name, ok := strings.CutPrefix(err.Error(), "json: unknown field ")
+	if !ok {
+		return ""
+	}
+	name = strings.Trim(name, `"`)
+	if !validMemberName.MatchString(name) {
+		return ""
+	}
+	return name
+}
+
+var validMemberName = regexp.MustCompile(`^[A-Za-z0-9_]{1,64}$`)
 
 func enrollmentNotFound() *Problem {
 	return problemText(fiber.StatusNotFound, codeNotFound, text.M(text.EnrollmentNotFound))

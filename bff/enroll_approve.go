@@ -184,9 +184,9 @@ func (s *Server) operatorApprove(c *fiber.Ctx) error {
 	case req.AccountID == "":
 		return missing("account_id")
 	case !validLabel(req.Operator) || strings.ContainsAny(req.Operator, ": "):
-		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.EnrollmentOperatorName))
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.EnrollmentOperatorName)).about("operator")
 	case !validReason(req.Reason):
-		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.EnrollmentOperatorReason))
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.EnrollmentOperatorReason)).about("reason")
 	}
 	id, err := enrollmentID(c)
 	if err != nil {

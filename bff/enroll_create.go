@@ -24,7 +24,7 @@ func (s *Server) enrollmentCreate(c *fiber.Ctx) error {
 	}
 	contact, _, ok := normalizeContact(req.Contact)
 	if !ok {
-		return problemText(fiber.StatusBadRequest, codeInvalidContact, text.M(text.InvalidContact))
+		return problemText(fiber.StatusBadRequest, codeInvalidContact, text.M(text.InvalidContact)).about("contact")
 	}
 	label, err := enrollLabel(req.DeviceLabel)
 	if err != nil {

@@ -126,5 +126,5 @@ func enrollmentStateProblem(state newdevice.State) *Problem {
 
 // otpFormatProblem answers an "otp" member that is not 6 digits.
 func otpFormatProblem() *Problem {
-	return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.OTPFormat))
+	return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.OTPFormat)).about("otp")
 }

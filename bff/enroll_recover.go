@@ -25,7 +25,7 @@ func (s *Server) enrollmentRecover(c *fiber.Ctx) error {
 	case req.RecoveryCode == "":
 		return missing("recovery_code")
 	case len(req.RecoveryCode) > 32:
-		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.EnrollmentRecoveryCodeLong))
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.EnrollmentRecoveryCodeLong)).about("recovery_code")
 	}
 	id, jkt, err := s.newDeviceCall(c)
 	if err != nil {

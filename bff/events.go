@@ -84,7 +84,7 @@ func (s *Server) events(c *fiber.Ctx) error {
 	sess, _ := sessionOf(c)
 	last := c.Get("Last-Event-ID") // used after the handler returns: a copy, the app is Immutable
 	if last != "" && !streamID.MatchString(last) {
-		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.LastEventID))
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.LastEventID)).about("Last-Event-ID")
 	}
 	// Subscribe before reading the replay, so nothing published in between
 	// is lost; duplicates are dropped by id. The subscription is a place

@@ -45,11 +45,11 @@ func (s *Server) movements(ctx context.Context, entries []store.LedgerEntry) ([]
 func (s *Server) walletHistory(c *fiber.Ctx) error {
 	before := c.Query("before")
 	if before != "" && !streamID.MatchString(before) {
-		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.HistoryCursor))
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.HistoryCursor)).about("before")
 	}
 	limit := c.QueryInt("limit", historyPageDefault)
 	if limit < 1 || limit > historyPageMax {
-		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.HistoryLimit))
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.HistoryLimit)).about("limit")
 	}
 	sess, _ := sessionOf(c)
 	// One more than asked tells whether another page follows.

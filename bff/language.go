@@ -23,7 +23,7 @@ func chosenLang(c *fiber.Ctx, member string) (text.Lang, error) {
 	if member != "" {
 		l, ok := text.Parse(member)
 		if !ok {
-			return "", problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.LangUnknown, "langs", langList()))
+			return "", problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.LangUnknown, "langs", langList())).about("lang")
 		}
 		return l, nil
 	}

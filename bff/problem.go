@@ -32,6 +32,11 @@ type Problem struct {
 	// another language gets the generic text of the code when the
 	// catalogue has one, and Detail otherwise.
 	Msg *text.Message
+	// Param names the request member that is wrong when the handler knows
+	// it (Stripe's "param"): a body member ("amount"), a query parameter
+	// ("limit") or a header ("Idempotency-Key"). Empty when the problem is
+	// not about one member.
+	Param string
 	// Headers are added to the response (WWW-Authenticate, Retry-After).
 	Headers map[string]string
 	// Extra are RFC 9457 extension members, serialised at the top level of
@@ -61,6 +66,7 @@ type problemBody struct {
 	RequestID string `json:"request_id,omitempty"`
 	// TraceID is the W3C trace id of the request (trace.go).
 	TraceID string `json:"trace_id,omitempty"`
+	Param   string `json:"param,omitempty"`
 	// Extra holds the extension members (Problem.Extra).
 	Extra map[string]any `json:"-"`
 }
@@ -77,7 +83,7 @@ func (b problemBody) MarshalJSON() ([]byte, error) {
 	names := make([]string, 0, len(b.Extra))
 	for k := range b.Extra {
 		switch k {
-		case "type", "title", "status", "detail", "code", "request_id", "trace_id", "instance":
+		case "type", "title", "status", "detail", "code", "request_id", "trace_id", "param", "instance":
 		default:
 			names = append(names, k)
 		}
@@ -112,6 +118,13 @@ func newProblem(status int, code, detail string) *Problem {
 func problemText(status int, code string, m text.Message) *Problem {
 	p := newProblem(status, code, m.Render(text.En))
 	p.Msg = &m
+	return p
+}
+
+// about names the request member the problem is about (Param) and
+// returns p.
+func (p *Problem) about(param string) *Problem {
+	p.Param = param
 	return p
 }
 
@@ -243,6 +256,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		Code:      p.Code,
 		RequestID: rid,
 		TraceID:   traceID(c),
+		Param:     p.Param,
 		Extra:     p.Extra,
 	}, "application/problem+json")
 }

@@ -26,11 +26,11 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
 		var typeErr *json.UnmarshalTypeError
-		m := text.M(text.NotJSON)
+		m, param := text.M(text.NotJSON), ""
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			m = text.M(text.MemberType, "member", typeErr.Field)
+			m, param = text.M(text.MemberType, "member", typeErr.Field), typeErr.Field
 		}
-		p := problemText(fiber.StatusBadRequest, codeMalformed, m)
+		p := problemText(fiber.StatusBadRequest, codeMalformed, m).about(param)
 		p.Err = err
 		return p
 	}
@@ -42,7 +42,7 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 
 // missing is the problem of a required member that is absent or empty.
 func missing(member string) *Problem {
-	return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.MemberRequired, "member", member))
+	return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.MemberRequired, "member", member)).about(member)
 }
 
 // refreshCookie is where the PWA keeps its refresh token: __Host- (Secure,

@@ -57,6 +57,9 @@ type Server struct {
 	// notifyWorker posts the notification outbox to the webhook (nil
 	// without one).
 	notifyWorker *store.NotifyWorker
+	// notifyQueue is the outbox the worker drains (its backlog is a
+	// metric; nil without a webhook).
+	notifyQueue *store.NotifyQueue
 	// streamEnded, when set, is called as each event stream ends (tests).
 	streamEnded func()
 	// switchCache holds the operator's switches for at most a second: the
@@ -167,6 +170,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Ser
 		if deliver == nil {
 			deliver = &notify.Webhook{URL: cfg.NotifyWebhookURL, Secret: cfg.NotifyWebhookSecret}
 		}
+		s.notifyQueue = q
 		s.notifyWorker = q.StartWorker(deliver, store.NotifyWorkerOptions{Log: log,
 			Observe: func(outcome string) { s.metrics.notifications.WithLabelValues(outcome).Inc() }})
 	}

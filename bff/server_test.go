@@ -21,9 +21,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"go.yaml.in/yaml/v3"
 
-	"github.com/paycode/paycode/api"
 	"github.com/paycode/paycode/config"
 	"github.com/paycode/paycode/store"
 	"github.com/paycode/paycode/store/storetest"
@@ -262,51 +260,6 @@ func TestSecurityHeaders(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestLandingAndOpenAPI(t *testing.T) {
-	s, _ := newTestServer(t, nil, nil)
-	resp, body := do(t, s.app, httptest.NewRequest("GET", "/", nil))
-	if resp.StatusCode != 200 || !bytes.Contains(body, []byte("<h1>paycode</h1>")) {
-		t.Errorf("GET / = %d %q; want the landing page", resp.StatusCode, body)
-	}
-	resp, body = do(t, s.app, httptest.NewRequest("GET", "/openapi.yaml", nil))
-	if resp.StatusCode != 200 || !bytes.Equal(body, api.OpenAPI) || resp.Header.Get("Content-Type") != "application/yaml" {
-		t.Errorf("GET /openapi.yaml = %d %s; want the embedded document", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-}
-
-// The OpenAPI document parses, and every route either app serves is
-// described in it, so the document cannot silently fall behind the code.
-func TestOpenAPICoversRoutes(t *testing.T) {
-	s, _ := newTestServer(t, nil, nil)
-	var doc struct {
-		OpenAPI string                    `yaml:"openapi"`
-		Paths   map[string]map[string]any `yaml:"paths"`
-	}
-	if err := yaml.Unmarshal(api.OpenAPI, &doc); err != nil {
-		t.Fatalf("api/openapi.yaml does not parse: %v", err)
-	}
-	if doc.OpenAPI != "3.1.0" {
-		t.Errorf("openapi = %q; want 3.1.0", doc.OpenAPI)
-	}
-	fiberParam := regexp.MustCompile(`:([a-z_]+)`)
-	for _, app := range []*fiber.App{s.app, s.admin} {
-		for _, r := range app.GetRoutes(true) {
-			if r.Method == "USE" || r.Method == "HEAD" || r.Path == "/" && r.Method != "GET" {
-				continue
-			}
-			path := fiberParam.ReplaceAllString(r.Path, "{$1}")
-			ops, ok := doc.Paths[path]
-			if !ok {
-				t.Errorf("route %s %s is not in api/openapi.yaml", r.Method, path)
-				continue
-			}
-			if _, ok := ops[strings.ToLower(r.Method)]; !ok {
-				t.Errorf("route %s %s: the document has the path but not the method", r.Method, path)
-			}
-		}
 	}
 }
 

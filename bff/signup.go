@@ -76,7 +76,7 @@ func (s *Server) signupContact(c *fiber.Ctx) error {
 	}
 	contact, kind, ok := normalizeContact(req.Contact)
 	if !ok {
-		return problemText(fiber.StatusBadRequest, codeInvalidContact, text.M(text.InvalidContact))
+		return problemText(fiber.StatusBadRequest, codeInvalidContact, text.M(text.InvalidContact)).about("contact")
 	}
 	hash := s.contactHash(contact)
 	if err := s.limit(c, "otp-ip", s.clientIP(c), limitOTPPerIP); err != nil {
@@ -157,7 +157,7 @@ func (s *Server) signupVerify(c *fiber.Ctx) error {
 		return missing("signup_id")
 	}
 	if !sixDigits.MatchString(req.OTP) {
-		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.OTPFormat))
+		return problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.OTPFormat)).about("otp")
 	}
 	proof, err := s.proveDPoP(c, "")
 	if err != nil {
@@ -237,7 +237,7 @@ func (s *Server) signupFinish(c *fiber.Ctx) error {
 		req.DeviceLabel = "device"
 	}
 	if !validLabel(req.DeviceLabel) {
-		return problemText(fiber.StatusBadRequest, codeInvalidLabel, text.M(text.InvalidDeviceLabel))
+		return problemText(fiber.StatusBadRequest, codeInvalidLabel, text.M(text.InvalidDeviceLabel)).about("device_label")
 	}
 	proof, err := s.proveDPoP(c, "")
 	if err != nil {

@@ -292,7 +292,7 @@ func (s *Server) adminSetSwitch(c *fiber.Ctx) error {
 	}
 	name := c.Params("name")
 	if !slices.Contains(store.SwitchNames, name) {
-		return problemText(fiber.StatusBadRequest, codeUnknownSwitch, text.M(text.UnknownSwitchList, "switches", strings.Join(store.SwitchNames, ", ")))
+		return problemText(fiber.StatusBadRequest, codeUnknownSwitch, text.M(text.UnknownSwitchList, "switches", strings.Join(store.SwitchNames, ", "))).about("name")
 	}
 	if err := req.check(); err != nil {
 		return err
@@ -312,7 +312,7 @@ func (s *Server) adminSetSwitch(c *fiber.Ctx) error {
 		}
 	}
 	if err := s.store.SetSwitch(ctx, name, value); errors.Is(err, store.ErrBadSwitch) {
-		p := problemText(fiber.StatusBadRequest, codeInvalidSwitchValue, switchValueHelp[name])
+		p := problemText(fiber.StatusBadRequest, codeInvalidSwitchValue, switchValueHelp[name]).about("value")
 		p.Err = err
 		return p
 	} else if err != nil {
@@ -346,7 +346,7 @@ var switchValueHelp = map[string]text.Message{
 // cut-off only moves forward, and never past now: a future cut-off would
 // refuse the fresh logins it asks for.
 func (s *Server) reauthValue(v string, current time.Time) (string, error) {
-	bad := problemText(fiber.StatusBadRequest, codeInvalidSwitchValue, switchValueHelp[store.SwitchReauthAfter])
+	bad := problemText(fiber.StatusBadRequest, codeInvalidSwitchValue, switchValueHelp[store.SwitchReauthAfter]).about("value")
 	now := s.now()
 	t := now
 	if v != "now" {

@@ -342,8 +342,9 @@ func TestSwitchReachesEveryReplica(t *testing.T) {
 }
 
 // Fail closed (principle 6): when the switches cannot be read, the risky
-// channels are refused with 503 instead of being assumed open; calls that
-// depend on no switch are not affected.
+// channels are refused with 503 instead of being assumed open. A payment
+// depends on reauth_after (it voids codes issued before it), so it is
+// refused too and moves nothing; it goes through once they read again.
 func TestSwitchesFailClosed(t *testing.T) {
 	e := newEnv(t, map[string]string{"PAYCODE_TRUSTED_PROXIES": "0.0.0.0", "PAYCODE_COUNTRY_HEADER": "CF-IPCountry"})
 	term := e.registerTerminal("store-1")
@@ -374,6 +375,7 @@ func TestSwitchesFailClosed(t *testing.T) {
 			e.clock.Advance(switchTTL)
 			mustProblem(t, "sign-up", d.do("POST", "/v1/signup/contact", map[string]string{"contact": "x@example.com"}, false), 503, codeUnavailable)
 			mustProblem(t, "top-up", term.topup(code, 100), 503, codeUnavailable)
+			mustProblem(t, "payment", term.pay(code, 100), 503, codeUnavailable)
 			mustProblem(t, "enrollment", e.newDevice().do("POST", "/v1/enrollments", map[string]any{"contact": "failclosed@example.com"}, true), 503, codeUnavailable)
 			mustProblem(t, "session call", d.do("GET", "/v1/me", nil, true), 503, codeUnavailable)
 			r := d.doWith("POST", "/v1/login/start", map[string]any{}, func(req *http.Request) {
@@ -382,13 +384,13 @@ func TestSwitchesFailClosed(t *testing.T) {
 			mustProblem(t, "a call with a country", r, 503, codeUnavailable)
 		})
 	}
-	mustStatus(t, "a payment (no switch) while the switches are unreadable", term.pay(code, 100), 201)
 	if err := e.st.Client().HDel(t.Context(), e.st.Keys().Switches(), "signups").Err(); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(switchTTL)
+	mustStatus(t, "a payment once the switches read again", term.pay(code, 100), 201)
 	if b := d.balance(); b != 900 {
-		t.Errorf("balance = %d; want 900 (no refused top-up moved money)", b)
+		t.Errorf("balance = %d; want 900 (no refused top-up or payment moved money)", b)
 	}
 }
 
@@ -465,4 +467,26 @@ func TestSwitchChangeReachesReplicasThroughHub(t *testing.T) {
 	replica := &env{t: t, s: other, st: e.st, clock: e.clock}
 	mustProblem(t, "sign-up on the other replica, clock frozen", replica.newDevice().do("POST", "/v1/signup/contact",
 		map[string]string{"contact": "late@example.com"}, false), 503, codeSignupsDisabled)
+}
+
+// Attack: a thief who has the unlocked phone shows a code at a till after
+// the operator forced everyone to re-authenticate (issue 13: the sessions
+// ended but the codes already issued stayed redeemable for their minute).
+// A code issued before reauth_after is declined code_expired, for a
+// payment and a top-up; a code issued after a fresh login pays.
+func TestReauthAfterVoidsLiveCodes(t *testing.T) {
+	e := newEnv(t, map[string]string{"PAYCODE_CODES_PER_MINUTE": "1000"})
+	term := e.registerTerminal("store-1")
+	d := e.customer("reauth-codes@example.com")
+	mustStatus(t, "top-up", term.topup(d.code(), 1000), 201)
+	old := d.code()
+	oldTopup := d.code() // the newest code: still live (not cut by a later one)
+	e.clock.Advance(time.Second)
+	mustSwitch(t, e, "reauth_after", "now")
+
+	mustProblem(t, "payment with a code from before reauth_after", term.pay(old, 10), 402, "code_expired")
+	mustProblem(t, "top-up with a code from before reauth_after", term.topup(oldTopup, 10), 402, "code_expired")
+
+	mustStatus(t, "fresh login", d.login(), 200)
+	mustStatus(t, "payment with a code issued after the cut-off", term.pay(d.code(), 10), 201)
 }

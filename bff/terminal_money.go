@@ -36,7 +36,7 @@ var idempotencyKey = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
 func idemKey(c *fiber.Ctx) (string, error) {
 	k := c.Get("Idempotency-Key")
 	if !idempotencyKey.MatchString(k) {
-		return "", problemText(fiber.StatusBadRequest, codeIdempotencyRequired, text.M(text.IdempotencyKeyRequired))
+		return "", problemText(fiber.StatusBadRequest, codeIdempotencyRequired, text.M(text.IdempotencyKeyRequired)).about("Idempotency-Key")
 	}
 	return k, nil
 }
@@ -58,7 +58,7 @@ func checkAmount(a *int64) error {
 		return missing("amount")
 	}
 	if *a <= 0 || *a > maxAmount {
-		return problemText(fiber.StatusBadRequest, codeInvalidAmount, text.M(text.InvalidAmount))
+		return problemText(fiber.StatusBadRequest, codeInvalidAmount, text.M(text.InvalidAmount)).about("amount")
 	}
 	return nil
 }
@@ -83,13 +83,13 @@ func (s *Server) codeRequest(c *fiber.Ctx) (pay.CodeRequest, error) {
 		req.Currency = s.cfg.Currency
 	}
 	if !currencyCode.MatchString(req.Currency) {
-		return pay.CodeRequest{}, problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.CurrencyFormat))
+		return pay.CodeRequest{}, problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.CurrencyFormat)).about("currency")
 	}
 	if len(req.OrderRef) > 64 || !validOrderRef(req.OrderRef) {
-		return pay.CodeRequest{}, problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.OrderRefFormat))
+		return pay.CodeRequest{}, problemText(fiber.StatusBadRequest, codeMalformed, text.M(text.OrderRefFormat)).about("order_ref")
 	}
 	if len(req.Code) != tokens.CodeLength || !allASCIIDigits(req.Code) {
-		return pay.CodeRequest{}, problemText(fiber.StatusBadRequest, codeInvalidCodeFormat, text.M(text.InvalidCodeFormat))
+		return pay.CodeRequest{}, problemText(fiber.StatusBadRequest, codeInvalidCodeFormat, text.M(text.InvalidCodeFormat)).about("code")
 	}
 	t := terminalOf(c)
 	return pay.CodeRequest{
@@ -122,6 +122,15 @@ func (s *Server) terminalPay(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// The operator's reauth_after voids codes issued before it; the
+	// switches are this replica's cache (pushed by the hub), so this is
+	// no extra round trip. Unreadable switches fail closed (503) before
+	// the code is tried or counted.
+	w, err := s.switches(c)
+	if err != nil {
+		return err
+	}
+	req.VoidBefore = w.ReauthAfter
 	out, err := s.pay.Redeem(c.UserContext(), req)
 	s.tellDecline(c, req, out, err) // the phone hears why (decline_event.go)
 	return s.codeMoved(c, out, err)
@@ -139,6 +148,7 @@ func (s *Server) terminalTopup(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	req.VoidBefore = w.ReauthAfter
 	out, err := s.pay.Topup(c.UserContext(), req, w.Topups)
 	s.tellDecline(c, req, out, err)
 	return s.codeMoved(c, out, err)
@@ -208,6 +218,13 @@ func (s *Server) refused(out *pay.Outcome, err error) error {
 	}
 	if out.Approved {
 		s.metrics.money.WithLabelValues(string(out.Kind), "approved").Inc()
+		if !out.Replayed {
+			cur := out.Currency
+			if cur == "" {
+				cur = s.cfg.Currency
+			}
+			s.metrics.amount.WithLabelValues(string(out.Kind), cur).Add(float64(out.Amount))
+		}
 		return nil
 	}
 	s.metrics.money.WithLabelValues(string(out.Kind), string(out.Decline)).Inc()

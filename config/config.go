@@ -76,7 +76,8 @@ type Config struct {
 	RedisTimeout time.Duration
 	// RedisWaitReplicas is PAYCODE_REDIS_WAIT_REPLICAS (default 0): how
 	// many replicas must hold a money movement before paycode answers 201
-	// (WAIT on the connection that moved it). With 0, a failover to a
+	// (WAIT on the connection that moved it), and a queued notification
+	// before the change it announces commits. With 0, a failover to a
 	// replica that had not received the movement loses it (README
 	// "Durability"). Production refuses to start with 0 on a topology that
 	// has replicas unless it is set to 0 explicitly (RedisWaitReplicasSet).

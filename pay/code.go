@@ -66,6 +66,7 @@ func (s *Service) byCode(ctx context.Context, kind store.Kind, req CodeRequest, 
 		IdemKey:  s.keyHash(req.IdempotencyKey),
 		BodyHash: s.bodyHash(string(kind), code.Digits(), strconv.FormatInt(req.Amount, 10), req.Currency, req.OrderRef),
 		Now:      now, Day: s.day(now), Limits: s.cfg.Limits.forMovement(topupsDisabled),
+		VoidBefore: req.VoidBefore,
 	})
 	if err != nil {
 		return nil, err

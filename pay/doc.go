@@ -37,7 +37,10 @@
 //   - A code is spent once, only within its minute (plus the previous
 //     code's grace), and only while the device that drew it is the
 //     account's active device: a code of a replaced or revoked device is
-//     declined device_revoked, a frozen account's account_frozen.
+//     declined device_revoked, a frozen account's account_frozen. A code
+//     issued before the operator's reauth_after (CodeRequest.VoidBefore,
+//     from the caller's cached switches, checked in the same script) is
+//     declined code_expired.
 //   - Codes and Idempotency-Keys never leave pay as they were sent: the
 //     store sees keyed hashes, events a short prefix of the code's hash.
 //

@@ -132,6 +132,10 @@ type CodeRequest struct {
 	Amount   int64 // minor units
 	Currency string
 	OrderRef string
+	// VoidBefore is the operator's reauth_after as the caller read it
+	// (zero: never set): a code issued before it is declined code_expired,
+	// in the movement's own script (no extra round trip).
+	VoidBefore time.Time
 }
 
 // RefundRequest is a refund as a terminal sent it; the caller has checked

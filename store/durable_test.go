@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/paycode/paycode/internal/redistest"
+	"github.com/paycode/paycode/notify"
 	"github.com/paycode/paycode/store"
 	"github.com/paycode/paycode/store/storetest"
 )
@@ -137,5 +138,65 @@ func BenchmarkEvalDurable(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A queued warning is confirmed like a payment (issue 13): the contact
+// change or recovery it warns of commits right after Notify returns, so
+// with PAYCODE_REDIS_WAIT_REPLICAS set, a warning only the master holds
+// must not count as sent. Without the WAIT, a failover to a replica that
+// missed the XADD loses the warning and keeps the change. On a node
+// without replicas, WAIT 1 falls short: Notify fails (the caller changes
+// nothing) with ErrUnconfirmed.
+func TestNotifyUnconfirmedWithoutReplicas(t *testing.T) {
+	s := storetest.OpenRedis(t, func(o *store.Options) {
+		o.WaitReplicas = 1
+		o.WaitTimeout = 50 * time.Millisecond
+	})
+	q, err := s.NotifyQueue([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = q.Notify(context.Background(), notify.Message{ID: "msg_wait", Type: notify.TypeSecurity, To: "a@example.com", Text: "warning"})
+	if !errors.Is(err, store.ErrUnconfirmed) || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Notify with WAIT 1 and no replica: err = %v, want ErrUnconfirmed (and ErrUnavailable)", err)
+	}
+}
+
+// With a live replica, Notify returns only once the replica holds the
+// message: read from the replica right after, it is there.
+func TestNotifyOnReplica(t *testing.T) {
+	master := redistest.StartNode(t, "master")
+	replica := redistest.StartNode(t, "replica", "replicaof 127.0.0.1 "+strconv.Itoa(master.Port))
+	ctx := context.Background()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		info, err := master.Info("replication")
+		if err == nil && info["connected_slaves"] == "1" && strings.Contains(info["slave0"], "state=online") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica %s did not come online: %v %v", replica.Addr, info, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s, err := store.Open(ctx, store.Options{URL: "redis://" + master.Addr, Prefix: "nq:", WaitReplicas: 1, WaitTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	q, err := s.NotifyQueue([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := redis.NewClient(&redis.Options{Addr: replica.Addr})
+	defer rc.Close()
+	for i := range 3 {
+		if err := q.Notify(ctx, notify.Message{ID: "msg_" + strconv.Itoa(i), Type: notify.TypeSecurity, To: "a@example.com", Text: "warning"}); err != nil {
+			t.Fatalf("Notify #%d with a live replica: %v", i+1, err)
+		}
+		if n, err := rc.XLen(ctx, s.Keys().NotifyQueue()).Result(); err != nil || n != int64(i+1) {
+			t.Fatalf("the replica holds %d queued messages (%v) after Notify #%d returned; want %d", n, err, i+1, i+1)
+		}
 	}
 }

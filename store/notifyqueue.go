@@ -86,17 +86,27 @@ func (q *NotifyQueue) open(sealed string) (notify.Message, error) {
 	return m, json.Unmarshal(raw, &m)
 }
 
+// enqueueNotification: KEYS notify stream. ARGV the sealed message.
+// Returns the entry id. A script (not a bare XADD) so that evalDurable
+// can pipeline it with WAIT on one pinned connection.
+var enqueueNotification = redis.NewScript(`return redis.call('XADD', KEYS[1], '*', 'm', ARGV[1])`)
+
 // Notify enqueues m (a decoy too) durably enough that a worker will
-// deliver it: once it returns nil the message is in Redis. An error means
-// nothing was enqueued; the caller changes nothing.
+// deliver it: once it returns nil the message is in Redis, and, when
+// Options.WaitReplicas is set, on that many replicas (the same WAIT as a
+// payment: a queued security warning must survive a failover, since the
+// change it warns of commits right after). An error means the caller
+// must change nothing: ErrUnavailable when it was not enqueued,
+// ErrUnconfirmed (which matches ErrUnavailable) when it was written but
+// not confirmed on enough replicas (the worker may still deliver it; a
+// warning without its change is harmless).
 func (q *NotifyQueue) Notify(ctx context.Context, m notify.Message) error {
 	sealed, err := q.seal(m)
 	if err != nil {
 		return err
 	}
-	err = q.s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: q.s.keys.NotifyQueue(), Values: []any{"m", sealed}}).Err()
-	if err != nil {
-		return wrap("enqueueing a notification", err)
+	if _, err := q.s.evalDurable(ctx, enqueueNotification, []string{q.s.keys.NotifyQueue()}, sealed); err != nil {
+		return fmt.Errorf("enqueueing a notification: %w", err)
 	}
 	return nil
 }

@@ -128,6 +128,10 @@ type Movement struct {
 	Now      time.Time
 	Day      string // the business day, e.g. "20261126" in the operator's time zone
 	Limits   Limits
+	// VoidBefore (code movements) declines, as code_expired, a code issued
+	// before it: the operator's reauth_after, so that forcing everyone to
+	// re-authenticate also voids the codes already on screens. Zero: none.
+	VoidBefore time.Time
 }
 
 // idemTTL is how long outcomes are kept for retries (24 h after the last
@@ -353,12 +357,13 @@ var payScript = newMoneyScript([]scriptKey[payCall]{
 	{"probation_per_day", func(c *payCall) any { return c.m.Limits.ProbationPerDay }},
 	{"events_kept", func(*payCall) any { return eventsKept }},
 	{"events_ttl", func(*payCall) any { return eventsTTL.Milliseconds() }},
+	{"void_before", func(c *payCall) any { return unixMilliOrZero(c.m.VoidBefore) }},
 }, `
 local prev = idem_check(k_idem, a_body_hash)
 if prev then return {RESULT.replay, prev} end
 local kind, amount, now = a_kind, tonumber(a_amount), tonumber(a_now_ms)
 
-local c = redis.call('HMGET', k_code, 'account', 'device', 'status', 'expires_at')
+local c = redis.call('HMGET', k_code, 'account', 'device', 'status', 'expires_at', 'issued_at')
 if not c[1] then return decline(DECLINE.code_unknown) end
 -- The account's keys, named here (see payScript): same tag, same slot.
 local account = c[1]
@@ -382,7 +387,9 @@ local function told(reason)
   return decline(reason)
 end
 if c[3] == 'used' then return told(DECLINE.code_used) end
-if now >= tonumber(c[4]) then return told(DECLINE.code_expired) end
+-- A code issued before the operator's reauth_after is void (a record
+-- without issued_at counts as issued at 0: void, fail closed).
+if now >= tonumber(c[4]) or tonumber(c[5] or '0') < tonumber(a_void_before) then return told(DECLINE.code_expired) end
 local a = redis.call('HMGET', acct_key, 'status', 'device_id', 'device_status', 'probation_until')
 if a[1] == 'frozen' then return told(DECLINE.account_frozen) end
 if a[2] ~= c[2] or a[3] ~= 'active' then return decline(DECLINE.device_revoked) end
@@ -474,6 +481,14 @@ redis.call('XADD', k_settle, '*', 'ledger', entry, 'account', p[4], 'kind', KIND
   'payment', p[7], 'refund', a_refund_id, 'terminal', a_terminal, 'store', a_store, 'at', a_now_ms)
 return approve(a_refund_id, balance)
 `)
+
+// unixMilliOrZero is t in Unix milliseconds, 0 for the zero time.
+func unixMilliOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
 
 func luaBool(b bool) string {
 	if b {
