@@ -15,6 +15,8 @@ import (
 
 func (s *Server) opsRoutes(ops fiber.Router) {
 	ops.Post("/terminals", s.adminRegisterTerminal)
+	ops.Post("/terminal-pairings", s.adminCreatePairing)
+	ops.Post("/payments/:id/refunds", s.adminRefund)
 	ops.Get("/terminals/:id", s.adminGetTerminal)
 	ops.Post("/terminals/:id/suspend", s.adminTerminalStatus(store.TerminalSuspended))
 	ops.Post("/terminals/:id/activate", s.adminTerminalStatus(store.TerminalActive))

@@ -19,6 +19,7 @@ import (
 func (s *Server) storeRoutes(ops fiber.Router) {
 	ops.Put("/stores/:store_id", s.adminNameStore)
 	ops.Get("/stores/:store_id", s.adminGetStore)
+	ops.Get("/stores/:store_id/payments", s.adminStorePayments)
 }
 
 // validStoreID is the form terminal registration accepts.

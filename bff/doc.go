@@ -54,4 +54,35 @@
 //     replicas; a refused call is 429 with Retry-After.
 //   - Tokens leave only in no-store answers: the PWA's refresh token only
 //     in a __Host- HttpOnly cookie, a native app's in the body.
+//
+// # Terminal pairing and sales lists (issue 14, and issue 15's support calls)
+//
+// The scanner page (web/) and the backend meet on issue 14's contract,
+// implemented with its shape and these refinements (api/openapi.yaml has
+// them all):
+//
+//   - POST /v1/terminal-pairings (admin) answers {pairing_code
+//     "XXXX-XXXX-XXXX", expires_at, store_id, label}; POST
+//     /v1/terminal/pairings (public, no auth) takes exactly
+//     {pairing_code, public_key_pem} and answers 201 {terminal_id,
+//     store_id, label, store_name, store_names}. pairing.go says how a code
+//     is made, kept (only as a keyed hash), spent (once, atomically with
+//     the registration) and limited.
+//   - store_name is the store's display name in the request's language
+//     (Accept-Language, en or ja), or the store id when the operator named
+//     it not; store_names is {en, ja} or null. The terminal token's answer
+//     carries them too, with terminal_id, store_id and label, so a page
+//     that reloads shows "Paired with <store>" without another call.
+//   - GET /v1/terminal/payments answers {payments: [{id, kind (payment or
+//     topup), amount, refunded_amount, currency, order_ref, status
+//     (approved, partially_refunded, refunded), created_at}], next_cursor
+//     (null on the last page)}, newest first, today in PAYCODE_TIMEZONE.
+//   - Both lists (and the operator's GET /v1/stores/{store_id}/payments)
+//     read the store's sales log (store/sales.go), which has every
+//     movement answered 201.
+//   - An operator's refund (POST /v1/payments/{id}/refunds, admin) is the
+//     terminals' refund at the payment's store, under the terminal id
+//     "operator" (its Idempotency-Key scope and the refund's "terminal"),
+//     audited as payment.refunded_by_operator with the operator and the
+//     reason; a replay is not audited again.
 package bff

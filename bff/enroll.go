@@ -46,6 +46,9 @@ func (s *Server) enrollmentRoutes(v1 fiber.Router) {
 	v1.Post("/enrollments/:enrollment_id/cancel", auth, s.enrollmentCancel)
 	v1.Post("/me/contact", auth, s.contactChangeStart)
 	v1.Post("/me/contact/verify", auth, s.contactChangeVerify)
+	v1.Post("/me/contact/cancel", auth, s.contactChangeCancelOwn)
+	// The old address: its one-time cancel link, no session.
+	v1.Post("/contact-changes/cancel", s.contactChangeCancel)
 }
 
 // enrollmentAdminRoutes registers the operator's enrollment calls on the
@@ -68,7 +71,9 @@ func (s *Server) newDevices() *newdevice.Service {
 			OTPTTL:           otpTTL,
 			OTPTries:         otpTries,
 			// The PWA's cancel page (web/static: #cancel=<code>).
-			CancelURL: s.cfg.PublicURL.String() + "/#cancel=",
+			CancelURL:        s.cfg.PublicURL.String() + "/#cancel=",
+			ContactCancelURL: s.cfg.PublicURL.String() + "/#contact-cancel=",
+			ContactCooldown:  s.cfg.ContactCooldown,
 		},
 		Store:    s.store,
 		Notifier: s.notifier,

@@ -35,7 +35,7 @@ func (s *Server) enrollmentApproveStart(c *fiber.Ctx) error {
 	if err != nil {
 		return s.deviceProblem(err)
 	}
-	if err := s.limit(c, "ceremony-ip", s.clientIP(c), limitCeremonyPerIP); err != nil {
+	if err := s.ceremonyLimit(c, "ceremony-account", sess.AccountID); err != nil {
 		return err
 	}
 	recs, err := s.store.Credentials(ctx, sess.AccountID)

@@ -42,6 +42,8 @@ var deviceProblems = []struct {
 	{newdevice.ErrOTPWrong, fiber.StatusBadRequest, codeOTPInvalid, text.OTPInvalid, ""},
 	{newdevice.ErrFactorsWrong, fiber.StatusBadRequest, codeRecoveryInvalid, text.RecoveryInvalid, ""},
 	{newdevice.ErrCancelInvalid, fiber.StatusNotFound, codeNotFound, text.EnrollmentCancelInvalid, ""},
+	{newdevice.ErrContactCancelInvalid, fiber.StatusNotFound, codeNotFound, text.ContactCancelInvalid, ""},
+	{newdevice.ErrNoContactChange, fiber.StatusNotFound, codeNotFound, text.ContactChangeNone, ""},
 	{newdevice.ErrNoticeFailed, fiber.StatusServiceUnavailable, codeUnavailable, text.EnrollmentNoticeFailed, "5"},
 	{newdevice.ErrSameContact, fiber.StatusBadRequest, codeInvalidContact, text.ContactChangeSame, ""},
 	{newdevice.ErrContactTaken, fiber.StatusConflict, codeContactTaken, text.ContactTaken, ""},

@@ -29,7 +29,7 @@ func (s *Server) enrollmentFinishStart(c *fiber.Ctx) error {
 	if err != nil {
 		return s.deviceProblem(err)
 	}
-	if err := s.limit(c, "ceremony-ip", s.clientIP(c), limitCeremonyPerIP); err != nil {
+	if err := s.ceremonyLimit(c, "ceremony-key", e.JKT); err != nil {
 		return err
 	}
 	ceremonyID, err := store.NewCeremonyID(acct.ID)

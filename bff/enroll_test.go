@@ -912,17 +912,34 @@ func TestEnrollContactChange(t *testing.T) {
 	mustStatus(t, "second session", d2.login(), 200)
 	mustStatus(t, "other session", d2.do("POST", "/v1/me/contact/verify", map[string]any{"contact_change_id": change, "otp": otp}, true), 400)
 	r = d.do("POST", "/v1/me/contact/verify", map[string]any{"contact_change_id": change, "otp": otp}, true)
-	mustStatus(t, "verify", r, 200)
+	mustStatus(t, "verify", r, 202)
+	appliesAt := e.clock.Now().Add(e.s.cfg.ContactCooldown).UTC().Format(time.RFC3339)
+	if r.str("state") != "pending" || r.str("applies_at") != appliesAt || r.str("contact") != "n***@example.com" {
+		t.Errorf("verify answered %s; want pending until %s", r.raw, appliesAt)
+	}
+	// The cool-down: the old address is still the contact, and the app
+	// shows the change and when it applies.
 	me := d.do("GET", "/v1/me", nil, true)
-	if acct, _ := me.body["account"].(map[string]any); acct["contact"] != "new@example.com" {
-		t.Errorf("me.account = %v", me.body["account"])
+	if acct, _ := me.body["account"].(map[string]any); acct["contact"] != "old@example.com" {
+		t.Errorf("during the cool-down me.account = %v", me.body["account"])
+	}
+	if cc, _ := me.body["contact_change"].(map[string]any); cc["applies_at"] != appliesAt || cc["state"] != "pending" {
+		t.Errorf("during the cool-down me.contact_change = %v", me.body["contact_change"])
 	}
 	warned := false
 	for _, m := range enrOutbox(t, e) {
-		warned = warned || m.To == "old@example.com" && m.Type == notify.TypeSecurity && strings.Contains(m.Text, "n***@example.com")
+		warned = warned || m.To == "old@example.com" && m.Type == notify.TypeSecurity && strings.Contains(m.Text, "n***@example.com") &&
+			strings.Contains(m.Text, e.s.cfg.PublicURL.String()+"/#contact-cancel="+change+".")
 	}
 	if !warned {
-		t.Error("the old address was not warned")
+		t.Error("the old address was not warned with a cancel link")
+	}
+	enrAudited(t, e, "contact.change_pending", d.account)
+	e.clock.Advance(e.s.cfg.ContactCooldown)
+	mustStatus(t, "login after the cool-down", d.login(), 200)
+	me = d.do("GET", "/v1/me", nil, true)
+	if acct, _ := me.body["account"].(map[string]any); acct["contact"] != "new@example.com" || me.body["contact_change"] != nil {
+		t.Errorf("after the cool-down me = %s", me.raw)
 	}
 	enrAudited(t, e, "contact.changed", d.account)
 
@@ -1069,5 +1086,64 @@ func TestEnrollNewDeviceProblemBody(t *testing.T) {
 	raw, err := json.Marshal(p)
 	if err != nil || string(raw) != `{"type":"t","title":"x","status":403,"code":"c","z":1}` {
 		t.Errorf("marshal = %s, %v", raw, err)
+	}
+}
+
+// Attack (issue 13): someone holding the unlocked phone moves the contact
+// to their own address, so that the next recovery reaches them. The old
+// address's warning links to the app's cancel page; the public call behind
+// it cancels the change during the cool-down, once, without a session,
+// and the contact never moves. A guessed or reused code is one 404.
+func TestContactChangeCancelledByOldAddress(t *testing.T) {
+	e := newEnv(t, nil)
+	d := e.newDevice()
+	d.signup("victim@example.com")
+	enrReauth(t, d)
+	r := d.do("POST", "/v1/me/contact", map[string]any{"contact": "thief@example.com"}, true)
+	mustStatus(t, "start", r, 202)
+	change := r.str("contact_change_id")
+	mustStatus(t, "verify", d.do("POST", "/v1/me/contact/verify",
+		map[string]any{"contact_change_id": change, "otp": enrOTP(t, e, "thief@example.com")}, true), 202)
+	var token string
+	for _, m := range enrOutbox(t, e) {
+		if m.To == "victim@example.com" && m.Data["change"] == change {
+			token = m.Data["cancel_token"]
+		}
+	}
+	if token == "" {
+		t.Fatal("the old address got no cancel code")
+	}
+	stranger := e.newDevice()
+	cancel := func(tok string) response {
+		return stranger.doToken("POST", "/v1/contact-changes/cancel", map[string]any{"cancel_token": tok}, "", false)
+	}
+	mustProblem(t, "a forged code", cancel(change+".forged"), 404, codeNotFound)
+	mustProblem(t, "no code", cancel(""), 400, codeMalformed)
+	e.clock.Advance(e.s.cfg.ContactCooldown - time.Minute)
+	r = cancel(token)
+	mustStatus(t, "the old address cancels", r, 200)
+	if r.str("state") != "cancelled" {
+		t.Errorf("cancel answered %s", r.raw)
+	}
+	mustProblem(t, "the code a second time", cancel(token), 404, codeNotFound)
+	ev := enrAudited(t, e, "contact.change_cancelled", d.account)
+	if ev.Fields["by"] != "contact" {
+		t.Errorf("audit %+v; want by contact", ev)
+	}
+	e.clock.Advance(2 * time.Minute)
+	mustStatus(t, "login", d.login(), 200)
+	me := d.do("GET", "/v1/me", nil, true)
+	if acct, _ := me.body["account"].(map[string]any); acct["contact"] != "victim@example.com" || me.body["contact_change"] != nil {
+		t.Errorf("after the cool-down of a cancelled change me = %s", me.raw)
+	}
+	if n, err := e.s.devices.ApplyDueContactChanges(t.Context(), 100); err != nil || n != 0 {
+		t.Errorf("the worker applied %d (%v); want none", n, err)
+	}
+	// The thief's address does not lead to the account: a recovery by it
+	// sends nothing anywhere.
+	before := len(enrOutbox(t, e))
+	mustStatus(t, "recovery by the thief's address", e.newDevice().doToken("POST", "/v1/enrollments", map[string]any{"contact": "thief@example.com"}, "", true), 202)
+	if len(enrOutbox(t, e)) != before {
+		t.Error("a recovery by the thief's address sent a message")
 	}
 }

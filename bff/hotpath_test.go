@@ -3,6 +3,8 @@ package bff
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,10 +16,20 @@ import (
 )
 
 // roundTrips counts the Redis round trips a client makes while it is on: a
-// command is one, a pipeline (or MULTI) is one.
+// command is one, a pipeline (or MULTI) is one. While meet is armed it
+// also checks that the first two commands are in flight together: the
+// first waits for the second (a sequential design never sends the second,
+// and the wait ends at its bound as a failure).
 type roundTrips struct {
-	on atomic.Bool
-	n  atomic.Int64
+	on    atomic.Bool
+	n     atomic.Int64
+	mu    sync.Mutex
+	names []string // the commands of the last count, for failure messages
+
+	meet     atomic.Bool
+	arrivals atomic.Int64
+	met      chan struct{}
+	together atomic.Bool
 }
 
 func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -26,9 +38,35 @@ func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		if h.on.Load() {
 			h.n.Add(1)
+			h.mu.Lock()
+			h.names = append(h.names, cmd.Name())
+			h.mu.Unlock()
+		}
+		if h.meet.Load() {
+			switch h.arrivals.Add(1) {
+			case 1:
+				select {
+				case <-h.met:
+					h.together.Store(true)
+				case <-time.After(10 * time.Second): // only a sequential path gets here
+				}
+			case 2:
+				close(h.met)
+			}
 		}
 		return next(ctx, cmd)
 	}
+}
+
+// concurrently runs f and reports whether its first two commands were in
+// flight at the same time.
+func (h *roundTrips) concurrently(f func()) bool {
+	h.met, h.together = make(chan struct{}), atomic.Bool{}
+	h.arrivals.Store(0)
+	h.meet.Store(true)
+	f()
+	h.meet.Store(false)
+	return h.together.Load()
 }
 
 func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
@@ -42,11 +80,21 @@ func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 
 // count runs f and returns the round trips it made.
 func (h *roundTrips) count(f func()) int64 {
+	h.mu.Lock()
+	h.names = nil
+	h.mu.Unlock()
 	h.n.Store(0)
 	h.on.Store(true)
 	f()
 	h.on.Store(false)
 	return h.n.Load()
+}
+
+// last names the commands of the last count.
+func (h *roundTrips) last() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return strings.Join(h.names, " ")
 }
 
 var _ redis.Hook = (*roundTrips)(nil)
@@ -59,45 +107,55 @@ func countRoundTrips(e *env) *roundTrips {
 
 // Regression (issue 12): redemption took five round trips (terminal,
 // guess count, idempotency lock, the code's account, the script). A
-// payment by a known terminal is now one round trip, the money script; an
-// unknown code one more (the guess, counted and decided in one step). This
-// test fails when a read creeps back onto the path.
+// payment by a known terminal is now the money script and, sent at the
+// same time (issue 14), the store's sales-log entry (store/sales.go): two
+// commands, one round trip's wait. An unknown code costs one more (the
+// guess, counted and decided in one step). This test fails when a read
+// creeps back onto the path, and when the sales-log write stops running
+// concurrently with the script.
 func TestRedemptionRoundTrips(t *testing.T) {
 	e := newEnv(t, map[string]string{"PAYCODE_CODES_PER_MINUTE": "1000"})
 	h := countRoundTrips(e)
 	term := e.registerTerminal("store-1")
 	d := e.customer("rt-redeem@example.com")
-	mustStatus(t, "top-up (warms the terminal's record and the script)", term.topup(d.code(), 1000), 201)
+	mustStatus(t, "top-up (warms the terminal's record and the scripts)", term.topup(d.code(), 1000), 201)
 	// Warm the guess script too: on a Redis that has not cached a script
 	// yet, its first use costs NOSCRIPT + EVAL, which is not the path.
 	warm, _ := tokens.NewCode(e.s.cfg.CodePrefix, 7)
 	mustStatus(t, "unknown code (warms the guess script)", term.pay(warm.Digits(), 10), 402)
 	code := d.code()
-	if n := h.count(func() { mustStatus(t, "payment", term.pay(code, 10), 201) }); n != 1 {
-		t.Errorf("a payment took %d round trips; want 1", n)
+	if n := h.count(func() { mustStatus(t, "payment", term.pay(code, 10), 201) }); n != 2 {
+		t.Errorf("a payment took %d commands; want 2 (the money script and the sales-log entry (%s)", n, h.last())
 	}
-	// A decline of a known code is one round trip too: the script tells
+	code = d.code()
+	if !h.concurrently(func() { mustStatus(t, "payment", term.pay(code, 10), 201) }) {
+		t.Error("the money script and the sales-log entry were sent one after the other; want them in flight together (one round trip's wait)")
+	}
+	// A decline of a known code is the same two commands: the script tells
 	// the phone (code.declined) in the same step, no read or publish after.
 	code = d.code()
-	if n := h.count(func() { mustStatus(t, "declined payment", term.pay(code, 9_000_000), 402) }); n != 1 {
-		t.Errorf("a declined payment took %d round trips; want 1", n)
+	if n := h.count(func() { mustStatus(t, "declined payment", term.pay(code, 9_000_000), 402) }); n != 2 {
+		t.Errorf("a declined payment took %d commands; want 2 (sent together (%s)", n, h.last())
 	}
 	fake, _ := tokens.NewCode(e.s.cfg.CodePrefix, 7)
-	if n := h.count(func() { mustStatus(t, "unknown code", term.pay(fake.Digits(), 10), 402) }); n != 2 {
-		t.Errorf("an unknown code took %d round trips; want 2 (the script and the guess)", n)
+	if n := h.count(func() { mustStatus(t, "unknown code", term.pay(fake.Digits(), 10), 402) }); n != 3 {
+		t.Errorf("an unknown code took %d commands; want 3 (the script with the sales-log entry, then the guess (%s)", n, h.last())
 	}
 	code = d.code()
 	var paid response
-	if n := h.count(func() { paid = term.pay(code, 10); mustStatus(t, "payment after a guess", paid, 201) }); n != 1 {
-		t.Errorf("a payment after a guess took %d round trips; want 1 (the guess updated the cached record)", n)
+	if n := h.count(func() { paid = term.pay(code, 30); mustStatus(t, "payment after a guess", paid, 201) }); n != 2 {
+		t.Errorf("a payment after a guess took %d commands; want 2 (the guess updated the cached record (%s)", n, h.last())
 	}
 	refund := func() {
 		mustStatus(t, "refund", term.call("POST", "/v1/terminal/payments/"+paid.str("payment_id")+"/refunds", newIdem(),
 			map[string]any{"amount": 5}), 201)
 	}
 	refund() // loads the refund script
-	if n := h.count(refund); n != 1 {
-		t.Errorf("a refund took %d round trips; want 1", n)
+	if n := h.count(refund); n != 2 {
+		t.Errorf("a refund took %d commands; want 2 (the refund script and the sales-log entry, sent together (%s)", n, h.last())
+	}
+	if !h.concurrently(refund) {
+		t.Error("a refund's script and sales-log entry were sent one after the other")
 	}
 }
 
@@ -209,7 +267,7 @@ func TestIssuanceRoundTrips(t *testing.T) {
 	d.signup("rt-issue@example.com")
 	mustStatus(t, "first code (loads the scripts)", d.newCode(), 201)
 	if n := h.count(func() { mustStatus(t, "code", d.newCode(), 201) }); n != 2 {
-		t.Errorf("issuing a code took %d round trips; want 2 (DPoP jti with the session, issuance)", n)
+		t.Errorf("issuing a code took %d round trips; want 2 (DPoP jti with the session, issuance (%s)", n, h.last())
 	}
 }
 

@@ -16,7 +16,20 @@ var (
 	limitOTPPerContact = redis_rate.Limit{Rate: 3, Burst: 3, Period: 600e9}    // 3 OTP sends per contact per 10 min
 	limitOTPPerIP      = redis_rate.Limit{Rate: 10, Burst: 10, Period: 3600e9} // 10 OTP sends per IP per hour
 	limitVerifyPerIP   = redis_rate.Limit{Rate: 30, Burst: 30, Period: 3600e9} // OTP guesses per IP per hour
-	limitCeremonyPerIP = redis_rate.PerMinute(30)                              // passkey ceremonies begun per IP
+	// Passkey ceremonies (login, re-authentication, approval, a new
+	// device's passkey) are limited per the narrowest subject the call
+	// proves: the DPoP key before an account is known (login, a new
+	// device's finish), the session's account after. A carrier NAT puts
+	// thousands of shoppers behind one address and each logs in now and
+	// then; the per-IP limit is only a ceiling against a client that mints
+	// a key per call (it bounds the challenges one address keeps in Redis:
+	// 3000 a minute, each 5 minutes, about 15,000).
+	limitCeremonyPerKey     = redis_rate.PerMinute(10)
+	limitCeremonyPerAccount = redis_rate.PerMinute(30)
+	limitCeremonyPerIP      = redis_rate.PerMinute(3000)
+	// Terminal tokens: a store's lanes share its address; 30 a minute per
+	// address (a token lasts minutes).
+	limitTerminalTokenPerIP = redis_rate.PerMinute(30)
 	// Refresh is limited per device key (the DPoP key every refresh is
 	// proven with): a carrier NAT puts thousands of shoppers behind one
 	// address, and each refreshes every few minutes. The per-IP limit
@@ -42,4 +55,18 @@ func (s *Server) limit(c *fiber.Ctx, name, subject string, l redis_rate.Limit) e
 	p := problemText(fiber.StatusTooManyRequests, codeRateLimited, text.M(text.RateLimited))
 	p.Headers = map[string]string{fiber.HeaderRetryAfter: strconv.Itoa(int(math.Ceil(res.RetryAfter.Seconds())))}
 	return p
+}
+
+// ceremonyLimit spends one passkey ceremony of subject's own limit
+// ("ceremony-key" for a DPoP key thumbprint, "ceremony-account" for an
+// account id) and one of the client IP's ceiling.
+func (s *Server) ceremonyLimit(c *fiber.Ctx, name, subject string) error {
+	l := limitCeremonyPerKey
+	if name == "ceremony-account" {
+		l = limitCeremonyPerAccount
+	}
+	if err := s.limit(c, name, subject, l); err != nil {
+		return err
+	}
+	return s.limit(c, "ceremony-ip", s.clientIP(c), limitCeremonyPerIP)
 }

@@ -30,7 +30,7 @@ func (s *Server) loginStart(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.limit(c, "ceremony-ip", s.clientIP(c), limitCeremonyPerIP); err != nil {
+	if err := s.ceremonyLimit(c, "ceremony-key", proof.JKT); err != nil {
 		return err
 	}
 	id, err := store.NewCeremonyID("")

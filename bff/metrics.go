@@ -35,6 +35,10 @@ type metrics struct {
 	outboxPending prometheus.Gauge
 	outboxOldest  prometheus.Gauge
 	outboxDead    prometheus.Gauge
+	// pairings counts pairing codes by outcome; salesReads the reads of
+	// stores' sales logs by caller (terminal, operator).
+	pairings   *prometheus.CounterVec
+	salesReads *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -119,7 +123,15 @@ func newMetrics() *metrics {
 		Help: "Notifications in the dead-letter list (out of attempts), read every 5 s.",
 	})
 	m.registry.MustRegister(m.problems, m.amount, m.outboxPending, m.outboxOldest, m.outboxDead)
-	m.registry.MustRegister(m.hubUp, m.notifications, m.requests, m.latency, m.ready, m.audit, m.limited, m.codes, m.streams, m.money, m.suspensions,
+	m.pairings = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paycode_terminal_pairings_total",
+		Help: "Terminal pairing codes by outcome: created (by an operator), redeemed (a terminal registered), failed (an unknown, spent or expired code).",
+	}, []string{"outcome"})
+	m.salesReads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paycode_sales_reads_total",
+		Help: "Pages read from stores' sales logs, by caller: terminal (today's sales) or operator (a store's payments).",
+	}, []string{"caller"})
+	m.registry.MustRegister(m.pairings, m.salesReads, m.hubUp, m.notifications, m.requests, m.latency, m.ready, m.audit, m.limited, m.codes, m.streams, m.money, m.suspensions,
 		m.switchOff, m.reauthAfter, m.switchErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

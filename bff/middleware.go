@@ -111,6 +111,18 @@ func noStore(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// permissionsPolicy is the Permissions-Policy of a response: no camera,
+// microphone or location for any page, except the camera for the store's
+// register (/scanner, web/static/scanner.html), which reads the shopper's
+// code with it; even there, no other origin (no frame: frame-ancestors
+// 'none') may use it.
+func permissionsPolicy(path string) string {
+	if path == "/scanner" || path == "/scanner.html" {
+		return "camera=(self), microphone=(), geolocation=()"
+	}
+	return "camera=(), microphone=(), geolocation=()"
+}
+
 // securityHeaders sets the headers every response carries. HSTS is sent when
 // the public URL is https (TLS may end at a proxy in front of us).
 func (s *Server) securityHeaders(c *fiber.Ctx) error {
@@ -120,7 +132,7 @@ func (s *Server) securityHeaders(c *fiber.Ctx) error {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+	h.Set("Permissions-Policy", permissionsPolicy(c.Path()))
 	if s.cfg.PublicURL.Scheme == "https" {
 		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 	}

@@ -64,9 +64,9 @@ type problemBody struct {
 	Detail    string `json:"detail,omitempty"`
 	Code      string `json:"code"`
 	RequestID string `json:"request_id,omitempty"`
+	Param     string `json:"param,omitempty"`
 	// TraceID is the W3C trace id of the request (trace.go).
 	TraceID string `json:"trace_id,omitempty"`
-	Param   string `json:"param,omitempty"`
 	// Extra holds the extension members (Problem.Extra).
 	Extra map[string]any `json:"-"`
 }
@@ -83,7 +83,7 @@ func (b problemBody) MarshalJSON() ([]byte, error) {
 	names := make([]string, 0, len(b.Extra))
 	for k := range b.Extra {
 		switch k {
-		case "type", "title", "status", "detail", "code", "request_id", "trace_id", "param", "instance":
+		case "type", "title", "status", "detail", "code", "request_id", "param", "trace_id", "instance":
 		default:
 			names = append(names, k)
 		}
@@ -255,8 +255,8 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		Detail:    p.detailIn(lang),
 		Code:      p.Code,
 		RequestID: rid,
-		TraceID:   traceID(c),
 		Param:     p.Param,
+		TraceID:   traceID(c),
 		Extra:     p.Extra,
 	}, "application/problem+json")
 }

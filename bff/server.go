@@ -60,6 +60,8 @@ type Server struct {
 	// notifyQueue is the outbox the worker drains (its backlog is a
 	// metric; nil without a webhook).
 	notifyQueue *store.NotifyQueue
+	// contactWorker applies contact changes whose cool-down ended.
+	contactWorker *contactWorker
 	// streamEnded, when set, is called as each event stream ends (tests).
 	streamEnded func()
 	// switchCache holds the operator's switches for at most a second: the
@@ -176,6 +178,7 @@ func New(cfg *config.Config, st *store.Store, log *slog.Logger, deps Deps) (*Ser
 	}
 	s.trusted = parseTrustedProxies(cfg.TrustedProxies)
 	s.devices = s.newDevices()
+	s.contactWorker = s.startContactWorker()
 	s.app = s.newApp("paycode")
 	s.admin = s.newApp("paycode-admin")
 	s.routes()
@@ -305,6 +308,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) Close() {
 	s.stopReadiness()
 	s.hub.Close()
+	s.contactWorker.Close()
 	if s.notifyWorker != nil {
 		s.notifyWorker.Close()
 	}

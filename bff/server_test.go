@@ -241,8 +241,16 @@ func TestSecurityHeaders(t *testing.T) {
 				env["PAYCODE_PUBLIC_URL"] = tc.publicURL
 			}
 			s, _ := newTestServer(t, nil, env)
-			for _, path := range []string{"/", "/missing"} {
+			for _, path := range []string{"/", "/missing", "/scanner"} {
 				resp, _ := do(t, s.app, httptest.NewRequest("GET", path, nil))
+				// The camera is the register's only: no other page, no frame.
+				wantPP := "camera=(), microphone=(), geolocation=()"
+				if path == "/scanner" {
+					wantPP = "camera=(self), microphone=(), geolocation=()"
+				}
+				if got := resp.Header.Get("Permissions-Policy"); got != wantPP {
+					t.Errorf("%s: Permissions-Policy = %q; want %q", path, got, wantPP)
+				}
 				for h, want := range map[string]string{
 					"X-Content-Type-Options": "nosniff",
 					"X-Frame-Options":        "DENY",
@@ -300,6 +308,9 @@ func TestAdminAuth(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer ")
 	if resp, body := do(t, s2.admin, req); resp.StatusCode != 403 || !bytes.Contains(body, []byte("admin_disabled")) {
 		t.Errorf("status without admin token = %d %s; want 403 admin_disabled", resp.StatusCode, body)
+	} else if !bytes.Contains(body, []byte("the server's setting")) {
+		// An integrator reading it must not think their request was wrong.
+		t.Errorf("admin_disabled does not say it is the server's setting: %s", body)
 	}
 }
 

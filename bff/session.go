@@ -92,7 +92,7 @@ func (s *Server) reauthStart(c *fiber.Ctx) error {
 		return err
 	}
 	sess, _ := sessionOf(c)
-	if err := s.limit(c, "ceremony-ip", s.clientIP(c), limitCeremonyPerIP); err != nil {
+	if err := s.ceremonyLimit(c, "ceremony-account", sess.AccountID); err != nil {
 		return err
 	}
 	recs, err := s.store.Credentials(c.UserContext(), sess.AccountID)
@@ -200,6 +200,15 @@ func (s *Server) me(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// A contact change whose cool-down is over is applied here if no
+	// worker did yet, so the answer never shows it as still waiting.
+	if acct, err = s.devices.SettleContactChange(ctx, s.deviceRequest(c), acct); err != nil {
+		return err
+	}
+	change, err := s.devices.PendingContactChange(ctx, acct)
+	if err != nil {
+		return err
+	}
 	dev, err := s.store.Device(ctx, acct.ID, acct.DeviceID)
 	if err != nil {
 		return err
@@ -219,5 +228,6 @@ func (s *Server) me(c *fiber.Ctx) error {
 		"device":              fiber.Map{"id": dev.ID, "label": dev.Label, "status": acct.DeviceStatus, "created_at": dev.CreatedAt},
 		"session":             fiber.Map{"id": sess.ID, "auth_time": sess.AuthTime.Unix(), "expires_at": sess.AbsoluteExpiry},
 		"pending_enrollments": pending,
+		"contact_change":      contactChangeView(change),
 	})
 }

@@ -35,7 +35,9 @@ const (
 
 func (s *Server) terminalRoutes(v1 fiber.Router) {
 	v1.Post("/terminal/token", s.terminalToken)
+	v1.Post("/terminal/pairings", s.terminalPairing)
 	t := s.requireTerminal
+	v1.Get("/terminal/payments", t, s.terminalPayments)
 	v1.Post("/terminal/payments", t, s.terminalPay)
 	v1.Get("/terminal/payments/:id", t, s.terminalGetPayment)
 	v1.Post("/terminal/payments/:id/refunds", t, s.terminalRefund)
@@ -62,7 +64,7 @@ func (s *Server) terminalToken(c *fiber.Ctx) error {
 	if assertion == "" {
 		return missing("client_assertion")
 	}
-	if err := s.limit(c, "terminal-token-ip", s.clientIP(c), limitCeremonyPerIP); err != nil {
+	if err := s.limit(c, "terminal-token-ip", s.clientIP(c), limitTerminalTokenPerIP); err != nil {
 		return err
 	}
 	var term *store.Terminal
@@ -89,7 +91,12 @@ func (s *Server) terminalToken(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"access_token": tok, "token_type": "Bearer", "expires_in": int64(exp.Sub(s.now()).Seconds())})
+	body := fiber.Map{"access_token": tok, "token_type": "Bearer", "expires_in": int64(exp.Sub(s.now()).Seconds()),
+		"terminal_id": id, "store_id": term.StoreID, "label": term.Label}
+	if err := s.addStoreName(c, body, term.StoreID); err != nil {
+		return err
+	}
+	return c.JSON(body)
 }
 
 // requireTerminal authenticates a terminal call: a terminal bearer token

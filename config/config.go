@@ -181,6 +181,13 @@ type Config struct {
 	// recovery without the old device waits, while the old device and the
 	// contact are told and can cancel it.
 	RecoveryCooldown time.Duration
+	// ContactCooldown is PAYCODE_CONTACT_COOLDOWN (default 24h): how long
+	// a verified contact change waits before it takes effect, while the
+	// old address (warned with a one-time cancel link) and the account's
+	// device may cancel it. It protects the account's way back in: until
+	// it is over, recovery still goes to the old address. Production
+	// refuses less than an hour; dev may shorten it (not to zero).
+	ContactCooldown time.Duration
 	// Probation is PAYCODE_PROBATION (default 24h): after a new device
 	// becomes active, payment limits are lowered and top-ups are off for this
 	// long, so a hijacked account cannot be emptied at once.
@@ -519,6 +526,12 @@ func Load(getenv Getenv) (*Config, error) {
 	c.AppleAppIDs = list("PAYCODE_APPLE_APP_IDS")
 
 	c.RecoveryCooldown = duration("PAYCODE_RECOVERY_COOLDOWN", 24*time.Hour)
+	c.ContactCooldown = duration("PAYCODE_CONTACT_COOLDOWN", 24*time.Hour)
+	if c.ContactCooldown <= 0 {
+		problems = append(problems, errors.New("PAYCODE_CONTACT_COOLDOWN: must be positive (the old address's time to cancel)"))
+	} else if c.Env == Production && c.ContactCooldown < time.Hour {
+		problems = append(problems, errors.New("PAYCODE_CONTACT_COOLDOWN: at least 1h in production (the old address's time to cancel)"))
+	}
 	c.Probation = duration("PAYCODE_PROBATION", 24*time.Hour)
 	c.EnrollmentTTL = duration("PAYCODE_ENROLLMENT_TTL", 15*time.Minute)
 

@@ -9,6 +9,7 @@ import (
 	"github.com/paycode/paycode/device"
 	"github.com/paycode/paycode/notify"
 	"github.com/paycode/paycode/store"
+	"github.com/paycode/paycode/tokens"
 )
 
 // Attack: moving the contact quietly (a stolen unlocked phone), so that
@@ -70,12 +71,27 @@ func TestContactChangeWarnsBeforeCommit(t *testing.T) {
 	if _, err := h.svc.ChangeContactVerify(h.ctx, h.req, o.sess, cc.ID, h.otp("new@example.com")); err != nil {
 		t.Fatalf("ChangeContactVerify: %v", err)
 	}
-	if acct := h.reload(o.acct.ID); acct.Contact != "new@example.com" {
-		t.Errorf("contact = %q; want the new one", acct.Contact)
-	}
 	old := h.note.to("old@example.com")
 	if len(old) == 0 || old[len(old)-1].Type != notify.TypeSecurity || !strings.Contains(old[len(old)-1].Text, "n***@example.com") {
 		t.Errorf("the old address was not warned: %+v", old)
+	}
+	// The cool-down: the old address stays the contact until it is over.
+	if acct := h.reload(o.acct.ID); acct.Contact != "old@example.com" || acct.ContactChangeID != cc.ID {
+		t.Errorf("during the cool-down: contact %q, pending %q; want the old contact and the change pending", acct.Contact, acct.ContactChangeID)
+	}
+	if _, ok := h.audited("contact.change_pending", o.acct.ID); !ok {
+		t.Error("the pending change is not audited")
+	}
+	h.now = h.now.Add(24*time.Hour - time.Second)
+	if n, err := h.svc.ApplyDueContactChanges(h.ctx, 100); err != nil || n != 0 {
+		t.Fatalf("a second before the cool-down ends: applied %d, %v; want none", n, err)
+	}
+	h.now = h.now.Add(time.Second)
+	if n, err := h.svc.ApplyDueContactChanges(h.ctx, 100); err != nil || n != 1 {
+		t.Fatalf("when the cool-down ends: applied %d, %v; want 1", n, err)
+	}
+	if acct := h.reload(o.acct.ID); acct.Contact != "new@example.com" || acct.ContactChangeID != "" {
+		t.Errorf("contact = %q (pending %q); want the new one", acct.Contact, acct.ContactChangeID)
 	}
 	if _, ok := h.audited("contact.changed", o.acct.ID); !ok {
 		t.Error("the change is not audited")
@@ -104,5 +120,52 @@ func TestContactChangeToTakenAddress(t *testing.T) {
 	}
 	if acct := h.reload(o.acct.ID); acct.Contact != "mine@example.com" {
 		t.Errorf("contact = %q", acct.Contact)
+	}
+}
+
+// Attack (issue 13): someone holding the unlocked phone moves the contact
+// to their own address, to receive the next recovery. The old address's
+// warning carries a one-time cancel code; with it the owner cancels during
+// the cool-down, once, and the contact never moves. A forged or reused
+// code cancels nothing, with one answer.
+func TestContactChangeCancelledFromOldAddress(t *testing.T) {
+	h := newHarness(t)
+	o := h.account("owner@example.com")
+	cc, err := h.svc.ChangeContactStart(h.ctx, h.req, o.sess, "thief@example.com", "email")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.ChangeContactVerify(h.ctx, h.req, o.sess, cc.ID, h.otp("thief@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	warnings := h.note.to("owner@example.com")
+	token := warnings[len(warnings)-1].Data["cancel_token"]
+	if !strings.HasPrefix(token, cc.ID+".") || !strings.Contains(warnings[len(warnings)-1].Text, token) {
+		t.Fatalf("the warning carries no cancel code: %+v", warnings[len(warnings)-1])
+	}
+	for _, bad := range []string{"", "nonsense", cc.ID + ".forged", cc.ID, "cch_0000aaaaaaaaaaaaaaaaaaaaaaaa.x"} {
+		if _, err := h.svc.CancelContactChange(h.ctx, h.req, tokens.NewSecret([]byte(bad))); !errors.Is(err, device.ErrContactCancelInvalid) {
+			t.Errorf("cancel code %q: error = %v; want ErrContactCancelInvalid", bad, err)
+		}
+	}
+	h.now = h.now.Add(23 * time.Hour)
+	if _, err := h.svc.CancelContactChange(h.ctx, h.req, tokens.NewSecret([]byte(token))); err != nil {
+		t.Fatalf("the old address's cancel: %v", err)
+	}
+	if _, err := h.svc.CancelContactChange(h.ctx, h.req, tokens.NewSecret([]byte(token))); !errors.Is(err, device.ErrContactCancelInvalid) {
+		t.Errorf("the cancel code a second time: error = %v; want ErrContactCancelInvalid", err)
+	}
+	if ev, ok := h.audited("contact.change_cancelled", o.acct.ID); !ok || ev.Fields["by"] != "contact" {
+		t.Errorf("the cancel is not audited as the contact's: %+v", ev)
+	}
+	h.now = h.now.Add(2 * time.Hour)
+	if n, err := h.svc.ApplyDueContactChanges(h.ctx, 100); err != nil || n != 0 {
+		t.Fatalf("after the cool-down of a cancelled change: applied %d, %v; want none", n, err)
+	}
+	if acct := h.reload(o.acct.ID); acct.Contact != "owner@example.com" || acct.ContactChangeID != "" {
+		t.Errorf("contact = %q (pending %q); want the owner's, nothing pending", acct.Contact, acct.ContactChangeID)
+	}
+	if _, err := h.st.AccountByContact(h.ctx, h.svc.ContactHash("thief@example.com")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the thief's address leads to the account: %v", err)
 	}
 }

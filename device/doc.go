@@ -42,8 +42,21 @@
 //     an outbox write that fails leaves everything as it was. Delivery is
 //     the outbox worker's (retries with backoff, then the dead-letter list),
 //     off the request's path.
-//   - A contact change starts the probation window (Config.Probation) as a
-//     new device does, extending one under way and never shortening it.
+//   - A contact change is a step-up with a cool-down: it begins only on a
+//     session with a user-verified passkey assertion within StepUpWindow
+//     (else ErrStepUpRequired: the client re-authenticates), the new
+//     address proves itself with an OTP, the old address is warned with a
+//     one-time cancel code and link (stored as a keyed hash, spent by its
+//     first use), and only then does the cool-down (Config.ContactCooldown)
+//     start. During it the old address stays the account's contact (codes,
+//     notices and recovery go there) and it or the account's device may
+//     cancel. When it ends, whichever replica comes first applies it (the
+//     worker reading the store's schedule, or the account's next read,
+//     SettleContactChange); the store's compare-and-set makes that happen
+//     once. No state is held in a replica between those steps.
+//   - A contact change, when it applies, starts the probation window
+//     (Config.Probation) as a new device does, extending one under way and
+//     never shortening it.
 //   - The answer takes the same time whether or not the contact has an
 //     account: where an unknown contact gets nothing, the call enqueues a
 //     decoy message (decoy) that is never delivered, so both cost one
@@ -93,6 +106,22 @@
 //	      approved ---------- Finish (new passkey) ----> active <----+
 //	any live state -> cancelled (Cancel, CancelWithToken, device changed meanwhile)
 //	any live state -> expired   (Config.EnrollmentTTL; ReadyWindow after the cool-down)
+//
+// A contact change (store.ContactChange) has states of its own:
+//
+//	(no state)  ChangeContactStart: OTP sent to the new address; 10 min, 5 tries; nothing is shown anywhere
+//	pending     ChangeContactVerify: the old address was warned with its cancel link; the cool-down runs
+//	applied     the cool-down ended (ApplyContactChange: worker or SettleContactChange); the contact moved, probation (terminal)
+//	cancelled   by the old address's cancel code (CancelContactChange), the device (CancelOwnContactChange), or the
+//	            system (a newer change replaced it, or the contact moved otherwise) (terminal)
+//	failed      the new address became another account's during the cool-down (terminal)
+//
+//	ChangeContactStart --(OTP to the new address)--> ChangeContactVerify (old address warned first)
+//	        |                                                 |
+//	        v                                                 v
+//	   (expires, 10 min)                      pending --(cool-down over)--> applied
+//	                                           |  \--(new address taken)--> failed
+//	                                           \--(cancel code, device, replaced)--> cancelled
 //
 // A decoy is an enrollment made by Create for a contact without an
 // account: it answers like any other to its requester, no message goes

@@ -35,6 +35,12 @@ var (
 	// ErrCancelInvalid: the contact's cancel code names no enrollment it
 	// can cancel (one answer for every cause).
 	ErrCancelInvalid = errors.New("cancel code not valid")
+	// ErrContactCancelInvalid: the old address's cancel code names no
+	// contact change it can cancel (one answer for every cause).
+	ErrContactCancelInvalid = errors.New("contact change cancel code not valid")
+	// ErrNoContactChange: the account has no contact change in its
+	// cool-down.
+	ErrNoContactChange = errors.New("no contact change in progress")
 	// ErrNoticeFailed: a message that must go out before a change (an OTP,
 	// a warning to the owner) could not be sent; nothing was changed.
 	ErrNoticeFailed = errors.New("the message could not be sent; nothing was changed")

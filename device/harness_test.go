@@ -117,6 +117,7 @@ func newHarness(t *testing.T) *harness {
 			Secret:           []byte("device-test-secret-device-test-secret"),
 			EnrollmentTTL:    15 * time.Minute,
 			RecoveryCooldown: 24 * time.Hour,
+			ContactCooldown:  24 * time.Hour,
 			Probation:        24 * time.Hour,
 			StepUpWindow:     5 * time.Minute,
 			OTPTTL:           10 * time.Minute,

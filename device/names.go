@@ -51,6 +51,9 @@ const (
 	// Superseded is the system cancelling an enrollment because the
 	// account's device changed since it began.
 	Superseded Actor = "system:superseded"
+	// System applies a contact change when its cool-down ends, or fails
+	// it (the new address was taken meanwhile).
+	System Actor = "system"
 )
 
 // DeviceActor is the device id as an actor ("device:<id>").
@@ -75,25 +78,32 @@ const (
 	EventCancelled      = "enrollment.cancelled"
 	EventDeviceRevoked  = "device.revoked"
 	EventContactChanged = "contact.changed"
+	// A contact change waits out its cool-down, or was cancelled (by the
+	// old address, the device, or the system: the new address was taken).
+	EventContactPending   = "contact.change_pending"
+	EventContactCancelled = "contact.change_cancelled"
 )
 
 // Audit event types of these flows; operators' tools match on them.
 const (
-	auditCreated         = "enrollment.created"
-	auditUnknownContact  = "enrollment.unknown_contact"
-	auditWrongKey        = "enrollment.wrong_key"
-	auditOTPSent         = "enrollment.otp_sent"
-	auditVerified        = "enrollment.verified"
-	auditRecoveryFailed  = "enrollment.recovery_failed"
-	auditRecoveryStarted = "enrollment.recovery_started"
-	auditApproved        = "enrollment.approved"
-	auditCancelled       = "enrollment.cancelled"
-	auditActivated       = "enrollment.activated"
-	auditDeviceRevoked   = "device.revoked"
-	auditDeviceLocked    = "device.locked"
-	auditCounterSynced   = "passkey.counter_regression_synced"
-	auditContactStarted  = "contact.change_started"
-	auditContactChanged  = "contact.changed"
+	auditCreated          = "enrollment.created"
+	auditUnknownContact   = "enrollment.unknown_contact"
+	auditWrongKey         = "enrollment.wrong_key"
+	auditOTPSent          = "enrollment.otp_sent"
+	auditVerified         = "enrollment.verified"
+	auditRecoveryFailed   = "enrollment.recovery_failed"
+	auditRecoveryStarted  = "enrollment.recovery_started"
+	auditApproved         = "enrollment.approved"
+	auditCancelled        = "enrollment.cancelled"
+	auditActivated        = "enrollment.activated"
+	auditDeviceRevoked    = "device.revoked"
+	auditDeviceLocked     = "device.locked"
+	auditCounterSynced    = "passkey.counter_regression_synced"
+	auditContactStarted   = "contact.change_started"
+	auditContactChanged   = "contact.changed"
+	auditContactPending   = "contact.change_pending"
+	auditContactCancelled = "contact.change_cancelled"
+	auditContactFailed    = "contact.change_failed"
 )
 
 // Types of the OTP messages (notices are notify.TypeSecurity).

@@ -47,6 +47,12 @@ func (s *Service) cancelHash(code tokens.Secret) string {
 	return tokens.KeyedHash(s.Secret, "enrollment-cancel", code.Reveal())
 }
 
+// contactCancelHash is the keyed hash under which the old address's cancel
+// code of a contact change is stored.
+func (s *Service) contactCancelHash(code tokens.Secret) string {
+	return tokens.KeyedHash(s.Secret, "contact-change-cancel", code.Reveal())
+}
+
 // NewOTP draws a 6-digit code uniformly (no modulo bias).
 func NewOTP() (tokens.Secret, error) {
 	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))

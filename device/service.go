@@ -53,7 +53,11 @@ type ContactChanges interface {
 	PutContactChange(ctx context.Context, cc store.ContactChange, otpHash string, ttl time.Duration) error
 	ContactChange(ctx context.Context, id string) (*store.ContactChange, error)
 	VerifyContactChangeOTP(ctx context.Context, id, otpHash string) error
-	ChangeContact(ctx context.Context, cc *store.ContactChange) (cleanup, err error)
+	PendContactChange(ctx context.Context, cc *store.ContactChange, appliesAt time.Time, cancelHash string) error
+	ChangeContact(ctx context.Context, cc *store.ContactChange, now time.Time) (cleanup, err error)
+	EndContactChange(ctx context.Context, cc *store.ContactChange, state, by, cancelHash string, now time.Time) error
+	DueContactChanges(ctx context.Context, now time.Time, limit int64) ([]string, error)
+	DropDueContactChange(ctx context.Context, id string) error
 }
 
 // Trail is the audit stream and the account's event stream (SSE).
@@ -125,6 +129,10 @@ type Config struct {
 	// Probation is the window of lower limits after a new device became
 	// active.
 	Probation time.Duration
+	// ContactCooldown is how long a verified contact change waits before
+	// it applies (PAYCODE_CONTACT_COOLDOWN, default 24h); the old address
+	// may cancel it meanwhile (config refuses zero).
+	ContactCooldown time.Duration
 	// StepUpWindow is how recent the session's passkey verification must
 	// be to begin a contact change (the payment window).
 	StepUpWindow time.Duration
@@ -145,6 +153,9 @@ type Config struct {
 	// page, e.g. "https://pay.example/#cancel=": a URL fragment, so the
 	// code never reaches a server log).
 	CancelURL string
+	// ContactCancelURL is the same for a contact change's warning to the
+	// old address (e.g. "https://pay.example/#contact-cancel=").
+	ContactCancelURL string
 }
 
 // Service runs the flows. Its fields are set once, before the first call.

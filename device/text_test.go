@@ -39,9 +39,12 @@ func TestNotificationTextsUnchanged(t *testing.T) {
 		{text.M(text.NoticeContactOTP, "code", "123456"),
 			fmt.Sprintf("Your paycode code is %s. Enter it in paycode to make this address your account's contact. "+
 				"If you did not ask for this, ignore this message. paycode staff will never ask for it.", "123456")},
-		{text.M(text.NoticeContactChanging, "new_contact", "n***@example.com"),
-			fmt.Sprintf("The contact of your paycode account is being changed from this address to %s. "+
-				"From now on codes and notices go there. If this was not you, contact paycode support at once.", "n***@example.com")},
+		// Changed on purpose (issue 13): the change now waits a cool-down
+		// the old address can cancel, and the text says so.
+		{text.M(text.NoticeContactChanging, "new_contact", "n***@example.com", "after", when, "cancel_code", "cch_x.y"),
+			fmt.Sprintf("Someone asked to change the contact of your paycode account from this address to %s. "+
+				"It takes effect after %s; until then codes and notices still come here. "+
+				"If this was not you, cancel it with this cancel code: %s", "n***@example.com", when, "cch_x.y")},
 	} {
 		if got := tc.msg.Render(text.En); got != tc.want {
 			t.Errorf("%s:\n got %q\nwant %q", tc.msg.ID, got, tc.want)

@@ -152,6 +152,11 @@ func TestPWAShopperJourney(t *testing.T) {
 	a.click("#prompt-review")
 	a.screen("approve")
 	a.shows("#approve-label", label)
+	// The name is the new phone's own words: quoted, beside the note.
+	if tag := evalOn[string](a, `document.getElementById('approve-label').tagName`); tag != "Q" {
+		t.Errorf("the new phone's name is a %s, want a quotation (Q)", tag)
+	}
+	a.says("#approve-label-note", "pwa.approve.label_note")
 	a.audit("approve")
 	a.shots("approve")
 	a.click("#approve-yes")
@@ -172,12 +177,17 @@ func TestPWAShopperJourney(t *testing.T) {
 	}
 
 	// ---- Phone B's account screen: a new contact (its code goes there). ----
+	// The change waits a cool-down: the account screen shows it, and the
+	// old address's warning links to the app's cancel page.
+	// (That it applies when the cool-down ends is bff's
+	// TestEnrollContactChange: the server's 24 h cannot be jumped here
+	// without leaving the browsers' DPoP clocks behind.)
 	waitFor[bool](b, "the event stream", eventsOpen)
-	moved := "moved-" + randomHex(4) + "@example.com"
 	b.click("#nav-account")
 	b.screen("account")
 	b.click("#go-contact")
 	b.screen("contact")
+	moved := "moved-" + randomHex(4) + "@example.com"
 	b.fill("#new-contact", moved)
 	b.click("#form-new-contact button[type=submit]")
 	waitFor[bool](b, "the code field", `!document.getElementById('form-contact-otp').hidden`)
@@ -185,15 +195,34 @@ func TestPWAShopperJourney(t *testing.T) {
 	b.fill("#contact-otp", jaCode.FindStringSubmatch(s.message(ctx, t, moved, jaCode))[1]) // the account speaks Japanese
 	b.click("#form-contact-otp button[type=submit]")
 	b.screen("account")
-	b.shows("#account-contact", moved)
-	b.says("#notice", "pwa.contact.done")
+	b.shows("#account-contact", contact)
+	waitFor[bool](b, "the pending change", `!document.getElementById('account-contact-change').hidden`)
+	b.audit("account-contact-pending")
+
+	// The old address cancels it from its warning's link, on another
+	// device (phone F); the contact stays.
+	f := newPhone(t, ctx, "phone F", phoneOpts{lang: text.En})
+	f.open(s.origin + "/#contact-cancel=" + contactCancelLink.FindStringSubmatch(s.message(ctx, t, contact, contactCancelLink))[1])
+	f.screen("cancel")
+	f.says("#cancel-h", "pwa.contact_cancel.title")
+	if h := evalOn[string](f, `location.hash`); h != "" {
+		t.Errorf("the contact cancel code stays in the address bar: %q", h)
+	}
+	f.audit("contact-cancel")
+	f.click("#cancel-do")
+	waitFor[bool](f, "the contact change's cancellation", `!document.getElementById('cancel-done').hidden`)
+	f.says("#cancel-done", "pwa.contact_cancel.done")
 	b.click("#screen-account button.to-pay")
 	b.screen("pay")
-	contact = moved
+	b.click("#nav-account")
+	b.screen("account")
+	b.shows("#account-contact", contact)
+	waitFor[bool](b, "no pending change", `document.getElementById('account-contact-change').hidden`)
+	b.click("#screen-account button.to-pay")
+	b.screen("pay")
 
 	// A phone without the passkey asks by the account's contact, and the
 	// account's phone refuses it ("Not me").
-	f := newPhone(t, ctx, "phone F", phoneOpts{lang: text.En})
 	f.open(s.origin + "/")
 	f.click("#go-newphone")
 	f.screen("newdevice")
@@ -317,7 +346,7 @@ func TestPWAShopperJourney(t *testing.T) {
 	}
 	for _, want := range []string{"welcome", "signup", "otp", "codes", "pay", "pay-declined", "history", "account", "login",
 		"newdevice", "wait", "pay-prompt", "approve", "revoked", "find", "recover", "cooldown", "cancel",
-		"cancel-done", "ended", "ready", "contact", "verify", "pay-offline"} {
+		"cancel-done", "ended", "ready", "contact", "verify", "pay-offline", "account-contact-pending", "contact-cancel"} {
 		if !audited[want] {
 			t.Errorf("the screen %s was not audited", want)
 		}
@@ -328,6 +357,8 @@ func TestPWAShopperJourney(t *testing.T) {
 var (
 	jaCode     = regexp.MustCompile(`コードは ([0-9]{6}) です`)
 	cancelLink = regexp.MustCompile(`#cancel=([A-Za-z0-9_.\-]+)`)
+	// The contact change's warning to the old address.
+	contactCancelLink = regexp.MustCompile(`#contact-cancel=([A-Za-z0-9_.\-]+)`)
 )
 
 // browserRoot starts headless Chromium with a fresh profile and returns

@@ -271,6 +271,13 @@ func randomHex(n int) string {
 // messages.
 func browser(t *testing.T) (context.Context, webauthn.AuthenticatorID, *consoleLog) {
 	t.Helper()
+	return browserWith(t)
+}
+
+// browserWith is browser with more command-line flags (the scanner test's
+// fake camera).
+func browserWith(t *testing.T, flags ...chromedp.ExecAllocatorOption) (context.Context, webauthn.AuthenticatorID, *consoleLog) {
+	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") != "" || os.Getenv("PAYCODE_TEST_REQUIRE_REDIS") != "" {
 			t.Fatalf("%s is required here (apt-get install chromium): %v", chromiumPath, err)
@@ -285,6 +292,7 @@ func browser(t *testing.T) (context.Context, webauthn.AuthenticatorID, *consoleL
 		chromedp.Flag("disable-component-update", true),
 		chromedp.UserDataDir(profile),
 	)
+	opts = append(opts, flags...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	t.Cleanup(func() {

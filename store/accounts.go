@@ -46,6 +46,10 @@ type Account struct {
 	// Lang is the language the account's notifications are written in
 	// ("en", "ja"; "" for accounts made before it existed: the default).
 	Lang string
+	// ContactChangeID names the contact change in its cool-down (""
+	// when none), and ContactChangeAt is when it applies.
+	ContactChangeID string
+	ContactChangeAt time.Time
 }
 
 // Device is a device record, kept after revocation for the audit trail.
@@ -109,21 +113,9 @@ return 'ok'
 // ErrNotVerified when the sign-up is gone or unverified, ErrExists when the
 // account id is taken.
 func (s *Store) CreateAccount(ctx context.Context, n NewAccount) error {
-	b, err := BucketOf(n.Account.ID)
+	keys, args, err := s.createAccountCall(n)
 	if err != nil {
-		return fmt.Errorf("creating an account: %w", err)
-	}
-	sb, err := BucketOfKind("sgn", n.SignupID)
-	if err != nil || sb != b {
-		return fmt.Errorf("creating an account: sign-up and account buckets differ: %w", ErrBadID)
-	}
-	device, err := json.Marshal(n.Device)
-	if err != nil {
-		return fmt.Errorf("encoding the device: %w", err)
-	}
-	cred, err := json.Marshal(n.Credential)
-	if err != nil {
-		return fmt.Errorf("encoding the credential: %w", err)
+		return err
 	}
 	// The contact index is global (not in the account's slot): claim it
 	// first, and release it if the account cannot be written.
@@ -137,17 +129,7 @@ func (s *Store) CreateAccount(ctx context.Context, n NewAccount) error {
 	if !ok {
 		return ErrContactTaken
 	}
-	k := s.keys
-	args := []any{n.Account.ID, n.Account.Contact, n.Account.ContactKind, n.Account.CreatedAt.UnixMilli(),
-		n.Device.ID, n.Device.JKT, device, CredentialKey(n.Credential.Credential.ID), cred, n.Credential.Credential.Authenticator.SignCount,
-		n.Account.Lang}
-	for _, h := range n.RecoveryHashes {
-		args = append(args, h)
-	}
-	res, err := createAccount.Run(ctx, s.rdb, []string{
-		k.Signup(b, n.SignupID), k.Account(b, n.Account.ID), k.Devices(b, n.Account.ID),
-		k.Credentials(b, n.Account.ID), k.Counters(b, n.Account.ID), k.Recovery(b, n.Account.ID),
-	}, args...).Text()
+	res, err := createAccount.Run(ctx, s.rdb, keys, args...).Text()
 	if err == nil && res != "ok" {
 		switch res {
 		case "exists":
@@ -167,6 +149,38 @@ func (s *Store) CreateAccount(ctx context.Context, n NewAccount) error {
 		return wrap("creating the account", err)
 	}
 	return nil
+}
+
+// createAccountCall builds KEYS and ARGV of createAccount for n (the one
+// place, for CreateAccount and the Seeder).
+func (s *Store) createAccountCall(n NewAccount) ([]string, []any, error) {
+	b, err := BucketOf(n.Account.ID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating an account: %w", err)
+	}
+	sb, err := BucketOfKind("sgn", n.SignupID)
+	if err != nil || sb != b {
+		return nil, nil, fmt.Errorf("creating an account: sign-up and account buckets differ: %w", ErrBadID)
+	}
+	device, err := json.Marshal(n.Device)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding the device: %w", err)
+	}
+	cred, err := json.Marshal(n.Credential)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encoding the credential: %w", err)
+	}
+	k := s.keys
+	args := []any{n.Account.ID, n.Account.Contact, n.Account.ContactKind, n.Account.CreatedAt.UnixMilli(),
+		n.Device.ID, n.Device.JKT, device, CredentialKey(n.Credential.Credential.ID), cred, n.Credential.Credential.Authenticator.SignCount,
+		n.Account.Lang}
+	for _, h := range n.RecoveryHashes {
+		args = append(args, h)
+	}
+	return []string{
+		k.Signup(b, n.SignupID), k.Account(b, n.Account.ID), k.Devices(b, n.Account.ID),
+		k.Credentials(b, n.Account.ID), k.Counters(b, n.Account.ID), k.Recovery(b, n.Account.ID),
+	}, args, nil
 }
 
 var releaseContact = redis.NewScript(`
@@ -202,16 +216,18 @@ func (s *Store) Account(ctx context.Context, id string) (*Account, error) {
 
 func accountFrom(m map[string]string) *Account {
 	return &Account{
-		ID:             m["id"],
-		Contact:        m["contact"],
-		ContactKind:    m["contact_kind"],
-		Status:         m["status"],
-		CreatedAt:      millis(m["created_at"]),
-		DeviceID:       m["device_id"],
-		DeviceJKT:      m["device_jkt"],
-		DeviceStatus:   m["device_status"],
-		ProbationUntil: millis(m["probation_until"]),
-		Lang:           m["lang"],
+		ID:              m["id"],
+		Contact:         m["contact"],
+		ContactKind:     m["contact_kind"],
+		Status:          m["status"],
+		CreatedAt:       millis(m["created_at"]),
+		DeviceID:        m["device_id"],
+		DeviceJKT:       m["device_jkt"],
+		DeviceStatus:    m["device_status"],
+		ProbationUntil:  millis(m["probation_until"]),
+		Lang:            m["lang"],
+		ContactChangeID: m["contact_change"],
+		ContactChangeAt: millis(m["contact_change_at"]),
 	}
 }
 

@@ -122,26 +122,11 @@ type IssueResult struct {
 // trip enforces the issuance limits (ErrRateLimited, nothing written) and
 // publishes the event.
 func (s *Store) Issue(ctx context.Context, is CodeIssue) (IssueResult, error) {
-	rec := is.Record
-	b, err := BucketOf(rec.AccountID)
+	keys, args, err := s.issueCall(&is)
 	if err != nil {
-		return IssueResult{}, fmt.Errorf("issuing a code: %w", err)
+		return IssueResult{}, err
 	}
-	var event []byte
-	if is.Event != nil {
-		if is.Event.Time.IsZero() {
-			is.Event.Time = rec.IssuedAt
-		}
-		if event, err = json.Marshal(is.Event); err != nil {
-			return IssueResult{}, fmt.Errorf("encoding an event: %w", err)
-		}
-	}
-	k := s.keys
-	r, err := issueCode.Run(ctx, s.rdb, []string{k.Account(b, rec.AccountID), k.LiveCode(b, rec.AccountID),
-		k.Code(b, rec.Name), k.CodeLimits(b, rec.AccountID), k.Events(b, rec.AccountID)},
-		rec.DeviceID, rec.SessionID, rec.IssuedAt.UnixMilli(), rec.ExpiresAt.UnixMilli(), is.TTL.Milliseconds(),
-		codeRetention.Milliseconds(), rec.IssuedAt.Add(is.Grace).UnixMilli(), k.Code(b, ""), rec.Name, rec.AccountID,
-		is.PerMinute, is.JKT, event, eventsKept, eventsTTL.Milliseconds(), k.EventChannel(b, rec.AccountID)).Slice()
+	r, err := issueCode.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
 		return IssueResult{}, wrap("issuing a code", err)
 	}
@@ -160,6 +145,31 @@ func (s *Store) Issue(ctx context.Context, is CodeIssue) (IssueResult, error) {
 		return IssueResult{}, fmt.Errorf("issuing a code: %w", ErrExists)
 	}
 	return IssueResult{}, fmt.Errorf("issuing a code: unexpected answer %v", r)
+}
+
+// issueCall builds KEYS and ARGV of issueCode (the one place, for Issue
+// and the Seeder).
+func (s *Store) issueCall(is *CodeIssue) ([]string, []any, error) {
+	rec := is.Record
+	b, err := BucketOf(rec.AccountID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("issuing a code: %w", err)
+	}
+	var event []byte
+	if is.Event != nil {
+		if is.Event.Time.IsZero() {
+			is.Event.Time = rec.IssuedAt
+		}
+		if event, err = json.Marshal(is.Event); err != nil {
+			return nil, nil, fmt.Errorf("encoding an event: %w", err)
+		}
+	}
+	k := s.keys
+	return []string{k.Account(b, rec.AccountID), k.LiveCode(b, rec.AccountID),
+			k.Code(b, rec.Name), k.CodeLimits(b, rec.AccountID), k.Events(b, rec.AccountID)},
+		[]any{rec.DeviceID, rec.SessionID, rec.IssuedAt.UnixMilli(), rec.ExpiresAt.UnixMilli(), is.TTL.Milliseconds(),
+			codeRetention.Milliseconds(), rec.IssuedAt.Add(is.Grace).UnixMilli(), k.Code(b, ""), rec.Name, rec.AccountID,
+			is.PerMinute, is.JKT, event, eventsKept, eventsTTL.Milliseconds(), k.EventChannel(b, rec.AccountID)}, nil
 }
 
 // Code reads a code's record by its keyed name and bucket.

@@ -52,7 +52,8 @@
 // terminal ids are "term_" and 24 characters, with no bucket.
 //
 // In the table, slot is "acct" for the account's bucket tag, "bucket" for a
-// bucket's tag that no account owns, "own" for no tag (the whole name picks
+// bucket's tag that no account owns, "store" for a store's tag, "term" for
+// the slot of a terminal's key, "own" for no tag (the whole name picks
 // the slot) and "-" for a pub/sub channel (PUBLISH reaches every node). TTL
 // "none (durable)" means the key is never given an expiry and never trimmed
 // by paycode. Under each key: its hash fields (or value, members, entries)
@@ -66,10 +67,12 @@
 //	{prefix}acct:{b1234}:{acct_id}                hash    acct   none (durable)
 //	    fields  id, contact, contact_kind (email|phone), status (active|frozen), created_at, device_id, device_jkt, device_status
 //	            (active|locked|revoked), probation_until (absent or past: no probation), lang (en|ja: notifications; absent:
-//	            English)
+//	            English), contact_change (the id of the contact change in its cool-down; absent: none), contact_change_at
+//	            (when it applies)
 //	    by      createAccount (CreateAccount); setAccountLang (SetAccountLang); setDeviceStatus (SetDeviceStatus); setAccountStatus (SetAccountStatus);
-//	            activateEnrollment (ActivateEnrollment: device_*, probation_until); switchContact (ChangeContact: contact,
-//	            contact_kind, probation_until extended, never shortened)
+//	            activateEnrollment (ActivateEnrollment: device_*, probation_until); applyContact (ChangeContact: contact,
+//	            contact_kind, probation_until extended, never shortened; HDEL contact_change*); pendContact
+//	            (PendContactChange: contact_change, contact_change_at); endContact (EndContactChange: HDEL contact_change*)
 //
 //	{prefix}devices:{b1234}:{acct_id}             hash    acct   none (durable; a replaced device's record stays)
 //	    fields  device id -> Device JSON: id, account_id, jkt, label, credential_id, created_at
@@ -132,10 +135,14 @@
 //	    by      the enrollment scripts above: ZADD on create (when visible), verify, recover and approve; ZREM when one ends; create
 //	            and verify also drop expired members (ZREMRANGEBYSCORE)
 //
-//	{prefix}cchg:{b1234}:{cch_id}                 hash    acct   10 min: otpTTL (bff/signup.go), passed to PutContactChange
-//	    fields  account, session, old_contact, old_hash, new_contact, new_kind, new_hash, otp (keyed hash), tries (5), verified
-//	            (0|1)
-//	    by      PutContactChange (MULTI: HSET, PEXPIRE); verifyOTP (VerifyContactChangeOTP); switchContact (ChangeContact: DEL)
+//	{prefix}cchg:{b1234}:{cch_id}                 hash    acct   10 min: otpTTL (bff/signup.go), passed to PutContactChange; once
+//	                                                             pending, applies_at + 72 h (contactChangeRetention)
+//	    fields  account, session, old_contact, old_hash, new_contact, new_kind, new_hash, otp (keyed hash; "" once pending), tries
+//	            (5), verified (0|1), state ("" | pending | applied | cancelled | failed), applies_at (the cool-down's end,
+//	            PAYCODE_CONTACT_COOLDOWN), cancel (keyed hash of the old address's one-time cancel code; "" once spent),
+//	            applied_at, cancelled_by (contact | device:<id> | system), cancelled_at
+//	    by      PutContactChange (MULTI: HSET, PEXPIRE); verifyOTP (VerifyContactChangeOTP); pendContact (PendContactChange);
+//	            applyContact (ChangeContact); endContact (EndContactChange)
 //
 //	{prefix}wallet:{b1234}:{acct_id}              hash    acct   none (durable)
 //	    fields  balance (minor units), currency, day (business day, yyyymmdd in PAYCODE_TIMEZONE), spent_day, topups_day,
@@ -172,7 +179,8 @@
 //	    by      payScript (Move: approved payments and top-ups only); refundScript (Move: HINCRBY refunded)
 //
 //	{prefix}rfd:{b1234}:{rfd_id}                  hash    acct   none (durable); the refund id carries the payment's bucket
-//	    fields  id, payment, amount, created_at, ledger, terminal
+//	    fields  id, payment, amount, created_at, ledger, terminal ("operator" for an operator's refund), store, account,
+//	            currency (the last three since issue 14)
 //	    by      refundScript (Move)
 //
 //	{prefix}rfds:{b1234}:{pay_id}                 list    acct   none (durable)
@@ -198,6 +206,20 @@
 //	{prefix}settle:{b1234}                        stream  bucket none (durable; paycode never trims it); entries below
 //	    by      payScript, refundScript (Move), in the step that writes the ledger entry; read by the operator's accounting
 //
+//	Per store: the store's tag, {st:<store_id>} (store ids hold no brace).
+//
+//	{prefix}sales:{st:{store_id}}                 zset    store  none (durable, never trimmed by time); members pruned as below
+//	    members "<ms, 13 digits>:<id>", all scored 0 (lexical order is time order): the ids of the store's approved payments,
+//	            top-ups and refunds (pay_..., rfd_...). An entry is written with its movement's money script, concurrently,
+//	            before the movement's intent is known; one whose id never became a record (a decline) is skipped by readers
+//	            and removed by the first reader a minute later.
+//	    by      appendSale (AppendSale, from Move, with WAIT like the money scripts; again from a replayed approval); Sales (ZREM
+//	            of entries without a record, older than a minute)
+//
+//	{prefix}tsales:{st:{store_id}}:{term_id}      zset    store  as sales: above
+//	    members the same entries, for the terminal's payments and top-ups only (not refunds)
+//	    by      appendSale (AppendSale); Sales with a TerminalID (the same pruning)
+//
 //	Global: no tag.
 //
 //	{prefix}health:{random}                       string  own    10 s, and deleted at once
@@ -206,6 +228,12 @@
 //	{prefix}contact:{contact_hash}                string  own    none (durable)
 //	    value   the id of the account that owns the contact (named by its keyed hash)
 //	    by      CreateAccount, ChangeContact (SET NX); releaseContact (DEL if it still names the account)
+//
+//	{prefix}cchg-due                              zset    own    none; a member leaves when its change is applied or ends
+//	    members contact change ids, scored by applies_at: the schedule every replica's worker reads
+//	            (device.Service.ApplyDueContactChanges, every contactApplyEvery, 5 s)
+//	    by      PendContactChange (ZADD, before the change is pending); ChangeContact, EndContactChange, DropDueContactChange
+//	            (ZREM)
 //
 //	{prefix}dpop:{jkt}:{jti_hash}                 string  own    DPoP proofs: 65 s (tokens.DefaultDPoPMaxAge 60 s +
 //	                                                             DefaultDPoPMaxSkew 5 s); terminal client assertions: until exp +
@@ -219,13 +247,15 @@
 //	    value   the GCRA theoretical arrival time. Stored as rate:{prefix}rl:{name}:{subject}: Keys.RateLimit("rl:"+name, subject)
 //	            gives the name and redis_rate v10 prepends "rate:".
 //	    by      Allow (redis_rate's allowN script), from bff's Server.limit; the names, subjects and limits:
-//	              ceremony-ip, terminal-token-ip  IP            30/min    refresh-ip              IP            3000/min
-//	              refresh-key                     DPoP key jkt  12/min
+//	              terminal-token-ip               IP            30/min    refresh-ip              IP            3000/min
+//	              refresh-key                     DPoP key jkt  12/min    ceremony-ip             IP            3000/min
+//	              ceremony-key                    DPoP key jkt  10/min    ceremony-account        account id    30/min
 //	              otp-ip, enroll-otp-ip           IP            10/h      verify-ip               IP            30/h
 //	              otp-contact                     contact hash  3/10 min  enroll-contact          contact hash  3/10 min
 //	              enroll-ip                       IP            10/h      enroll-account          account id    5/h
 //	              enroll-recover-ip               IP            10/24 h   enroll-recover-enrollment enrollment id 10/24 h
 //	              enroll-cancel-ip                IP            30/h      contact-change-account  account id    3/h
+//	              pairing-ip                      IP            10/10 min pairing-global          "all"         120/min
 //
 //	{prefix}audit                                 stream  own    none (durable, never trimmed); entries below
 //	    by      Audit (XADD)
@@ -243,6 +273,14 @@
 //	            that ends at guess_until: unknown codes and throttled calls), guess_until (ms)
 //	    by      putTerminal (PutTerminal); setTerminalStatus (SetTerminalStatus); countGuess (CountGuess: the count, and the
 //	            suspension at PAYCODE_GUESS_SUSPEND in the same step). bff caches it per replica for at most 1 s.
+//
+//	{prefix}pair:{{prefix}term:{term_id}}        hash    term   10 min: pairingTTL (bff/pairing.go), PEXPIRE at creation; deleted by
+//	                                                             its first redemption, whatever its outcome
+//	    fields  terminal (the id the redeeming terminal gets: a keyed hash of the pairing code, never the code), store, label,
+//	            operator, created_at, expires_at. The hash tag is the terminal key's whole name, so the pairing and the
+//	            terminal are in one slot ("term" in the slot column).
+//	    by      createPairing (CreatePairing: refused if the pairing or the terminal exists); redeemPairing (RedeemPairing: DEL the
+//	            pairing and HSET the terminal in one step)
 //
 //	{prefix}storename:{store_id}                  hash    own    none (durable)
 //	    fields  en, ja (the store's display names, shown to shoppers in events and history), updated_at
@@ -276,6 +314,31 @@
 //	          f.<name> for each extra field; never a secret
 //	events    e = event JSON {type, data, time} (Publish also writes "id": ""; readers take the stream id)
 //	evch      "<events stream id>\n<event JSON>"
+//
+// # The sales log (for the store's systems)
+//
+// A store's sales log is what the store's systems read: the terminal's list
+// of today's sales, the operator's list of a store's payments, and (issue
+// 15) merchant webhooks and support tools. Its functions:
+//
+//   - AppendSale(ctx, SaleRef) writes an entry; writing it again changes
+//     nothing. Move calls it for every movement, concurrently with the
+//     money script (an approved movement thus costs two commands but one
+//     round trip's wait), and answers an approval only once the entry is
+//     written: on a failure to write it, Move answers ErrUnconfirmed and the
+//     terminal's retry (same Idempotency-Key) replays the approval and
+//     writes the entry then, at the movement's own time. So a movement
+//     answered approved is never missing from the log.
+//   - Sales(ctx, SalesQuery) reads a page: a store's whole log, or one
+//     terminal's payments and top-ups (TerminalID); From <= time < To;
+//     newest first, or oldest first (Oldest: a consumer following the log);
+//     Cursor = the previous page's SalesPage.Next. Each entry is read from
+//     its payment or refund record (Sale: id, kind, payment id, store,
+//     terminal, account, amount, refunded so far, currency, order
+//     reference, time), so it is current (a refund shows on its payment at
+//     once) and an intent whose movement never happened is never shown.
+//     An entry may be written late (the retry of an answer that was lost):
+//     a follower re-reads a short window behind its cursor.
 //
 // Later features add their keys to keys.go and to this table; TestDocKeyTable
 // fails when a family of Keys is missing here.

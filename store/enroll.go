@@ -669,6 +669,11 @@ type ContactChange struct {
 	NewKind    string
 	NewHash    string
 	TriesLeft  int
+	// State is "" while the new address's OTP is outstanding, then
+	// pending (the cool-down runs: AppliesAt), and at last applied,
+	// cancelled or failed (the new address was taken meanwhile).
+	State     string
+	AppliesAt time.Time
 	// ProbationUntil, when set, is the end of the probation window
 	// ChangeContact starts with the switch (lower limits, no top-ups, as
 	// after a new device); it never shortens a window under way. It is an
@@ -722,7 +727,8 @@ func (s *Store) ContactChange(ctx context.Context, id string) (*ContactChange, e
 	}
 	tries, _ := strconv.Atoi(m["tries"])
 	return &ContactChange{ID: id, AccountID: m["account"], SessionID: m["session"], OldContact: m["old_contact"],
-		OldHash: m["old_hash"], NewContact: m["new_contact"], NewKind: m["new_kind"], NewHash: m["new_hash"], TriesLeft: tries}, nil
+		OldHash: m["old_hash"], NewContact: m["new_contact"], NewKind: m["new_kind"], NewHash: m["new_hash"], TriesLeft: tries,
+		State: m["state"], AppliesAt: millis(m["applies_at"])}, nil
 }
 
 // VerifyContactChangeOTP spends one try of the change's OTP (the same
@@ -734,79 +740,6 @@ func (s *Store) VerifyContactChangeOTP(ctx context.Context, id, otpHash string) 
 		return fmt.Errorf("verifying a contact change: %w", ErrNotFound)
 	}
 	return s.spendOTPTry(ctx, "verifying a contact change", s.keys.ContactChange(b, id), otpHash)
-}
-
-// switchContact: KEYS account, change. ARGV account id, old contact, new
-// contact, new kind, probation end (Unix ms, 0: none). The change must be
-// verified and of this account, and the account's contact still the old
-// one; the probation window is extended to the given end, never shortened.
-var switchContact = redis.NewScript(`
-local v = redis.call('HMGET', KEYS[2], 'verified', 'account')
-if v[1] ~= '1' or v[2] ~= ARGV[1] then return 'unverified' end
-if redis.call('HGET', KEYS[1], 'contact') ~= ARGV[2] then return 'changed' end
-redis.call('HSET', KEYS[1], 'contact', ARGV[3], 'contact_kind', ARGV[4])
-local pu = tonumber(ARGV[5])
-if pu > 0 and pu > tonumber(redis.call('HGET', KEYS[1], 'probation_until') or '0') then
-  redis.call('HSET', KEYS[1], 'probation_until', ARGV[5])
-end
-redis.call('DEL', KEYS[2])
-return 'ok'
-`)
-
-// ChangeContact moves a verified contact change into the account. The
-// contact index is global (not in the account's slot), so it moves in
-// three steps, each safe on its own: claim the new address (SET NX; it
-// returns ErrContactTaken when another account has it), switch the
-// account hash (compare-and-set on the old address; ErrContactChanged or
-// ErrNotVerified, and the claim is released), then delete the old
-// address's entry if it still points here. A failure of that last step
-// leaves a stale index entry but the change made; it is returned as
-// cleanup, with err nil.
-func (s *Store) ChangeContact(ctx context.Context, cc *ContactChange) (cleanup, err error) {
-	b, err := BucketOfKind("cch", cc.ID)
-	if err != nil {
-		return nil, fmt.Errorf("changing the contact: %w", ErrNotFound)
-	}
-	if ab, err := BucketOf(cc.AccountID); err != nil || ab != b {
-		return nil, fmt.Errorf("changing the contact: %w", ErrNotFound)
-	}
-	newKey := s.keys.Contact(cc.NewHash)
-	claimed, err := s.rdb.SetNX(ctx, newKey, cc.AccountID, 0).Result()
-	if err != nil {
-		return nil, wrap("claiming the new contact", err)
-	}
-	if !claimed {
-		owner, err := s.rdb.Get(ctx, newKey).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return nil, wrap("claiming the new contact", err)
-		}
-		if owner != cc.AccountID {
-			return nil, ErrContactTaken
-		}
-	}
-	res, err := switchContact.Run(ctx, s.rdb, []string{s.keys.Account(b, cc.AccountID), s.keys.ContactChange(b, cc.ID)},
-		cc.AccountID, cc.OldContact, cc.NewContact, cc.NewKind, probationMillis(cc.ProbationUntil)).Text()
-	if err == nil && res != "ok" {
-		err = ErrContactChanged
-		if res == "unverified" {
-			err = ErrNotVerified
-		}
-	}
-	if err != nil {
-		if claimed {
-			if rerr := releaseContact.Run(ctx, s.rdb, []string{newKey}, cc.AccountID).Err(); rerr != nil && !errors.Is(rerr, redis.Nil) {
-				return nil, errors.Join(wrap("switching the contact", err), wrap("releasing the new contact", rerr))
-			}
-		}
-		if errors.Is(err, ErrContactChanged) || errors.Is(err, ErrNotVerified) {
-			return nil, err
-		}
-		return nil, wrap("switching the contact", err)
-	}
-	if err := releaseContact.Run(ctx, s.rdb, []string{s.keys.Contact(cc.OldHash)}, cc.AccountID).Err(); err != nil && !errors.Is(err, redis.Nil) {
-		return wrap("releasing the old contact", err), nil
-	}
-	return nil, nil
 }
 
 func probationMillis(t time.Time) int64 {

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -412,7 +413,7 @@ func TestEnrollmentConformance(t *testing.T) {
 				wantState(t, s.ActivateEnrollment(ctx, &e, activation(n, e, now), now.Add(2*time.Hour-time.Second)), store.EnrollmentCancelled)
 			})
 
-			t.Run("contact change moves the index", func(t *testing.T) {
+			t.Run("contact change waits its cool-down, then moves the index", func(t *testing.T) {
 				n := fresh(t)
 				acct := n.Account.ID
 				newHash, _ := store.RandomID()
@@ -422,11 +423,9 @@ func TestEnrollmentConformance(t *testing.T) {
 				if err := s.PutContactChange(ctx, cc, "otp-right", time.Minute); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := s.ChangeContact(ctx, &cc); !errors.Is(err, store.ErrNotVerified) {
-					t.Fatalf("unverified change = %v; want ErrNotVerified", err)
-				}
-				if _, err := s.AccountByContact(ctx, newHash); !errors.Is(err, store.ErrNotFound) {
-					t.Errorf("a refused change kept its claim: %v", err)
+				ends := now.Add(time.Hour)
+				if err := s.PendContactChange(ctx, &cc, ends, "cancel-hash"); !errors.Is(err, store.ErrNotVerified) {
+					t.Fatalf("pending an unverified change = %v; want ErrNotVerified", err)
 				}
 				if err := s.VerifyContactChangeOTP(ctx, id, "otp-wrong"); !errors.Is(err, store.ErrOTPWrong) {
 					t.Fatal(err)
@@ -434,18 +433,60 @@ func TestEnrollmentConformance(t *testing.T) {
 				if err := s.VerifyContactChangeOTP(ctx, id, "otp-right"); err != nil {
 					t.Fatal(err)
 				}
-				if cleanup, err := s.ChangeContact(ctx, &cc); err != nil || cleanup != nil {
-					t.Fatalf("ChangeContact = %v, %v", cleanup, err)
+				if err := s.PendContactChange(ctx, &cc, ends, "cancel-hash"); err != nil {
+					t.Fatal(err)
+				}
+				if a, _ := s.Account(ctx, acct); a.Contact != "a@example.com" || a.ContactChangeID != id || !a.ContactChangeAt.Equal(ends.Truncate(time.Millisecond)) {
+					t.Errorf("during the cool-down: account %+v; want the old contact and the pending change", a)
+				}
+				if _, err := s.ChangeContact(ctx, &cc, ends.Add(-time.Millisecond)); !errors.Is(err, store.ErrContactChangeEarly) {
+					t.Fatalf("applying before the cool-down ends = %v; want ErrContactChangeEarly", err)
+				}
+				if _, err := s.AccountByContact(ctx, newHash); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("an early change claimed the new address: %v", err)
+				}
+				if due, _ := s.DueContactChanges(ctx, ends.Add(-time.Millisecond), 100); slices.Contains(due, id) {
+					t.Errorf("due before its time: %v", due)
+				}
+				if due, _ := s.DueContactChanges(ctx, ends, 100); !slices.Contains(due, id) {
+					t.Errorf("not due at its time: %v", due)
+				}
+				if err := s.EndContactChange(ctx, &cc, "cancelled", "contact", "forged", now); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("a forged cancel = %v; want ErrNotFound", err)
+				}
+				// Two replicas apply it at once: it happens once.
+				errs := make(chan error, 2)
+				for range 2 {
+					go func() {
+						c := cc
+						_, err := s.ChangeContact(ctx, &c, ends)
+						errs <- err
+					}()
+				}
+				applied := 0
+				for range 2 {
+					switch err := <-errs; {
+					case err == nil:
+						applied++
+					case !errors.Is(err, store.ErrContactChangeEnded):
+						t.Errorf("a concurrent apply = %v", err)
+					}
+				}
+				if applied != 1 {
+					t.Errorf("applied %d times; want once", applied)
 				}
 				a, _ := s.Account(ctx, acct)
-				if a.Contact != "b@example.com" {
-					t.Errorf("contact = %q", a.Contact)
+				if a.Contact != "b@example.com" || a.ContactChangeID != "" {
+					t.Errorf("after the cool-down: account %+v", a)
 				}
 				if got, err := s.AccountByContact(ctx, newHash); err != nil || got != acct {
-					t.Errorf("new index = %q, %v", got, err)
+					t.Errorf("new index = %q, %v (the losing replica must not release it)", got, err)
 				}
 				if _, err := s.AccountByContact(ctx, n.ContactHash); !errors.Is(err, store.ErrNotFound) {
 					t.Errorf("old index still there: %v", err)
+				}
+				if err := s.EndContactChange(ctx, &cc, "cancelled", "contact", "cancel-hash", now); !errors.Is(err, store.ErrContactChangeEnded) {
+					t.Errorf("cancelling an applied change = %v; want ErrContactChangeEnded", err)
 				}
 
 				// Another account's address cannot be taken.
@@ -457,8 +498,41 @@ func TestEnrollmentConformance(t *testing.T) {
 					t.Fatal(err)
 				}
 				_ = s.VerifyContactChangeOTP(ctx, id2, "otp-right")
-				if _, err := s.ChangeContact(ctx, &cc2); !errors.Is(err, store.ErrContactTaken) {
+				if err := s.PendContactChange(ctx, &cc2, now, "h2"); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.ChangeContact(ctx, &cc2, now); !errors.Is(err, store.ErrContactTaken) {
 					t.Errorf("taking another account's contact = %v; want ErrContactTaken", err)
+				}
+			})
+
+			t.Run("contact change cancelled by the old address's token, once", func(t *testing.T) {
+				n := fresh(t)
+				newHash, _ := store.RandomID()
+				id, _ := store.NewContactChangeID(n.Account.ID)
+				cc := store.ContactChange{ID: id, AccountID: n.Account.ID, OldContact: "a@example.com", OldHash: n.ContactHash,
+					NewContact: "c@example.com", NewKind: "email", NewHash: newHash, TriesLeft: 2}
+				if err := s.PutContactChange(ctx, cc, "otp-right", time.Minute); err != nil {
+					t.Fatal(err)
+				}
+				_ = s.VerifyContactChangeOTP(ctx, id, "otp-right")
+				if err := s.PendContactChange(ctx, &cc, now.Add(time.Hour), "cancel-hash"); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.EndContactChange(ctx, &cc, "cancelled", "contact", "cancel-hash", now); err != nil {
+					t.Fatalf("the right token = %v", err)
+				}
+				if err := s.EndContactChange(ctx, &cc, "cancelled", "contact", "cancel-hash", now); !errors.Is(err, store.ErrContactChangeEnded) {
+					t.Errorf("the token a second time = %v; want ErrContactChangeEnded", err)
+				}
+				if _, err := s.ChangeContact(ctx, &cc, now.Add(2*time.Hour)); !errors.Is(err, store.ErrContactChangeEnded) {
+					t.Errorf("applying a cancelled change = %v; want ErrContactChangeEnded", err)
+				}
+				if a, _ := s.Account(ctx, n.Account.ID); a.Contact != "a@example.com" || a.ContactChangeID != "" {
+					t.Errorf("after the cancel: account %+v", a)
+				}
+				if _, err := s.AccountByContact(ctx, newHash); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("a cancelled change kept its claim: %v", err)
 				}
 			})
 

@@ -26,3 +26,9 @@ func (s *Store) DebugDumpNotifyQueue(ctx context.Context) (string, error) {
 	}
 	return b.String(), nil
 }
+
+// SalesKey (test only) names a store's sales log.
+func (s *Store) SalesKey(storeID string) string { return s.keys.Sales(storeID) }
+
+// PairingKey (test only) names the pairing of a future terminal.
+func (s *Store) PairingKey(terminalID string) string { return s.keys.Pairing(terminalID) }

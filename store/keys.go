@@ -248,6 +248,10 @@ func (k Keys) ContactChange(b Bucket, changeID string) string {
 	return k.prefix + "cchg:" + b.Tag() + ":" + changeID
 }
 
+// ContactChangesDue is the global schedule of pending contact changes,
+// scored by the end of their cool-down.
+func (k Keys) ContactChangesDue() string { return k.prefix + "cchg-due" }
+
 // Wallet is the account's balance, currency and day counters.
 func (k Keys) Wallet(b Bucket, accountID string) string {
 	return k.prefix + "wallet:" + b.Tag() + ":" + accountID
@@ -295,3 +299,25 @@ func (k Keys) StoreName(storeID string) string { return k.prefix + "storename:" 
 // Switches is the hash of the operator's kill switches (durable, no TTL):
 // signups, topups, new_devices, reauth_after, blocked_countries.
 func (k Keys) Switches() string { return k.prefix + "switches" }
+
+// Pairing is an operator's one-time pairing code for a new terminal of a
+// store, named by the id the terminal will get (a keyed hash of the code,
+// never the code) and tagged with the terminal key's whole name, so that
+// redeeming it and registering the terminal are one script on one slot.
+func (k Keys) Pairing(terminalID string) string {
+	return k.prefix + "pair:{" + k.Terminal(terminalID) + "}"
+}
+
+// storeTag is a store's hash tag: a store's sales log keys share its slot.
+// Store ids hold no brace (bff's validStoreID).
+func (k Keys) storeTag(storeID string) string { return "{st:" + storeID + "}" }
+
+// Sales is a store's sales log: the ids of its approved payments, top-ups
+// and refunds, scored by their time (ms).
+func (k Keys) Sales(storeID string) string { return k.prefix + "sales:" + k.storeTag(storeID) }
+
+// TerminalSales is the part of a store's sales log made at one terminal
+// (payments and top-ups), in the store's slot.
+func (k Keys) TerminalSales(storeID, terminalID string) string {
+	return k.prefix + "tsales:" + k.storeTag(storeID) + ":" + terminalID
+}

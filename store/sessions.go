@@ -57,17 +57,23 @@ func (s *Store) CreateSession(ctx context.Context, sess Session, refreshHash str
 	if ttl <= 0 {
 		return errors.New("creating a session: already expired")
 	}
-	key := s.keys.Session(b, sess.ID)
 	pipe := s.rdb.TxPipeline()
+	s.queueSession(ctx, pipe, b, sess, refreshHash, ttl)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return wrap("creating a session", err)
+	}
+	return nil
+}
+
+// queueSession queues the commands that write a new session (the one
+// place, for CreateSession and the Seeder).
+func (s *Store) queueSession(ctx context.Context, pipe redis.Pipeliner, b Bucket, sess Session, refreshHash string, ttl time.Duration) {
+	key := s.keys.Session(b, sess.ID)
 	pipe.HSet(ctx, key, "account", sess.AccountID, "device", sess.DeviceID, "jkt", sess.JKT,
 		"auth_time", sess.AuthTime.UnixMilli(), "created_at", sess.CreatedAt.UnixMilli(),
 		"abs_exp", sess.AbsoluteExpiry.UnixMilli(), "amr", strings.Join(sess.AMR, " "), "refresh", refreshHash)
 	pipe.PExpire(ctx, key, ttl)
 	pipe.SAdd(ctx, s.keys.Sessions(b, sess.AccountID), sess.ID)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return wrap("creating a session", err)
-	}
-	return nil
 }
 
 // sessionCheck is shared by the session scripts: the session must exist,

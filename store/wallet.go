@@ -475,7 +475,8 @@ redis.call('HSET', wallet_key, 'balance', balance)
 redis.call('HINCRBY', k_payment, 'refunded', amount)
 local entry = redis.call('XADD', ledger_key, '*', 'kind', KIND.refund, 'amount', amount, 'balance', balance,
   'payment', p[7], 'refund', a_refund_id, 'terminal', a_terminal, 'store', a_store, 'currency', p[5], 'at', a_now_ms)
-redis.call('HSET', k_refund, 'id', a_refund_id, 'payment', p[7], 'amount', amount, 'created_at', a_now_ms, 'ledger', entry, 'terminal', a_terminal)
+redis.call('HSET', k_refund, 'id', a_refund_id, 'payment', p[7], 'amount', amount, 'created_at', a_now_ms, 'ledger', entry, 'terminal', a_terminal,
+  'store', a_store, 'account', p[4], 'currency', p[5])
 redis.call('RPUSH', k_refunds, a_refund_id)
 redis.call('XADD', k_settle, '*', 'ledger', entry, 'account', p[4], 'kind', KIND.refund, 'amount', amount, 'currency', p[5],
   'payment', p[7], 'refund', a_refund_id, 'terminal', a_terminal, 'store', a_store, 'at', a_now_ms)
@@ -524,43 +525,51 @@ func (s *Store) Move(ctx context.Context, m Movement) (*Outcome, error) {
 		}
 	}
 	idem := s.keys.Idem(b, m.TerminalID, m.IdemKey)
-	var res []any
-	var err error
+	kind := "pay"
 	if m.Kind == KindRefund {
-		res, err = s.runRefund(ctx, b, &m, idem)
+		kind = "rfd"
+	}
+	id, err := NewID(kind, b) // the id the movement gets if approved
+	if err != nil {
+		return nil, err
+	}
+	// The store's sales-log entry goes out with the script, not after it
+	// (sales.go): one round trip's latency.
+	ref := SaleRef{StoreID: m.StoreID, TerminalID: m.TerminalID, Kind: m.Kind, ID: id, At: m.Now}
+	logged := make(chan error, 1)
+	go func() { logged <- s.AppendSale(ctx, ref) }()
+	var res []any
+	if m.Kind == KindRefund {
+		res, err = refundScript.run(ctx, s, &refundCall{k: s.keys, b: b, m: &m, refundID: id, idem: idem})
 	} else {
-		res, err = s.runPay(ctx, b, &m, idem)
+		res, err = payScript.run(ctx, s, &payCall{k: s.keys, b: b, m: &m, paymentID: id, idem: idem})
 	}
+	logErr := <-logged
 	if err != nil {
 		return nil, err
 	}
-	replayed, out, err := readResult(res)
+	replayed, outcome, err := readResult(res)
 	if err != nil {
 		return nil, err
 	}
-	if replayed && out == resultMismatch {
+	if replayed && outcome == resultMismatch {
 		return nil, ErrIdempotencyMismatch
 	}
-	return parseOutcome(out, &m, replayed)
-}
-
-// runPay runs payScript: one round trip (the script names the account's
-// keys itself).
-func (s *Store) runPay(ctx context.Context, b Bucket, m *Movement, idem string) ([]any, error) {
-	payID, err := NewID("pay", b)
-	if err != nil {
-		return nil, err
+	out, err := parseOutcome(outcome, &m, replayed)
+	if err != nil || !out.Approved {
+		return out, err
 	}
-	return payScript.run(ctx, s, &payCall{k: s.keys, b: b, m: m, paymentID: payID, idem: idem})
-}
-
-// runRefund runs refundScript: one round trip.
-func (s *Store) runRefund(ctx context.Context, b Bucket, m *Movement, idem string) ([]any, error) {
-	refundID, err := NewID("rfd", b)
-	if err != nil {
-		return nil, err
+	// An approval is answered only once the store's log has it.
+	switch {
+	case out.Replayed: // its first answer may have been lost before its entry was written
+		logErr = s.logReplayed(ctx, b, &m, out.PaymentID)
+	case logErr != nil: // once more, now that the movement is known to have happened
+		logErr = s.AppendSale(ctx, ref)
 	}
-	return refundScript.run(ctx, s, &refundCall{k: s.keys, b: b, m: m, refundID: refundID, idem: idem})
+	if logErr != nil {
+		return nil, fmt.Errorf("%w: the movement is done but not in the store's sales log yet (%v)", ErrUnconfirmed, logErr)
+	}
+	return out, nil
 }
 
 // CodeID is the short, non-secret handle of a code in events and payment

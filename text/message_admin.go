@@ -18,8 +18,9 @@ const (
 
 func init() {
 	register(
-		Entry{ID: AdminDisabled, Context: "problem (403, admin): no admin token is configured, so operator calls are off; keep the variable name",
-			En: "Set PAYCODE_ADMIN_TOKEN to enable operator calls.", Ja: "運営者向けの操作を有効にするには、PAYCODE_ADMIN_TOKEN を設定してください。"},
+		Entry{ID: AdminDisabled, Context: "problem (403, admin): the server was started without an admin token, so it refuses every operator call; the caller did nothing wrong, the server's operator must set the variable (keep its name) and restart",
+			En: "Operator calls are turned off on this server: it was started without PAYCODE_ADMIN_TOKEN. This is the server's setting, not a fault of your request; whoever runs the server sets PAYCODE_ADMIN_TOKEN and restarts it.",
+			Ja: "このサーバーでは運営者向けの操作が無効になっています。PAYCODE_ADMIN_TOKEN を設定せずに起動されたためです。これはサーバー側の設定によるもので、リクエストの誤りではありません。サーバーの運用者が PAYCODE_ADMIN_TOKEN を設定して再起動してください。"},
 		Entry{ID: AdminToken, Context: "problem (401, admin, unauthorized): the admin bearer token is missing or wrong",
 			En: "Admin calls need Authorization: Bearer with the admin token.", Ja: "管理操作には、管理トークンを指定した Authorization: Bearer が必要です。"},
 		Entry{ID: StoreCheckFailed, Context: "problem (503, admin, unavailable): the readiness probe's Redis round trip failed",

@@ -175,10 +175,12 @@ func init() {
 				"If you did not ask for this, ignore this message. paycode staff will never ask for it.",
 			Ja: "paycodeの確認コードは {code} です。このアドレスをアカウントの連絡先にするには、paycodeでこのコードを入力してください。" +
 				"お心当たりがない場合は、このメッセージを無視してください。paycodeのスタッフがこのコードをお尋ねすることはありません。"},
-		Entry{ID: NoticeContactChanging, Context: "security warning to the old contact, sent before the contact changes; {new_contact} is the new address, partly masked",
-			En: "The contact of your paycode account is being changed from this address to {new_contact}. " +
-				"From now on codes and notices go there. If this was not you, contact paycode support at once.",
-			Ja: "paycodeアカウントの連絡先を、このアドレスから {new_contact} に変更しています。" +
-				"今後、確認コードやお知らせは変更後の連絡先に送られます。お心当たりがない場合は、すぐにpaycodeサポートへご連絡ください。"},
+		Entry{ID: NoticeContactChanging, Context: "security warning to the old contact, sent before a contact change's cool-down starts; {new_contact} is the new address, partly masked; {after} when it takes effect (UTC); {cancel_code} the one-time code that cancels it",
+			En: "Someone asked to change the contact of your paycode account from this address to {new_contact}. " +
+				"It takes effect after {after}; until then codes and notices still come here. " +
+				"If this was not you, cancel it with this cancel code: {cancel_code}",
+			Ja: "paycodeアカウントの連絡先を、このアドレスから {new_contact} に変更する申請がありました。" +
+				"変更は {after} 以降に有効になり、それまでは確認コードやお知らせはこのアドレスに届きます。" +
+				"お心当たりがない場合は、次の取り消しコードで取り消してください: {cancel_code}"},
 	)
 }

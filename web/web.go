@@ -1,8 +1,12 @@
 // Package web holds the browser-facing files embedded in the binary: the
 // customer PWA (index.html, the ES modules app.js, device.js, events.js,
-// api.js, i18n.js, barcode.js and ui.js, style.css, manifest.webmanifest,
-// icons and a service worker that caches only the app shell and its texts,
-// never an API response; docs/shopper-app.md describes the app). Every
+// api.js, i18n.js, barcode.js, kv.js, jws.js and ui.js, style.css,
+// manifest.webmanifest, icons and a service worker that caches only the
+// app shell and its texts, never an API response; docs/shopper-app.md
+// describes the app), and the store's register at /scanner (scanner.html,
+// scanner*.js, sharing kv.js, jws.js, i18n.js, ui.js and api.js, with the
+// vendored decoder vendor/zxing; docs/scanner.md), which the service worker
+// does not keep: a register moves money only online. Every
 // text the app shows comes from package text (/text/{lang}.json, served by
 // bff). The files are plain ES modules and CSS with no inline script or
 // style, so they run under the server's strict Content-Security-Policy
@@ -45,8 +49,11 @@ func Handler() fiber.Handler {
 			return c.Next()
 		}
 		name := strings.TrimPrefix(path.Clean("/"+c.Path()), "/")
-		if name == "" {
+		switch name {
+		case "":
 			name = "index.html"
+		case "scanner":
+			name = "scanner.html" // the store's register (scanner.js)
 		}
 		if st, err := fs.Stat(sub, name); err != nil || st.IsDir() {
 			return c.Next()

@@ -255,6 +255,12 @@ type issued struct {
 // refresh or a step-up and the request is sent again. Only the last POST
 // /v1/codes is timed.
 func (cu *customer) issueCode(ctx context.Context) issued {
+	return cu.issueCodeAt(ctx, "/v1/codes")
+}
+
+// issueCodeAt is issueCode with a query: "/v1/codes?images=none" for the
+// untimed codes the redemption phase redeems.
+func (cu *customer) issueCodeAt(ctx context.Context, path string) issued {
 	if time.Now().After(cu.accessAt) {
 		if err := cu.refreshTokens(ctx); err != nil {
 			return issued{err: fmt.Errorf("refreshing the access token: %w", err)}
@@ -262,7 +268,7 @@ func (cu *customer) issueCode(ctx context.Context) issued {
 	}
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
-		r, err := cu.call(ctx, "POST", "/v1/codes", map[string]any{}, true)
+		r, err := cu.call(ctx, "POST", path, map[string]any{}, true)
 		elapsed := time.Since(start)
 		if err != nil {
 			return issued{elapsed: elapsed, err: err}

@@ -8,7 +8,10 @@
 // Usage:
 //
 //	PAYCODE_ADMIN_TOKEN=... paycode-load [-url http://localhost:8080] [-admin-url http://127.0.0.1:9090]
-//	    [-customers 20] [-concurrency 8] [-duration 20s] [-amount 1] [-topup 50000] [-spoof-ip] [-json]
+//	    -redis redis://... [-server-cpus 0] [-customers 20] [-concurrency 8] [-duration 5s] [-rounds 6]
+//	    [-paths redemption,issuance,login] [-half-load=true] [-amount 1] [-topup 50000] [-spoof-ip] [-json]
+//	paycode-load -serve-floors -redis redis://... [-floor-addr 127.0.0.1:9091]
+//	paycode-load -seed N -redis redis://... [-seed-batch 500]
 //
 // # Setup (not measured)
 //
@@ -21,21 +24,51 @@
 // PAYCODE_ADMIN_TOKEN), gets its token with a client assertion, and tops
 // every customer up through the terminal (-topup, one cash top-up each).
 //
+// # Floors
+//
+// Each path is measured next to its floor: what the path would cost if
+// paycode did only the work it cannot avoid. The floors are served by a
+// bare Fiber app (this program with -serve-floors) against the server's
+// Redis (-redis) with the store package's client options; the tool starts
+// it as a child process on -floor-addr, under `taskset -c LIST` with
+// -server-cpus (give it the CPUs the server is pinned to), and stops it by
+// its pid at the end; -floor-url uses one that runs already instead.
+//
+//   - redemption's floor: a request shaped like a payment (same headers and
+//     body) to a handler doing one Redis GET;
+//   - issuance's floor: a token and a freshly signed proof (as a phone
+//     sends) to a handler doing two ES256 verifications and one SET;
+//   - login's floor: start (one SET of a challenge) and finish (GETDEL and
+//     one ES256 verification of a signature over it): one verification and
+//     two round trips a login.
+//
 // # Measured phases
 //
-// Three phases of -duration each, with -concurrency workers, one after the
-// other:
+// For each path in -paths, -rounds A/B rounds: the path for -duration and
+// its floor for -duration, with -concurrency workers (closed loop:
+// saturation), the path first in odd rounds and the floor first in even
+// ones. A round's ratio is the path's requests per second over its
+// floor's; the report gives the median and range over the rounds and each
+// path's target (redemption 0.5x, issuance 0.5x, login 0.4x).
 //
-//  1. floor: GET {admin-url}/readyz, which does one Redis write/read/delete
-//     round trip on the server: the floor of "a handler doing Redis round
-//     trips" over the same network path, measured in the same run.
-//  2. issuance: POST /v1/codes for the customers. Expired access tokens are
-//     refreshed and an insufficient_user_authentication answer is followed by
-//     a passkey step-up (/v1/session/reauth); those round trips are not
-//     measured and the retried request is.
-//  3. redemption: a worker issues a code for a customer (not measured) and
-//     redeems it with POST /v1/terminal/payments and a fresh Idempotency-Key
-//     (measured).
+//   - redemption: POST /v1/terminal/payments with a fresh Idempotency-Key,
+//     in batches: one code per customer is issued (untimed, ?images=none),
+//     then the batch is redeemed (timed); its throughput is redemptions per
+//     second of redeeming. Use enough customers that a batch lasts well
+//     over the ramp of its last requests (a few hundred).
+//   - issuance: POST /v1/codes with the default images (SVG). Expired access
+//     tokens are refreshed and an insufficient_user_authentication answer is
+//     followed by a passkey step-up (/v1/session/reauth); those round trips
+//     are not measured and the retried request is.
+//   - login: POST /v1/login/start and /v1/login/finish with the customer's
+//     passkey and device key (the two requests are timed, the
+//     authenticator's signature between them is not). With -spoof-ip every
+//     login comes from a fresh address.
+//
+// Then, unless -half-load=false, redemptions are sent open loop at half the
+// median redemption throughput for -duration (codes issued in untimed
+// batches while nothing is in flight), each timed from when it was due, and
+// their p50/p90/p99 reported against the 5 ms target.
 //
 // A worker holds a customer exclusively while it uses it (customers rotate
 // through a shared queue, in random order), so refresh-token rotation and
@@ -46,6 +79,23 @@
 // throughput and the latency percentiles p50/p90/p99/max of its successful
 // requests (every duration is kept in memory and sorted at the end), as a
 // table or, with -json, as one JSON document.
+//
+// # Pinning
+//
+// On a machine shared with other work, pin the server and the load to
+// cores of their own, and give the floor server the server's:
+//
+//	taskset -c 0 paycode                                     # with the environment of the README
+//	taskset -c 1 paycode-load -server-cpus 0 -redis redis://127.0.0.1:6379/0 -spoof-ip -customers 1000 -concurrency 16
+//
+// # Seeding
+//
+// -seed N creates N accounts directly in -redis, pipelined, with the store
+// package's own scripts (store.Seeder), so their records cannot drift from
+// what sign-up, issuance and payments write: see store.Seeder for what an
+// account holds. It is for measuring redemption against a large keyspace
+// (100k and 1M accounts); the seeded accounts cannot log in (no one holds
+// their passkeys), the measured customers are signed up as usual.
 //
 // # Server-side limits
 //
@@ -68,6 +118,7 @@
 //
 // # Exit status
 //
-// 0 success; 1 setup failed or a phase had more than 1% errors; 2 usage
-// (bad flags, no PAYCODE_ADMIN_TOKEN, or a target without /dev/outbox).
+// 0 success (targets missed are reported, not failed); 1 setup failed or a
+// phase had more than 1% errors; 2 usage (bad flags, no PAYCODE_ADMIN_TOKEN,
+// or a target without /dev/outbox).
 package main

@@ -39,7 +39,23 @@ type options struct {
 	spoofIP           bool
 	jsonOut           bool
 	timeout           time.Duration
+
+	rounds     int    // A/B rounds per path
+	paths      string // which paths to measure: redemption,issuance,login
+	redisURL   string // the server's Redis, for the floor server and -seed
+	floorURL   string // a floor server that runs already
+	floorAddr  string // where the child floor server listens
+	serverCPUs string // taskset -c list for the child floor server
+	halfLoad   bool   // run the half-load phase of redemption
+
+	serveFloors bool // -serve-floors mode
+	seed        int  // -seed mode: accounts to create
+	seedBatch   int
+	redisPrefix string // key prefix of -seed (the server's PAYCODE_REDIS_PREFIX)
 }
+
+// Targets of the ratios (issue 12): a path's throughput over its floor's.
+var targets = map[string]float64{"redemption": 0.5, "issuance": 0.5, "login": 0.4}
 
 // errUsage marks a flag problem: exit status 2.
 var errUsage = errors.New("usage")
@@ -56,7 +72,18 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.adminURL, "admin-url", "http://127.0.0.1:9090", "base URL of the server's admin listener")
 	fs.IntVar(&o.customers, "customers", 20, "customers to sign up")
 	fs.IntVar(&o.concurrency, "concurrency", 8, "concurrent workers in each phase")
-	fs.DurationVar(&o.duration, "duration", 20*time.Second, "length of each measured phase")
+	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of each measured phase (of each path and floor in each round)")
+	fs.IntVar(&o.rounds, "rounds", 6, "A/B rounds of each path against its floor")
+	fs.StringVar(&o.paths, "paths", "redemption,issuance,login", "paths to measure, comma-separated")
+	fs.StringVar(&o.redisURL, "redis", os.Getenv("PAYCODE_REDIS_URL"), "URL of the server's Redis (default $PAYCODE_REDIS_URL): the floor server and -seed use it")
+	fs.StringVar(&o.floorURL, "floor-url", "", "base URL of a floor server that runs already (paycode-load -serve-floors); default: start one")
+	fs.StringVar(&o.floorAddr, "floor-addr", "127.0.0.1:9091", "address of the floor server (-serve-floors, or the one started)")
+	fs.StringVar(&o.serverCPUs, "server-cpus", "", "run the floor server under `taskset -c LIST`, the CPUs the paycode server is pinned to")
+	fs.BoolVar(&o.halfLoad, "half-load", true, "after the rounds, send redemptions at half the measured maximum rate and report their latency")
+	fs.BoolVar(&o.serveFloors, "serve-floors", false, "serve the floors on -floor-addr against -redis, and nothing else")
+	fs.IntVar(&o.seed, "seed", 0, "create this many accounts directly in -redis (pipelined), and nothing else")
+	fs.IntVar(&o.seedBatch, "seed-batch", 500, "accounts per pipeline with -seed")
+	fs.StringVar(&o.redisPrefix, "redis-prefix", "pc:", "key prefix of the accounts -seed writes (the server's PAYCODE_REDIS_PREFIX)")
 	fs.Int64Var(&o.amount, "amount", 1, "amount of each payment in the currency's minor unit")
 	fs.Int64Var(&o.topup, "topup", 50000, "cash top-up per customer during setup (at most the server's PAYCODE_LIMIT_TOPUP)")
 	fs.StringVar(&o.currency, "currency", "JPY", "currency of top-ups and payments")
@@ -76,6 +103,17 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if fs.NArg() != 0 {
 		return nil, usagef("unexpected arguments %q", fs.Args())
+	}
+	if o.serveFloors || o.seed != 0 {
+		switch {
+		case o.serveFloors && o.seed != 0:
+			return nil, usagef("-serve-floors and -seed are separate modes")
+		case o.redisURL == "":
+			return nil, usagef("-redis (or PAYCODE_REDIS_URL) is needed with -serve-floors and -seed")
+		case o.seed < 0 || o.seedBatch < 1:
+			return nil, usagef("-seed and -seed-batch must be positive")
+		}
+		return o, nil
 	}
 	var err error
 	if o.baseURL, err = checkBaseURL("-url", o.baseURL); err != nil {
@@ -99,6 +137,20 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, usagef("-timeout must be positive")
 	case len(o.currency) != 3 || strings.ToUpper(o.currency) != o.currency:
 		return nil, usagef("-currency %q is not an ISO 4217 code such as JPY", o.currency)
+	case o.rounds < 1:
+		return nil, usagef("-rounds must be at least 1")
+	case o.floorURL == "" && o.redisURL == "":
+		return nil, usagef("-redis (or PAYCODE_REDIS_URL) must name the server's Redis: the floors run against it")
+	}
+	for _, p := range strings.Split(o.paths, ",") {
+		if _, ok := targets[p]; !ok {
+			return nil, usagef("-paths: unknown path %q (redemption, issuance, login)", p)
+		}
+	}
+	if o.floorURL != "" {
+		if o.floorURL, err = checkBaseURL("-floor-url", o.floorURL); err != nil {
+			return nil, err
+		}
 	}
 	o.adminToken = os.Getenv("PAYCODE_ADMIN_TOKEN")
 	if o.adminToken == "" {
@@ -133,6 +185,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case err != nil:
 		fmt.Fprintf(stderr, "paycode-load: %v\n", err)
 		return exitUsage
+	}
+	switch {
+	case o.serveFloors:
+		if err := serveFloors(ctx, o.floorAddr, o.redisURL, stderr); err != nil {
+			fmt.Fprintf(stderr, "paycode-load: floor server: %v\n", err)
+			return exitFailed
+		}
+		return exitOK
+	case o.seed > 0:
+		return seed(ctx, o, stdout, stderr)
 	}
 	return load(ctx, o, stdout, stderr)
 }
@@ -172,27 +234,56 @@ func load(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 	}
 	logf("topped up each customer with %d %s", o.topup, o.currency)
 
+	key, err := newFloorKey()
+	if err != nil {
+		logf("setup: %v", err)
+		return exitFailed
+	}
+	fsrv, err := startFloorServer(ctx, o, key, stderr)
+	if err != nil {
+		logf("setup: %v", err)
+		return exitFailed
+	}
+	defer fsrv.stop()
+
 	pool := newPool(customers)
 	rep := report{
 		Target: o.baseURL, Customers: len(customers), Concurrency: o.concurrency,
-		Duration: o.duration.String(), Amount: o.amount, Currency: o.currency, SpoofIP: o.spoofIP,
+		Duration: o.duration.String(), Rounds: o.rounds, Amount: o.amount, Currency: o.currency, SpoofIP: o.spoofIP,
 	}
-	phases := []struct {
-		name string
-		op   operation
-	}{
-		{"floor", floorOp(c)},
-		{"issuance", issuanceOp(c, pool)},
-		{"redemption", redemptionOp(c, pool, term, o.amount, o.currency)},
+	closed := func(name string, op operation) func(context.Context) phaseResult {
+		return func(ctx context.Context) phaseResult { return runPhase(ctx, name, o.concurrency, o.duration, op) }
 	}
-	for _, p := range phases {
-		if ctx.Err() != nil {
-			logf("interrupted")
-			return exitFailed
+	all := map[string]pathRun{
+		"redemption": {name: "redemption", floor: "floor: 1 round trip",
+			run: func(ctx context.Context) phaseResult {
+				return runRedemption(ctx, c, customers, term, o.concurrency, o.duration, o.amount, o.currency)
+			},
+			runFloor: closed("", floorRedeemOp(c, fsrv, term, o.amount, o.currency))},
+		"issuance": {name: "issuance", floor: "floor: 2 ES256 + 1 SET",
+			run: closed("", issuanceOp(c, pool)), runFloor: closed("", floorIssueOp(c, fsrv, key))},
+		"login": {name: "login", floor: "floor: 1 ES256 + 2 round trips",
+			run: closed("", loginOp(pool)), runFloor: closed("", floorLoginOp(c, fsrv, key))},
+	}
+	var paths []pathRun
+	for _, p := range strings.Split(o.paths, ",") {
+		paths = append(paths, all[p])
+	}
+	logf("%d A/B rounds of %v per path and floor, %d workers", o.rounds, o.duration, o.concurrency)
+	rep.Phases, rep.RoundResults, rep.Ratios = runRounds(ctx, paths, o.rounds, targets, logf)
+	if ctx.Err() != nil {
+		logf("interrupted")
+		return exitFailed
+	}
+	for _, s := range rep.Ratios {
+		if s.Path == "redemption" && o.halfLoad && s.PathRPS > 0 {
+			rate := s.PathRPS / 2
+			logf("redemption at half load: %.0f/s for %v", rate, o.duration)
+			h := runOpenRedemption(ctx, c, customers, term, o.concurrency, rate, o.duration, o.amount, o.currency)
+			h.Name = fmt.Sprintf("redemption at %.0f/s (half load)", rate)
+			rep.HalfLoad = &halfLoad{RateRPS: round(rate, 1), Phase: h, TargetP99MS: 5, TargetMet: h.LatencyMS.P99 < 5}
+			rep.Phases = append(rep.Phases, h)
 		}
-		logf("phase %s: %d workers for %v", p.name, o.concurrency, o.duration)
-		res := runPhase(ctx, p.name, o.concurrency, o.duration, p.op)
-		rep.Phases = append(rep.Phases, res)
 	}
 	if o.jsonOut {
 		if err := rep.writeJSON(stdout); err != nil {

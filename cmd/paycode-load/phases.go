@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/http"
 	"sync"
 	"time"
 )
@@ -53,24 +52,6 @@ func runPhase(ctx context.Context, name string, workers int, d time.Duration, op
 	return summarise(name, all, elapsed)
 }
 
-// floorOp is GET {admin}/readyz: one Redis write/read/delete round trip
-// behind a bare handler.
-func floorOp(c *client) operation {
-	url := c.o.adminURL + "/readyz"
-	return func(ctx, _ context.Context) (sample, bool) {
-		start := time.Now()
-		r, err := c.do(ctx, "GET", url, nil, nil)
-		s := sample{elapsed: time.Since(start)}
-		switch {
-		case err != nil:
-			s.errKey = "transport"
-		case r.status != http.StatusOK:
-			s.errKey = r.errorKey()
-		}
-		return s, true
-	}
-}
-
 // issuanceOp is POST /v1/codes for the next free customer.
 func issuanceOp(c *client, p pool) operation {
 	return func(ctx, wait context.Context) (sample, bool) {
@@ -84,37 +65,6 @@ func issuanceOp(c *client, p pool) operation {
 		s := sample{elapsed: got.elapsed, refreshes: cu.refreshes - refreshes, reauths: cu.reauths - reauths}
 		if got.err != nil {
 			s.errKey = errorKeyOf(got.err)
-		}
-		return s, true
-	}
-}
-
-// redemptionOp issues a code for the next free customer (not measured) and
-// redeems it at the terminal (measured).
-func redemptionOp(c *client, p pool, t *terminal, amount int64, currency string) operation {
-	return func(ctx, wait context.Context) (sample, bool) {
-		cu := p.get(wait)
-		if cu == nil {
-			return sample{}, false
-		}
-		defer p.put(cu)
-		refreshes, reauths := cu.refreshes, cu.reauths
-		got := cu.issueCode(ctx)
-		s := sample{refreshes: cu.refreshes - refreshes, reauths: cu.reauths - reauths}
-		if got.err != nil {
-			s.errKey = "issue: " + errorKeyOf(got.err)
-			return s, true
-		}
-		r, elapsed, err := t.call(ctx, "/v1/terminal/payments", map[string]any{
-			"code": got.code, "amount": amount, "currency": currency, "order_ref": "load-" + newIdempotencyKey()[:8]})
-		s.elapsed = elapsed
-		switch {
-		case err != nil && elapsed == 0:
-			s.errKey = "terminal token: " + errorKeyOf(err)
-		case err != nil:
-			s.errKey = "transport"
-		case r.status != http.StatusCreated:
-			s.errKey = r.errorKey()
 		}
 		return s, true
 	}

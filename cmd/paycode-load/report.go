@@ -14,14 +14,28 @@ import (
 
 // report is the whole output.
 type report struct {
-	Target      string        `json:"target"`
-	Customers   int           `json:"customers"`
-	Concurrency int           `json:"concurrency"`
-	Duration    string        `json:"duration"`
-	Amount      int64         `json:"amount"`
-	Currency    string        `json:"currency"`
-	SpoofIP     bool          `json:"spoof_ip"`
-	Phases      []phaseResult `json:"phases"`
+	Target      string `json:"target"`
+	Customers   int    `json:"customers"`
+	Concurrency int    `json:"concurrency"`
+	Duration    string `json:"duration"`
+	Rounds      int    `json:"rounds"`
+	Amount      int64  `json:"amount"`
+	Currency    string `json:"currency"`
+	SpoofIP     bool   `json:"spoof_ip"`
+	// Ratios is each path's throughput over its floor's, over the rounds.
+	Ratios       []ratioSummary `json:"ratios"`
+	RoundResults []ratioRound   `json:"round_results"`
+	HalfLoad     *halfLoad      `json:"half_load,omitempty"`
+	Phases       []phaseResult  `json:"phases"`
+}
+
+// halfLoad is the open-loop redemption phase at half the measured
+// maximum.
+type halfLoad struct {
+	RateRPS     float64     `json:"rate_rps"`
+	Phase       phaseResult `json:"phase"`
+	TargetP99MS float64     `json:"target_p99_ms"`
+	TargetMet   bool        `json:"target_met"`
 }
 
 // phaseResult summarises one phase. Latencies are of the successful
@@ -104,9 +118,30 @@ func (r *report) writeJSON(w io.Writer) error {
 }
 
 func (r *report) writeTable(w io.Writer) {
-	fmt.Fprintf(w, "paycode-load against %s: %d customers, %d workers, %s per phase, payments of %d %s\n\n",
-		r.Target, r.Customers, r.Concurrency, r.Duration, r.Amount, r.Currency)
+	fmt.Fprintf(w, "paycode-load against %s: %d customers, %d workers, %d A/B rounds of %s per path and floor, payments of %d %s\n\n",
+		r.Target, r.Customers, r.Concurrency, r.Rounds, r.Duration, r.Amount, r.Currency)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "path\tratio median\tmin\tmax\ttarget\tpath req/s\tfloor req/s\tpath p99 ms\tfloor p99 ms\tfloor\t")
+	for _, s := range r.Ratios {
+		met := "met"
+		if !s.TargetMet {
+			met = "NOT met"
+		}
+		fmt.Fprintf(tw, "%s\t%.3fx\t%.3fx\t%.3fx\t%.2fx %s\t%.1f\t%.1f\t%.2f\t%.2f\t%s\t\n",
+			s.Path, s.Median, s.Min, s.Max, s.Target, met, s.PathRPS, s.FloorRPS, s.PathP99MS, s.FloorP99MS, s.Floor)
+	}
+	tw.Flush()
+	if h := r.HalfLoad; h != nil {
+		l := h.Phase.LatencyMS
+		met := "met"
+		if !h.TargetMet {
+			met = "NOT met"
+		}
+		fmt.Fprintf(w, "\nredemption at half load (%.0f/s, open loop, timed from when each request was due): p50 %.2f ms, p90 %.2f ms, p99 %.2f ms (target < %.0f ms: %s), max %.2f ms, %d requests, %d errors\n",
+			h.RateRPS, l.P50, l.P90, l.P99, h.TargetP99MS, met, l.Max, h.Phase.Requests, h.Phase.Errors)
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\trequests\terrors\treq/s\tmean ms\tp50 ms\tp90 ms\tp99 ms\tmax ms\t")
 	for _, p := range r.Phases {
 		l := p.LatencyMS
@@ -132,7 +167,7 @@ func (r *report) writeTable(w io.Writer) {
 			fmt.Fprintf(w, "%s: %s\n", p.Name, strings.Join(notes, "; "))
 		}
 	}
-	fmt.Fprintln(w, "floor: GET /readyz on the admin listener (one Redis write/read/delete round trip)")
-	fmt.Fprintln(w, "issuance: POST /v1/codes; redemption: POST /v1/terminal/payments (each after an untimed POST /v1/codes)")
+	fmt.Fprintln(w, "ratio: the path's requests per second over its floor's at saturation, in the same round; a login is start + finish")
+	fmt.Fprintln(w, "redemption: POST /v1/terminal/payments of codes issued (untimed, ?images=none) before each batch; issuance: POST /v1/codes (SVG images); login: POST /v1/login/start + /finish")
 	fmt.Fprintln(w, "latencies are of successful requests")
 }

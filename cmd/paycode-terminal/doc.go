@@ -2,7 +2,7 @@
 // store's integration against a paycode server: it makes a terminal key,
 // authenticates with it as a POS would, and redeems, refunds and tops up.
 //
-//	paycode-terminal keygen  -out terminal.pem [-alg ES256|EdDSA] [-force]
+//	paycode-terminal keygen  -out terminal.pem [-alg ES256|EdDSA] [-force]   (also writes terminal.pub.pem)
 //	paycode-terminal token   -url URL -id TERMINAL_ID -key terminal.pem
 //	paycode-terminal pay     -url URL -id ID -key KEY -amount 500 [-currency JPY] [-order REF] [-idempotency-key K] (-code DIGITS | -image barcode.png)
 //	paycode-terminal refund  -url URL -id ID -key KEY -payment PAYMENT_ID -amount 100 [-idempotency-key K]
@@ -14,10 +14,12 @@
 //
 // # Setting up a terminal
 //
-// keygen writes a new private key (PKCS#8 PEM, mode 0600; it never
-// overwrites a file unless -force) and prints its public key. Give the
-// public key to the operator, who registers it with a store and gets a
-// terminal id back. The private key stays on the terminal.
+// keygen writes a new private key (PKCS#8 PEM, mode 0600) and its public
+// key next to it (-out lane1.pem writes lane1.pub.pem, mode 0644), and
+// prints the public key; it never overwrites either file unless -force.
+// Give the public key file to the operator, who registers it with a store
+// (paycodectl terminal register -key lane1.pub.pem) and gets a terminal id
+// back. The private key stays on the terminal.
 //
 // # What it sends
 //

@@ -32,7 +32,7 @@ const (
 const usageText = `usage: paycode-terminal <command> [flags]
 
 commands:
-  keygen  -out terminal.pem [-alg ES256|EdDSA] [-force]
+  keygen  -out terminal.pem [-alg ES256|EdDSA] [-force]   (writes terminal.pem and terminal.pub.pem)
   token   -url URL -id TERMINAL_ID -key terminal.pem
   pay     -url URL -id ID -key KEY -amount N [-currency JPY] [-order REF] [-idempotency-key K] (-code DIGITS | -image FILE)
   refund  -url URL -id ID -key KEY -payment PAYMENT_ID -amount N [-idempotency-key K]

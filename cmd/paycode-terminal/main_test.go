@@ -271,6 +271,19 @@ func TestKeygen(t *testing.T) {
 			if !strings.Contains(stderr, priv.KID) {
 				t.Errorf("stderr does not give the thumbprint: %s", stderr)
 			}
+			// The public key is also written next to the private key, as
+			// the file the operator registers (paycodectl -key).
+			pubFile := filepath.Join(filepath.Dir(keyFile), "terminal.pub.pem")
+			pubPEM, err := os.ReadFile(pubFile)
+			if err != nil || !bytes.Equal(pubPEM, []byte(stdout)) {
+				t.Errorf("%s = %q, %v; want the printed public key", pubFile, pubPEM, err)
+			}
+			if info, err := os.Stat(pubFile); err != nil || info.Mode().Perm() != 0o644 {
+				t.Errorf("public key file: %v, %v; want mode 0644", info, err)
+			}
+			if !strings.Contains(stderr, pubFile) {
+				t.Errorf("stderr does not name the public key file: %s", stderr)
+			}
 
 			// A second keygen must not destroy the registered key.
 			if code, _, stderr := runCLI(t, "keygen", "-out", keyFile); code != exitRefused || !strings.Contains(stderr, "-force") {
@@ -279,12 +292,25 @@ func TestKeygen(t *testing.T) {
 			if again, _ := os.ReadFile(keyFile); !bytes.Equal(again, b) {
 				t.Error("the existing key was changed")
 			}
+			// Nor may it write a private key beside another key's public
+			// key file.
+			other := filepath.Join(filepath.Dir(keyFile), "other.pem")
+			os.WriteFile(filepath.Join(filepath.Dir(keyFile), "other.pub.pem"), pubPEM, 0o644)
+			if code, _, stderr := runCLI(t, "keygen", "-out", other); code != exitRefused || !strings.Contains(stderr, "other.pub.pem") {
+				t.Errorf("keygen beside an existing public key = %d: %s", code, stderr)
+			}
+			if _, err := os.Stat(other); err == nil {
+				t.Error("keygen wrote a private key although its public key file exists")
+			}
 			os.Chmod(keyFile, 0o644)
 			if code, _, _ := runCLI(t, "keygen", "-out", keyFile, "-force"); code != exitOK {
 				t.Errorf("keygen -force = %d", code)
 			}
 			if info, _ := os.Stat(keyFile); info.Mode().Perm() != 0o600 {
 				t.Errorf("after -force the mode is %04o", info.Mode().Perm())
+			}
+			if again, _ := os.ReadFile(pubFile); bytes.Equal(again, pubPEM) {
+				t.Error("keygen -force left the old public key file")
 			}
 		})
 	}

@@ -48,6 +48,7 @@ func serve() int {
 	defer stop()
 
 	m := NewMain(os.Stdout)
+	m.Console = os.Stderr
 	if err := m.Run(ctx, os.LookupEnv); err != nil {
 		reportStartError(os.Stderr, isTerminal(os.Stderr), m.Log, err)
 		m.Close()
@@ -69,6 +70,10 @@ type Main struct {
 	Config *config.Config
 	Store  *store.Store
 	Server *bff.Server
+	// Console is where dev mode prints what a developer needs to read
+	// (the admin token and a paycodectl line); nil prints nothing. serve
+	// sets it to stderr, apart from the JSON log on stdout.
+	Console io.Writer
 	// Tracer makes the requests' spans and exports them when
 	// OTEL_EXPORTER_OTLP_ENDPOINT is set (bff.NewTracerProvider).
 	Tracer *sdktrace.TracerProvider
@@ -101,6 +106,10 @@ func (m *Main) Run(ctx context.Context, getenv config.Getenv) error {
 	}
 	m.Config = cfg
 	_ = m.level.UnmarshalText([]byte(cfg.LogLevel))
+	generatedToken, err := devAdminToken(cfg)
+	if err != nil {
+		return err
+	}
 	store.SetLogger(m.Log)
 
 	openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -138,6 +147,10 @@ func (m *Main) Run(ctx context.Context, getenv config.Getenv) error {
 	go func() { m.served <- m.Server.ServeAdmin(m.adminLn) }()
 	m.Log.Info("paycode listening", "env", cfg.Env, "public", m.publicLn.Addr().String(),
 		"admin", m.adminLn.Addr().String(), "public_url", cfg.PublicURL.String(), "embedded_store", m.Store.Embedded())
+	if generatedToken {
+		m.Log.Warn("DEV ADMIN TOKEN: PAYCODE_ADMIN_TOKEN is not set, so this run made one; it is printed on the console, not logged")
+	}
+	announceAdmin(m.Console, cfg, m.AdminAddr(), generatedToken)
 	return nil
 }
 

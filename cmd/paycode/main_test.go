@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paycode/paycode/config"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
@@ -39,10 +40,12 @@ func (s *syncBuffer) String() string {
 
 // The fresh-machine promise: with no configuration at all (no Redis), the
 // server starts on the embedded store, says so loudly, and answers /healthz
-// and the landing page.
+// and the landing page; it makes an admin token, prints it on the console
+// (never in the log) with a paycodectl line, and operator calls take it.
 func TestRunDevEmbedded(t *testing.T) {
-	logs := &syncBuffer{}
+	logs, console := &syncBuffer{}, &syncBuffer{}
 	m := NewMain(logs)
+	m.Console = console
 	env := map[string]string{"PAYCODE_ADDR": "127.0.0.1:0", "PAYCODE_ADMIN_ADDR": "127.0.0.1:0"}
 	if err := m.Run(context.Background(), func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 		t.Fatal(err)
@@ -69,6 +72,66 @@ func TestRunDevEmbedded(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "EMBEDDED STORE") {
 		t.Errorf("the embedded store was not announced:\n%s", logs)
+	}
+
+	token := m.Config.AdminToken
+	if len(token) != 64 {
+		t.Fatalf("dev admin token %d characters; want 64 (32 random bytes, hex)", len(token))
+	}
+	line := "export PAYCODE_ADMIN_URL=http://" + m.AdminAddr() + " PAYCODE_ADMIN_TOKEN=" + token + " PAYCODE_OPERATOR=dev"
+	if !strings.Contains(console.String(), line) || !strings.Contains(console.String(), "go run ./cmd/paycodectl status") {
+		t.Errorf("console = %q; want the line %q and a paycodectl command", console, line)
+	}
+	if strings.Contains(logs.String(), token) {
+		t.Error("the admin token is in the log")
+	}
+	req, _ := http.NewRequest("GET", "http://"+m.AdminAddr()+"/v1/status", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("GET /v1/status with the printed token = %d; want 200", resp.StatusCode)
+	}
+}
+
+// The admin token is made and printed only in dev: production needs its
+// own (config refuses to start without one) and never prints it; a dev
+// token from PAYCODE_ADMIN_TOKEN is kept and printed.
+func TestDevAdminTokenOnlyInDev(t *testing.T) {
+	const set = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+	for _, tc := range []struct {
+		env            config.Environment
+		token          string
+		wantGenerated  bool
+		wantPrinted    bool
+		wantTokenAfter string
+	}{
+		{config.Dev, "", true, true, ""},
+		{config.Dev, set, false, true, set},
+		{config.Production, set, false, false, set},
+		{config.Production, "", false, false, ""},
+	} {
+		t.Run(string(tc.env)+"/"+strconv.FormatBool(tc.token != ""), func(t *testing.T) {
+			cfg := &config.Config{Env: tc.env, AdminToken: tc.token}
+			generated, err := devAdminToken(cfg)
+			if err != nil || generated != tc.wantGenerated {
+				t.Fatalf("devAdminToken = %v, %v; want %v", generated, err, tc.wantGenerated)
+			}
+			if tc.wantTokenAfter != "" && cfg.AdminToken != tc.wantTokenAfter || !generated && tc.token == "" && cfg.AdminToken != "" {
+				t.Errorf("token after = %q", cfg.AdminToken)
+			}
+			var out strings.Builder
+			announceAdmin(&out, cfg, "0.0.0.0:9090", generated)
+			if printed := out.Len() > 0; printed != tc.wantPrinted {
+				t.Fatalf("printed = %v; want %v: %q", printed, tc.wantPrinted, out.String())
+			}
+			if tc.wantPrinted && !strings.Contains(out.String(), "PAYCODE_ADMIN_URL=http://127.0.0.1:9090 PAYCODE_ADMIN_TOKEN="+cfg.AdminToken+" ") {
+				t.Errorf("console = %q; want a ready line with the loopback URL and the token", out.String())
+			}
+		})
 	}
 }
 

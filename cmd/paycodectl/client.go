@@ -60,6 +60,11 @@ func (a *adminClient) get(ctx context.Context, path string, query url.Values) ([
 
 // do sends one call, with body as JSON unless nil, and returns the 2xx body.
 func (a *adminClient) do(ctx context.Context, method, path string, body any) ([]byte, error) {
+	return a.doWith(ctx, method, path, body, nil)
+}
+
+// doWith is do with extra request headers (an Idempotency-Key).
+func (a *adminClient) doWith(ctx context.Context, method, path string, body any, headers map[string]string) ([]byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -78,6 +83,9 @@ func (a *adminClient) do(ctx context.Context, method, path string, body any) ([]
 	req.Header.Set("Accept", "application/json, application/problem+json")
 	req.Header.Set("User-Agent", "paycodectl/1")
 	req.Header.Set("Authorization", "Bearer "+string(a.token.b))
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
 	resp, err := a.http.Do(req)
 	if err != nil {
 		return nil, &netError{err}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -168,5 +170,47 @@ func TestSwitchesAgainstRealServer(t *testing.T) {
 	code, stdout, _ = runCLI(t, "audit")
 	if code != exitOK || !strings.Contains(stdout, "switch.changed") || !strings.Contains(stdout, "switch=topups") || !strings.Contains(stdout, `reason="incident 12"`) {
 		t.Errorf("audit lacks the switch changes:\n%s", stdout)
+	}
+}
+
+// TestPairingAndSalesCommands drives issue 14's and 15's commands against
+// the real admin API: a key registered from standard input, a pairing code
+// printed with its expiry, a store's (empty) payments, and an operator's
+// refund of a payment that does not exist (refused, exit 1).
+func TestPairingAndSalesCommands(t *testing.T) {
+	base := newAdminServer(t)
+	setEnv(t, base)
+	t.Setenv("PAYCODE_OPERATOR", testOperator)
+	_, _, pubPEM := writePublicKey(t)
+	stdin = strings.NewReader(string(pubPEM))
+	t.Cleanup(func() { stdin = os.Stdin })
+	code, stdout, stderr := runCLI(t, "terminal", "register", "--store", "store-0042", "--label", "tablet", "--public-key-file", "-", "-reason", "pasted key")
+	if code != exitOK || !strings.Contains(stdout, "term_") {
+		t.Fatalf("register from stdin: exit %d\n%s%s", code, stdout, stderr)
+	}
+
+	code, stdout, stderr = runCLI(t, "terminal", "pair", "--store", "store-0042", "--label", "tablet 2", "-reason", "new tablet")
+	if code != exitOK || !regexp.MustCompile(`pairing_code:\s+[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}`).MatchString(stdout) ||
+		!strings.Contains(stdout, "expires_at:") {
+		t.Fatalf("terminal pair: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, _, _ := runCLI(t, "terminal", "pair", "--store", "store-0042", "-reason", "r"); code != exitUsage {
+		t.Errorf("terminal pair without -label: exit %d; want usage", code)
+	}
+
+	code, stdout, stderr = runCLI(t, "store", "payments", "store-0042", "--from", "2026-11-29T00:00:00+09:00")
+	if code != exitOK || !strings.Contains(stdout, "no payments") {
+		t.Errorf("store payments: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, _, _ := runCLI(t, "store", "payments", "store-0042", "--from", "yesterday"); code != exitUsage {
+		t.Errorf("store payments -from yesterday: exit %d; want usage", code)
+	}
+
+	code, _, stderr = runCLI(t, "payment", "refund", "pay_0042aaaaaaaaaaaaaaaaaaaaaaaa", "--amount", "100", "-reason", "customer complaint")
+	if code != exitRefused || !strings.Contains(stderr, "404") {
+		t.Errorf("refunding no payment: exit %d\n%s", code, stderr)
+	}
+	if code, _, _ := runCLI(t, "payment", "refund", "pay_0042aaaaaaaaaaaaaaaaaaaaaaaa", "-reason", "r"); code != exitUsage {
+		t.Errorf("refund without -amount: exit %d; want usage", code)
 	}
 }

@@ -22,12 +22,15 @@ const usageText = `usage: paycodectl [global flags] <command> [arguments] [flags
 
 commands:
   status
-  terminal register -store STORE -label LABEL -key public.pem
+  terminal register -store STORE -label LABEL -public-key-file public.pem|-
+  terminal pair -store STORE -label LABEL      (a one-time pairing code for the scanner page)
   terminal get ID
   terminal suspend ID
   terminal activate ID
   store name STORE_ID -en NAME -ja NAME
   store get STORE_ID
+  store payments STORE_ID [-from RFC3339] [-to RFC3339] [-limit N] [-cursor C]
+  payment refund PAYMENT_ID -amount N [-idempotency-key K]
   account freeze ID
   account unfreeze ID
   enrollment list ACCOUNT_ID
@@ -85,10 +88,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 			"get":      terminalGet,
 			"suspend":  terminalStatus("suspend"),
 			"activate": terminalStatus("activate"),
+			"pair":     terminalPair,
 		},
 		"store": {
-			"name": storeName,
-			"get":  storeGet,
+			"name":     storeName,
+			"get":      storeGet,
+			"payments": storePayments,
+		},
+		"payment": {
+			"refund": paymentRefund,
 		},
 		"account": {
 			"freeze":   accountStatus("freeze"),

@@ -29,7 +29,8 @@ func terminalRegister(ctx context.Context, c *cli, name string, args []string) e
 	_, err := c.parse(name, args, spec{change: true, flags: func(fs *flag.FlagSet) {
 		fs.StringVar(&storeID, "store", "", "store id the terminal belongs to; required")
 		fs.StringVar(&label, "label", "", "the terminal's label, e.g. \"lane 1\"; required")
-		fs.StringVar(&keyFile, "key", "", "the terminal's PUBLIC key PEM (paycode-terminal keygen prints it); required")
+		fs.StringVar(&keyFile, "key", "", "the terminal's PUBLIC key PEM file (paycode-terminal keygen prints it), or - for standard input")
+		fs.StringVar(&keyFile, "public-key-file", "", "the same as -key: a PEM file, or - to read it from standard input (the scanner page's key, pasted)")
 	}})
 	if err != nil {
 		return err
@@ -40,7 +41,7 @@ func terminalRegister(ctx context.Context, c *cli, name string, args []string) e
 	case label == "":
 		return usagef("-label is required")
 	case keyFile == "":
-		return usagef("-key is required: the terminal's public key PEM file")
+		return usagef("-public-key-file (or -key) is required: the terminal's public key PEM file, or - for standard input")
 	}
 	pemText, err := readPublicKey(keyFile)
 	if err != nil {
@@ -58,15 +59,23 @@ func terminalRegister(ctx context.Context, c *cli, name string, args []string) e
 	return c.showObject(body, terminalOrder...)
 }
 
-// readPublicKey reads and checks a PEM PUBLIC KEY. A private key is refused
-// before anything is sent: it must never leave the terminal.
+// stdin is where "-public-key-file -" reads (tests replace it).
+var stdin io.Reader = os.Stdin
+
+// readPublicKey reads and checks a PEM PUBLIC KEY from a file, or from
+// standard input for "-". A private key is refused before anything is
+// sent: it must never leave the terminal.
 func readPublicKey(file string) (string, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return "", usagef("-key: %v", err)
+	var r io.Reader = stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return "", usagef("-key: %v", err)
+		}
+		defer f.Close()
+		r = f
 	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
+	b, err := io.ReadAll(io.LimitReader(r, 64<<10))
 	if err != nil {
 		return "", usagef("-key: %v", err)
 	}
@@ -107,4 +116,33 @@ func terminalStatus(action string) leaf {
 		}
 		return c.showObject(body, "terminal_id", "status")
 	}
+}
+
+// terminalPair creates a one-time pairing code for a store's new terminal
+// (the scanner page redeems it with its own key) and prints it with its
+// expiry. The code is shown once; the server keeps only a keyed hash.
+func terminalPair(ctx context.Context, c *cli, name string, args []string) error {
+	var storeID, label string
+	_, err := c.parse(name, args, spec{change: true, flags: func(fs *flag.FlagSet) {
+		fs.StringVar(&storeID, "store", "", "store id the terminal will belong to; required")
+		fs.StringVar(&label, "label", "", "the terminal's label, e.g. \"register 2\"; required")
+	}})
+	if err != nil {
+		return err
+	}
+	switch {
+	case storeID == "":
+		return usagef("-store is required")
+	case label == "":
+		return usagef("-label is required")
+	}
+	body, err := c.api.do(ctx, http.MethodPost, "/v1/terminal-pairings", struct {
+		changeBody
+		StoreID string `json:"store_id"`
+		Label   string `json:"label"`
+	}{c.change(), storeID, label})
+	if err != nil {
+		return err
+	}
+	return c.showObject(body, "pairing_code", "expires_at", "store_id", "label")
 }

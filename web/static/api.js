@@ -7,61 +7,26 @@
 // script never sees.
 
 import { lang, problemText, t } from './i18n.js';
+import { openKV } from './kv.js';
+import { b64u, b64uDecode, newP256Key, randomId, sha256, signES256 } from './jws.js';
 
-const enc = new TextEncoder();
+const store = openKV('paycode');
 
-// ---------- base64url ----------
-export function b64u(buf) {
-  const bytes = buf instanceof Uint8Array ? buf : new Uint8Array(buf);
-  let s = '';
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-function b64uDecode(str) {
-  const s = atob(str.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((str.length + 3) % 4));
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out.buffer;
-}
-const b64uJSON = (v) => b64u(enc.encode(JSON.stringify(v)));
-
-// ---------- IndexedDB ----------
-// One object store of small values: the device key ('device'), the account
-// it is bound to ('account'), a new device's enrollment in progress
-// ('enrollment'), whether this phone was replaced ('revoked'). Never a
-// payment code, a token or a balance.
-function idb() {
-  return new Promise((resolve, reject) => {
-    const req = indexedDB.open('paycode', 1);
-    req.onupgradeneeded = () => req.result.createObjectStore('kv');
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-async function kv(mode, fn) {
-  const db = await idb();
-  try {
-    return await new Promise((resolve, reject) => {
-      const tx = db.transaction('kv', mode);
-      const req = fn(tx.objectStore('kv'));
-      tx.oncomplete = () => resolve(req && req.result);
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error);
-    });
-  } finally {
-    db.close();
-  }
-}
-export const kvGet = (k) => kv('readonly', (s) => s.get(k));
-export const kvPut = (k, v) => kv('readwrite', (s) => s.put(v, k));
-export const kvDel = (k) => kv('readwrite', (s) => s.delete(k));
+// IndexedDB (kv.js): the device key ('device'), the account it is bound to
+// ('account'), a new device's enrollment in progress ('enrollment'),
+// whether this phone was replaced ('revoked'). Never a payment code, a
+// token or a balance.
+export const kvGet = store.get;
+export const kvPut = store.put;
+export const kvDel = store.del;
+export { b64u };
 
 let devicePromise = null;
 function deviceKey() {
   devicePromise ??= (async () => {
     let d = await kvGet('device');
     if (!d) {
-      const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+      const pair = await newP256Key();
       const { kty, crv, x, y } = await crypto.subtle.exportKey('jwk', pair.publicKey);
       d = { privateKey: pair.privateKey, jwk: { kty, crv, x, y } };
       await kvPut('device', d);
@@ -83,16 +48,13 @@ export async function forgetDevice() {
 export async function dpopProof(method, path, token) {
   const { privateKey, jwk } = await deviceKey();
   const claims = {
-    jti: b64u(crypto.getRandomValues(new Uint8Array(16))),
+    jti: randomId(),
     htm: method,
     htu: location.origin + path.split('?')[0],
     iat: Math.floor(Date.now() / 1000),
   };
-  if (token) claims.ath = b64u(await crypto.subtle.digest('SHA-256', enc.encode(token)));
-  const input = b64uJSON({ typ: 'dpop+jwt', alg: 'ES256', jwk }) + '.' + b64uJSON(claims);
-  // WebCrypto ECDSA signatures are already the JWS form: r || s.
-  const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, privateKey, enc.encode(input));
-  return input + '.' + b64u(sig);
+  if (token) claims.ath = b64u(await sha256(token));
+  return signES256(privateKey, { typ: 'dpop+jwt', jwk }, claims);
 }
 
 // ---------- API ----------

@@ -489,6 +489,11 @@ function renderAccount() {
   $('account-device').textContent = me.device.label;
   $('account-codes').textContent = String(me.account.recovery_codes_left);
   $('account-lang').textContent = t('pwa.lang.name.' + (me.account.lang || 'en'));
+  // A contact change in its cool-down: where it goes and when.
+  const cc = me.contact_change;
+  $('account-contact-change').hidden = !cc;
+  $('account-contact-change-text').textContent = cc
+    ? t('pwa.contact.pending', { contact: cc.contact, time: i18n.dateTime(cc.applies_at) }) : '';
   const pending = me.pending_enrollments || [];
   $('account-no-requests').hidden = pending.length > 0;
   $('account-requests').replaceChildren(...pending.map((e) => {
@@ -563,6 +568,8 @@ function openApprove(view) {
 
 function renderApprove() {
   if (!approving) return;
+  // The new phone's name is the client's own words: text only (never
+  // markup), inside <q>, beside "as the new phone named itself".
   $('approve-label').textContent = approving.label;
   $('approve-network').textContent = approving.ip || '–';
   $('approve-time').textContent = i18n.dateTime(approving.created_at);
@@ -613,10 +620,10 @@ async function submitNewContact(ev) {
 async function submitContactOTP(ev) {
   ev.preventDefault();
   await busy(ev.currentTarget, async () => {
-    await api.authed('POST', '/v1/me/contact/verify', { contact_change_id: contactChange.id, otp: digitsOnly($('contact-otp').value) });
+    const r = await api.authed('POST', '/v1/me/contact/verify', { contact_change_id: contactChange.id, otp: digitsOnly($('contact-otp').value) });
     contactChange = null;
     await openAccount();
-    notice('pwa.contact.done');
+    notice('pwa.contact.done', { time: i18n.dateTime(r.applies_at) });
   });
 }
 
@@ -677,6 +684,11 @@ function wire() {
   $('go-contact').addEventListener('click', openContact);
   $('form-new-contact').addEventListener('submit', submitNewContact);
   $('form-contact-otp').addEventListener('submit', submitContactOTP);
+  $('contact-change-cancel').addEventListener('click', (ev) => busy(ev.currentTarget, async () => {
+    await api.authed('POST', '/v1/me/contact/cancel', {});
+    await openAccount();
+    notice('pwa.contact.cancelled');
+  }));
   $('prompt-review').addEventListener('click', () => { if (prompted) openApprove(prompted); });
   $('approve-yes').addEventListener('click', approve);
   $('approve-no').addEventListener('click', refuse);
@@ -719,6 +731,10 @@ async function boot() {
   // phone or computer it is.
   if (location.hash.startsWith('#cancel=')) {
     device.cancelPage(decodeURIComponent(location.hash.slice('#cancel='.length)));
+    return;
+  }
+  if (location.hash.startsWith('#contact-cancel=')) {
+    device.cancelPage(decodeURIComponent(location.hash.slice('#contact-cancel='.length)), 'contact');
     return;
   }
   try {

@@ -197,10 +197,21 @@ async function finish() {
 }
 
 // ---------- the contact's cancel link ----------
-export function cancelPage(code) {
+// cancelPage is the page behind a cancel link: kind 'enrollment' (a
+// recovery's warning, #cancel=) or 'contact' (a contact change's warning
+// to the old address, #contact-cancel=). One screen, its words by kind.
+let cancelKind = 'enrollment';
+const CANCEL_TEXTS = {
+  enrollment: { 'cancel-h': 'pwa.cancel.title', 'cancel-body': 'pwa.cancel.body', 'cancel-do': 'pwa.cancel.submit', 'cancel-done': 'pwa.cancel.done' },
+  contact: { 'cancel-h': 'pwa.contact_cancel.title', 'cancel-body': 'pwa.contact_cancel.body', 'cancel-do': 'pwa.contact_cancel.submit', 'cancel-done': 'pwa.contact_cancel.done' },
+};
+export function cancelPage(code, kind = 'enrollment') {
   cancelCode = code;
+  cancelKind = kind;
   // The code leaves the address bar and the history at once.
   history.replaceState(null, '', '/');
+  for (const [id, key] of Object.entries(CANCEL_TEXTS[kind])) $(id).dataset.t = key;
+  i18n.apply($('screen-cancel'));
   $('cancel-done').hidden = true;
   $('cancel-do').hidden = false;
   show('cancel');
@@ -279,7 +290,8 @@ function wire() {
     });
   }
   $('cancel-do').addEventListener('click', (ev) => busy(ev.currentTarget, async () => {
-    await api.request('POST', '/v1/enrollments/cancel', { cancel_token: cancelCode });
+    const where = cancelKind === 'contact' ? '/v1/contact-changes/cancel' : '/v1/enrollments/cancel';
+    await api.request('POST', where, { cancel_token: cancelCode });
     cancelCode = null;
     $('cancel-do').hidden = true;
     $('cancel-done').hidden = false;

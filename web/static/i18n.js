@@ -95,14 +95,22 @@ export function apply(root) {
 // the app's Accept-Language), the code's generic text (one without
 // placeholders), the server's detail in another language, and a generic
 // sentence with the status.
+//
+// The scanner page says the same with its own ids (setApp('scanner')):
+// scanner.problem.<code> in a clerk's words.
+const OWN = { pwa: 'pwa.problem.', scanner: 'scanner.problem.' };
+const STATUS = { pwa: 'pwa.problem.status', scanner: 'scanner.problem.status' };
+let app = 'pwa';
+export function setApp(name) { if (OWN[name]) app = name; }
+
 export function problemText(p, status) {
   const code = (p && p.code) || '';
-  if (code && has('pwa.problem.' + code)) return t('pwa.problem.' + code);
-  if (code.startsWith('pwa.') && has(code)) return t(code);
+  if (code && has(OWN[app] + code)) return t(OWN[app] + code);
+  if (code.startsWith(app + '.') && has(code)) return t(code);
   if (p && p.detail && p.lang === current) return p.detail;
   const m = code && has(code) ? messages[code] : '';
   if (typeof m === 'string' && m && !m.includes('{')) return m;
-  return (p && (p.detail || p.title)) || t('pwa.problem.status', { status });
+  return (p && (p.detail || p.title)) || t(STATUS[app], { status });
 }
 
 // Amounts in the wallet's currency (minor units: yen).

@@ -2,8 +2,8 @@
 // offline start. API calls (/v1/...), the event stream and everything else
 // go straight to the network and are never cached: codes, tokens and
 // balances must never outlive their response.
-const CACHE = 'paycode-shell-v2';
-const SHELL = ['/', '/index.html', '/app.js', '/api.js', '/device.js', '/events.js', '/i18n.js', '/ui.js', '/barcode.js',
+const CACHE = 'paycode-shell-v3';
+const SHELL = ['/', '/index.html', '/app.js', '/api.js', '/device.js', '/events.js', '/i18n.js', '/ui.js', '/barcode.js', '/kv.js', '/jws.js',
   '/style.css', '/manifest.webmanifest', '/icon.svg', '/icon-192.png', '/icon-512.png', '/text/en.json', '/text/ja.json'];
 
 self.addEventListener('install', (e) => {

@@ -20,7 +20,8 @@ export function show(name, { focus = true } = {}) {
   if (name !== currentScreen) notice(null);
   currentScreen = name;
   document.body.dataset.screen = name;
-  $('nav-account').hidden = !SIGNED_IN.has(name) || name === 'account';
+  const nav = $('nav-account'); // the shopper's app only
+  if (nav) nav.hidden = !SIGNED_IN.has(name) || name === 'account';
   const h = $('screen-' + name).querySelector('h2');
   if (h && focus) {
     h.tabIndex = -1;

@@ -1035,3 +1035,37 @@ func FuzzAssert(f *testing.F) {
 		}
 	})
 }
+
+// A saved authenticator loads as the same phone: its passkey logs in, and
+// its counter goes on from the saved one (a counter that went back would
+// lock the device on a real server).
+func TestSaveLoad(t *testing.T) {
+	f := newFixture(t)
+	reg := f.mustRegister(t, f.auth)
+	if _, err := f.login(t, f.auth); err != nil {
+		t.Fatalf("login before saving: %s", describe(err))
+	}
+	data, err := f.auth.Save()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := softauthn.Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := loaded.CredentialIDs(); len(ids) != 1 || !bytes.Equal(ids[0], reg.ID) || loaded.Origin != testOrigin {
+		t.Fatalf("loaded holds %x for %q", ids, loaded.Origin)
+	}
+	cred, err := f.login(t, loaded)
+	if err != nil {
+		t.Fatalf("login after loading: %s", describe(err))
+	}
+	if cred.Authenticator.SignCount != 2 {
+		t.Errorf("sign count after loading = %d; want 2", cred.Authenticator.SignCount)
+	}
+	for _, bad := range []string{`{`, `{"origin":""}`, `{"origin":"https://x","credentials":[{"id":"AA==","rp_id":"x","alg":-7,"pkcs8":"AA=="}]}`} {
+		if a, err := softauthn.Load([]byte(bad)); err == nil || a != nil {
+			t.Errorf("Load(%s) = %v, %v; want an error", bad, a, err)
+		}
+	}
+}
