@@ -32,6 +32,15 @@ type metrics struct {
 	switchOff    *prometheus.GaugeVec
 	reauthAfter  prometheus.Gauge
 	switchErrors prometheus.Counter
+	// problems counts every problem answered, by its stable code: the
+	// 7pay signals (passkey_rejected, new_device) are among them.
+	problems *prometheus.CounterVec
+	// amount is the approved money volume in minor units (yen for JPY).
+	amount *prometheus.CounterVec
+	// The notification outbox's backlog (read every readyInterval).
+	outboxPending prometheus.Gauge
+	outboxOldest  prometheus.Gauge
+	outboxDead    prometheus.Gauge
 	// pairings counts pairing codes by outcome; salesReads the reads of
 	// stores' sales logs by caller (terminal, operator).
 	pairings   *prometheus.CounterVec
@@ -111,6 +120,27 @@ func newMetrics() *metrics {
 		Name: "paycode_switch_read_errors_total",
 		Help: "Failed reads of the operator switches (the risky channels failed closed until the next read).",
 	})
+	m.problems = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paycode_problems_total",
+		Help: "Problem responses by listener and stable problem code (the codes of the error table; unknown errors count as internal).",
+	}, []string{"listener", "code"})
+	m.amount = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "paycode_money_amount_total",
+		Help: "Approved money movements' amounts by kind (payment, refund, topup) and currency, in the currency's minor units (yen for JPY); an idempotent replay is not counted again.",
+	}, []string{"kind", "currency"})
+	m.outboxPending = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "paycode_outbox_pending",
+		Help: "Notifications waiting in the outbox (all replicas share it), read every 5 s; 0 without a webhook.",
+	})
+	m.outboxOldest = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "paycode_outbox_oldest_age_seconds",
+		Help: "How long the oldest waiting notification has waited (the outbox's lag), read every 5 s; 0 when none waits.",
+	})
+	m.outboxDead = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "paycode_outbox_dead",
+		Help: "Notifications in the dead-letter list (out of attempts), read every 5 s.",
+	})
+	m.registry.MustRegister(m.problems, m.amount, m.outboxPending, m.outboxOldest, m.outboxDead)
 	m.pairings = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "paycode_terminal_pairings_total",
 		Help: "Terminal pairing codes by outcome: created (by an operator), redeemed (a terminal registered), failed (an unknown, spent or expired code).",

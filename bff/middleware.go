@@ -64,6 +64,9 @@ func (s *Server) observe(listener string) fiber.Handler {
 		s.logRequest(c, route, time.Since(start), p, ids)
 		s.metrics.requests.WithLabelValues(listener, route, method, strconv.Itoa(status)).Inc()
 		s.metrics.latency.WithLabelValues(listener, route, method).Observe(time.Since(start).Seconds())
+		if p != nil {
+			s.metrics.problems.WithLabelValues(listener, p.Code).Inc()
+		}
 		endSpan(span, listener, route, method, status, p, ids)
 		return nil
 	}

@@ -91,6 +91,8 @@ func TestRouteLabels(t *testing.T) {
 		`paycode_http_requests_total{listener="admin",method="GET",route="/v1/status",status="401"} 1`,
 		`paycode_http_requests_total{listener="admin",method="POST",route="/v1/terminals/:id/suspend",status="401"} 1`,
 		`paycode_http_requests_total{listener="public",method="GET",route="/v1/terminal/payments/:id",status="401"} 1`,
+		`paycode_problems_total{code="unauthorized",listener="admin"} 4`,
+		`paycode_problems_total{code="not_found",listener="public"} 2`,
 	} {
 		if !bytes.Contains(metrics, []byte(want)) {
 			t.Errorf("metrics lack %s", want)
@@ -196,6 +198,23 @@ func TestLogLinesCarryIDs(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no log line for the top-up:\n%s", logs)
+	}
+	// The yen volume counts the approved amount once (a replay is not new
+	// money).
+	r = term.call("POST", "/v1/terminal/payments", "idem-log-ids-0001", map[string]any{"code": d.code(), "amount": 1200, "currency": "JPY"})
+	mustStatus(t, "pay", r, 201)
+	r = term.call("POST", "/v1/terminal/payments", "idem-log-ids-0001", map[string]any{"code": d.code(), "amount": 1200, "currency": "JPY"})
+	if r.status != 201 && r.status != 422 {
+		t.Fatalf("replay = %d %s", r.status, r.raw)
+	}
+	_, metrics := do(t, s.admin, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{
+		`paycode_money_amount_total{currency="JPY",kind="topup"} 3000`,
+		`paycode_money_amount_total{currency="JPY",kind="payment"} 1200`,
+	} {
+		if !bytes.Contains(metrics, []byte(want)) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 	// An admin call names the terminal from its path.
 	req := httptest.NewRequest("GET", "/v1/terminals/"+term.id, nil)

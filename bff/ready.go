@@ -18,17 +18,25 @@ const readyInterval = 5 * time.Second
 const readyTimeout = 2 * time.Second
 
 // checkReady runs the readiness round trip (write, read, delete) and sets
-// the gauge from it; it returns the store's error.
+// the gauge from it, then reads the outbox's backlog; it returns the
+// store's error.
 func (s *Server) checkReady(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	err := s.store.Check(ctx)
 	if err != nil {
 		s.metrics.ready.Set(0)
-	} else {
-		s.metrics.ready.Set(1)
+		return err
 	}
-	return err
+	s.metrics.ready.Set(1)
+	if s.outbox != nil {
+		if b, berr := s.outbox.NotifyBacklog(ctx, s.now()); berr == nil {
+			s.metrics.outboxPending.Set(float64(b.Pending))
+			s.metrics.outboxOldest.Set(b.Oldest.Seconds())
+			s.metrics.outboxDead.Set(float64(b.Dead))
+		}
+	}
+	return nil
 }
 
 // startReadiness checks once, then every interval until Close.

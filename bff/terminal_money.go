@@ -229,6 +229,13 @@ func (s *Server) refused(out *pay.Outcome, err error) error {
 			s.log.Error("merchant event not queued; the movement stands (replay sends it)", "payment", out.PaymentID,
 				"kind", out.Kind, "error", out.MerchantErr.Error())
 		}
+		if !out.Replayed {
+			cur := out.Currency
+			if cur == "" {
+				cur = s.cfg.Currency
+			}
+			s.metrics.amount.WithLabelValues(string(out.Kind), cur).Add(float64(out.Amount))
+		}
 		return nil
 	}
 	s.metrics.money.WithLabelValues(string(out.Kind), string(out.Decline)).Inc()

@@ -285,7 +285,7 @@ func TestOTLPExport(t *testing.T) {
 		}
 		req, _ := http.NewRequest("GET", "http://"+m.PublicAddr()+"/v1/wallet", nil)
 		req.Header.Set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
