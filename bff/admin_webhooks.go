@@ -134,14 +134,7 @@ func (s *Server) adminGetWebhook(c *fiber.Ctx) error {
 }
 
 func (s *Server) adminDeleteWebhook(c *fiber.Ctx) error {
-	var req operatorReason
-	if err := decodeExactJSON(c, &req); err != nil {
-		return err
-	}
-	if err := req.check(); err != nil {
-		return err
-	}
-	id, err := storeParam(c)
+	req, id, err := operatorOnStore(c)
 	if err != nil {
 		return err
 	}
@@ -160,14 +153,7 @@ func (s *Server) adminDeleteWebhook(c *fiber.Ctx) error {
 // adminRotateWebhook gives the endpoint a new secret, shown this once; the
 // old one signs too for store.PreviousSecretValidity.
 func (s *Server) adminRotateWebhook(c *fiber.Ctx) error {
-	var req operatorReason
-	if err := decodeExactJSON(c, &req); err != nil {
-		return err
-	}
-	if err := req.check(); err != nil {
-		return err
-	}
-	id, err := storeParam(c)
+	req, id, err := operatorOnStore(c)
 	if err != nil {
 		return err
 	}
@@ -261,4 +247,18 @@ func (s *Server) adminReplayWebhook(c *fiber.Ctx) error {
 func (s *Server) auditReplay(c *fiber.Ctx, who operatorReason, storeID string, from, to time.Time, queued int) {
 	s.auditAs(c, "operator:"+who.Operator, "webhook.replayed", "", "", map[string]string{"store": storeID,
 		"from": from.UTC().Format(time.RFC3339), "to": to.UTC().Format(time.RFC3339), "queued": strconv.Itoa(queued), "reason": who.Reason})
+}
+
+// operatorOnStore reads the operator and reason of a call on one store's
+// endpoint (a body with nothing else) and the store id of its path.
+func operatorOnStore(c *fiber.Ctx) (operatorReason, string, error) {
+	var req operatorReason
+	if err := decodeExactJSON(c, &req); err != nil {
+		return req, "", err
+	}
+	if err := req.check(); err != nil {
+		return req, "", err
+	}
+	id, err := storeParam(c)
+	return req, id, err
 }

@@ -93,16 +93,11 @@ func (s *Server) contactChangeCancelOwn(c *fiber.Ctx) error {
 // cool-down with the one-time cancel code of its warning (the PWA's page
 // behind the link posts it). Any failure is the same 404.
 func (s *Server) contactChangeCancel(c *fiber.Ctx) error {
-	var req struct {
-		CancelToken string `json:"cancel_token"`
-	}
-	if err := decodeExactJSON(c, &req); err != nil {
+	token, err := cancelToken(c)
+	if err != nil {
 		return err
 	}
-	if req.CancelToken == "" {
-		return missing("cancel_token")
-	}
-	cc, err := s.devices.CancelContactChange(c.UserContext(), s.deviceRequest(c), tokens.NewSecret([]byte(req.CancelToken)))
+	cc, err := s.devices.CancelContactChange(c.UserContext(), s.deviceRequest(c), token)
 	if err != nil {
 		return s.deviceProblem(err)
 	}

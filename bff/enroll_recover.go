@@ -43,18 +43,28 @@ func (s *Server) enrollmentRecover(c *fiber.Ctx) error {
 // one-time cancel code of the warning it received. Any failure is the
 // same 404.
 func (s *Server) enrollmentCancelWithToken(c *fiber.Ctx) error {
-	var req struct {
-		CancelToken string `json:"cancel_token"`
-	}
-	if err := decodeExactJSON(c, &req); err != nil {
+	token, err := cancelToken(c)
+	if err != nil {
 		return err
 	}
-	if req.CancelToken == "" {
-		return missing("cancel_token")
-	}
-	e, err := s.devices.CancelWithToken(c.UserContext(), s.deviceRequest(c), tokens.NewSecret([]byte(req.CancelToken)))
+	e, err := s.devices.CancelWithToken(c.UserContext(), s.deviceRequest(c), token)
 	if err != nil {
 		return s.deviceProblem(err)
 	}
 	return c.JSON(fiber.Map{"enrollment_id": e.ID, "state": newdevice.StateOf(e, s.now())})
+}
+
+// cancelToken reads the one-time cancel code of a warning's link (a
+// recovery's or a contact change's): {"cancel_token": "..."}.
+func cancelToken(c *fiber.Ctx) (tokens.Secret, error) {
+	var req struct {
+		CancelToken string `json:"cancel_token"`
+	}
+	if err := decodeExactJSON(c, &req); err != nil {
+		return tokens.Secret{}, err
+	}
+	if req.CancelToken == "" {
+		return tokens.Secret{}, missing("cancel_token")
+	}
+	return tokens.NewSecret([]byte(req.CancelToken)), nil
 }
