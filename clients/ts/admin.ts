@@ -296,6 +296,82 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/stores/{store_id}/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A store's merchant webhook endpoint (never its secret) */
+        get: operations["getStoreWebhook"];
+        /**
+         * Set a store's merchant webhook endpoint
+         * @description Sets the URL where the store's approved payments, refunds and top-ups are posted (see
+         *     `webhooks:` below). The first time, the answer is 201 and carries the endpoint's signing
+         *     secret (`whsec_...`): it is shown this once, hand it to the store. Later calls change the URL
+         *     only (200, no secret). `https` is required in production. Audited as
+         *     `webhook.endpoint_set` (the URL's scheme and host only). Replicas use a new endpoint within
+         *     about a second; a sale in that second is sent by a replay.
+         */
+        put: operations["setStoreWebhook"];
+        post?: never;
+        /**
+         * Remove a store's merchant webhook endpoint
+         * @description Events still queued for it are dropped. Audited as `webhook.endpoint_removed`.
+         */
+        delete: operations["deleteStoreWebhook"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/stores/{store_id}/webhook/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Give a store's endpoint a new signing secret
+         * @description The answer carries the new secret, shown this once. For a day
+         *     (`previous_secret_valid_until`) every delivery is signed under the new and the old
+         *     secret (two `v1,` entries in `webhook-signature`), so the store can switch at its own pace.
+         *     Audited as `webhook.secret_rotated`.
+         */
+        post: operations["rotateStoreWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/stores/{store_id}/webhook/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a store's merchant events of a time range again
+         * @description Reads the store's sales in [`from`, `to`) from its sales log (at most 31 days) and queues
+         *     their events again, oldest first, each under its own `webhook-id`, so a receiver that has
+         *     one already ignores it. Answers 202 with how many were queued; they are delivered as any
+         *     other. Audited as `webhook.replayed` (range and count).
+         */
+        post: operations["replayStoreWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts/{id}/freeze": {
         parameters: {
             query?: never;
@@ -373,6 +449,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/support/accounts/lookup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Find an account by its contact or by an enrollment id
+         * @description Exactly one of `contact` (an e-mail address or E.164 phone number, looked up through the
+         *     same keyed hash as sign-up: the contact index holds no address) or `enrollment_id` (a
+         *     new-device request). A POST, so the contact is never in a URL or an access log. The answer
+         *     shows the contact masked. Audited as `support.account_lookup` (with `by`, and `found: false`
+         *     for a miss; never the contact) and counted in `paycode_support_reads_total`.
+         */
+        post: operations["lookupAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{account_id}/wallet": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An account, its balance and its newest ledger entries
+         * @description Audited as `support.wallet_viewed` with the operator and reason given as query parameters.
+         */
+        get: operations["getSupportWallet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{account_id}/ledger": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One page of an account's ledger, newest first
+         * @description Audited as `support.ledger_viewed` (each page) with the operator and reason given as query parameters.
+         */
+        get: operations["listSupportLedger"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/audit": {
         parameters: {
             query?: never;
@@ -391,7 +531,42 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    merchantEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A store's sale, posted to the store's endpoint
+         * @description paycode posts each approved payment (`payment.approved`), refund (`payment.refunded`) and
+         *     cash top-up (`topup.approved`) of a store to the endpoint set with `setStoreWebhook`,
+         *     through the same outbox as notifications: an answer other than 2xx (or none within 10 s) is
+         *     retried with exponential backoff (1 s doubling, at most 5 min, 8 attempts in all), then the
+         *     event goes to the outbox's dead-letter list. Redirects are not followed. Delivery is at
+         *     least once and in no guaranteed order: deduplicate on `webhook-id`, which is the same on
+         *     every attempt (`evt_` and the payment's or refund's id).
+         *
+         *     **Signature** ([Standard Webhooks](https://www.standardwebhooks.com) v1).
+         *     `webhook-signature` holds one or more space-separated `v1,<base64>` entries; each is
+         *     HMAC-SHA256 of `<webhook-id>.<webhook-timestamp>.<raw body>` under the key that is the
+         *     base64-decoded part of the secret after `whsec_`. Accept the request when one entry
+         *     matches (compare in constant time) and `webhook-timestamp` (Unix seconds) is within five
+         *     minutes of your clock. After a rotation, deliveries carry a signature under each valid
+         *     secret for a day.
+         */
+        post: operations["receiveMerchantEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /** @description A device enrollment as the new device, the bound device and operators see it. */
@@ -482,6 +657,105 @@ export interface components {
             /** @description The W3C trace id of the request (continued from the client's traceparent header, else new), also in the server's log lines and its OpenTelemetry spans. */
             trace_id?: string;
         };
+        WebhookEndpoint: {
+            store_id: string;
+            /** Format: uri */
+            url: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** Format: date-time */
+            rotated_at: string | null;
+            /**
+             * Format: date-time
+             * @description until when the rotated-out secret still signs
+             */
+            previous_secret_valid_until: string | null;
+        };
+        WebhookEndpointWithSecret: components["schemas"]["WebhookEndpoint"] & {
+            /**
+             * @description the signing secret: shown once, never again
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
+            secret: string;
+        };
+        SupportAccount: {
+            account_id: string;
+            /** @enum {string} */
+            status: "active" | "frozen";
+            /** @enum {string} */
+            contact_kind: "email" | "phone";
+            /**
+             * @example s***@example.com
+             * @example +81*******78
+             */
+            contact_masked: string;
+            /** Format: date-time */
+            created_at: string;
+            device_id?: string;
+            /** @enum {string} */
+            device_status?: "active" | "locked" | "revoked";
+            language?: string;
+            /** Format: date-time */
+            probation_until?: string | null;
+        };
+        LedgerEntry: {
+            /** @description the entry's id (a cursor) */
+            id: string;
+            /** @enum {string} */
+            kind: "payment" | "refund" | "topup";
+            /** @description signed minor units (payments negative) */
+            amount: number;
+            /** @description the balance after it */
+            balance: number;
+            currency: string;
+            payment_id?: string;
+            refund_id?: string;
+            store_id?: string;
+            terminal_id?: string;
+            order_ref?: string;
+            /** Format: date-time */
+            at: string;
+        };
+        /**
+         * @example {
+         *       "type": "payment.approved",
+         *       "timestamp": "2026-11-29T12:00:00Z",
+         *       "data": {
+         *         "payment_id": "pay_0042abcdefghijklmnopqrstuvwx",
+         *         "store_id": "store-1",
+         *         "terminal_id": "term_abcdefghijklmnopqrstuvwx",
+         *         "amount": 300,
+         *         "currency": "JPY",
+         *         "order_ref": "o-1",
+         *         "created_at": "2026-11-29T12:00:00Z"
+         *       }
+         *     }
+         */
+        MerchantEvent: {
+            /** @enum {string} */
+            type: "payment.approved" | "payment.refunded" | "topup.approved";
+            /**
+             * Format: date-time
+             * @description when the movement happened
+             */
+            timestamp: string;
+            data: {
+                /** @description the payment or top-up (for a refund, the payment refunded) */
+                payment_id?: string;
+                /** @description payment.refunded only */
+                refund_id?: string;
+                store_id: string;
+                terminal_id: string;
+                /** @description minor units, positive */
+                amount: number;
+                currency: string;
+                order_ref?: string;
+                /** Format: date-time */
+                created_at: string;
+            };
+        };
         StoreName: {
             store_id: string;
             name: {
@@ -564,7 +838,12 @@ export interface components {
             };
         };
     };
-    parameters: never;
+    parameters: {
+        /** @description who reads (audited as `operator:<name>`) */
+        SupportOperator: string;
+        /** @description why (a ticket); audited */
+        SupportReason: string;
+    };
     requestBodies: never;
     headers: {
         /** @description The request's id (yours if you sent a plain one, else the server's); also `request_id` in problems. */
@@ -1085,6 +1364,188 @@ export interface operations {
             503: components["responses"]["Problem"];
         };
     };
+    getStoreWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                store_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+        };
+    };
+    setStoreWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                store_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    operator: string;
+                    reason: string;
+                    /**
+                     * Format: uri
+                     * @example https://pos.example.com/paycode/events
+                     */
+                    url: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The URL changed; the secret did not. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            /** @description The store's first endpoint, with its secret (shown this once). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+        };
+    };
+    deleteStoreWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                store_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OperatorReason"];
+            };
+        };
+        responses: {
+            /** @description Removed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        store_id: string;
+                        /** @constant */
+                        removed: true;
+                    };
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+        };
+    };
+    rotateStoreWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                store_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OperatorReason"];
+            };
+        };
+        responses: {
+            /** @description The endpoint with its new secret. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+        };
+    };
+    replayStoreWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                store_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    operator: string;
+                    reason: string;
+                    /**
+                     * Format: date-time
+                     * @description inclusive
+                     */
+                    from: string;
+                    /**
+                     * Format: date-time
+                     * @description exclusive
+                     */
+                    to: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Queued. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        store_id: string;
+                        /** Format: date-time */
+                        from: string;
+                        /** Format: date-time */
+                        to: string;
+                        queued: number;
+                    };
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+        };
+    };
     freezeAccount: {
         parameters: {
             query?: never;
@@ -1229,6 +1690,128 @@ export interface operations {
             409: components["responses"]["Problem"];
         };
     };
+    lookupAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    operator: string;
+                    reason: string;
+                    /** @example shopper@example.com */
+                    contact?: string;
+                    enrollment_id?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The account (and the enrollment, when looked up by one). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        account: components["schemas"]["SupportAccount"];
+                        enrollment?: {
+                            enrollment_id?: string;
+                            state?: string;
+                            /** @enum {string} */
+                            origin?: "passkey" | "contact";
+                            label?: string;
+                            /** Format: date-time */
+                            created_at?: string;
+                            /** Format: date-time */
+                            expires_at?: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+        };
+    };
+    getSupportWallet: {
+        parameters: {
+            query: {
+                /** @description who reads (audited as `operator:<name>`) */
+                operator: components["parameters"]["SupportOperator"];
+                /** @description why (a ticket); audited */
+                reason: components["parameters"]["SupportReason"];
+            };
+            header?: never;
+            path: {
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The wallet. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        account: components["schemas"]["SupportAccount"];
+                        wallet: {
+                            /** @description minor units */
+                            balance?: number;
+                            currency?: string;
+                        };
+                        recent: components["schemas"]["LedgerEntry"][];
+                    };
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+        };
+    };
+    listSupportLedger: {
+        parameters: {
+            query: {
+                /** @description who reads (audited as `operator:<name>`) */
+                operator: components["parameters"]["SupportOperator"];
+                /** @description why (a ticket); audited */
+                reason: components["parameters"]["SupportReason"];
+                /** @description the previous page's `next` */
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        account_id: string;
+                        entries: components["schemas"]["LedgerEntry"][];
+                        /** @description the cursor of the next page; null after the oldest entry */
+                        next: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+        };
+    };
     listAuditEvents: {
         parameters: {
             query?: {
@@ -1269,6 +1852,39 @@ export interface operations {
             400: components["responses"]["Problem"];
             401: components["responses"]["Problem"];
             403: components["responses"]["Problem"];
+        };
+    };
+    receiveMerchantEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                "webhook-id": string;
+                "webhook-timestamp": string;
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MerchantEvent"];
+            };
+        };
+        responses: {
+            /** @description Received (any 2xx). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not received; paycode retries. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
 }

@@ -112,21 +112,63 @@ func (e EnrollmentState) Valid() bool {
 	}
 }
 
+// Defines values for LedgerEntryKind.
+const (
+	LedgerEntryKindPayment LedgerEntryKind = "payment"
+	LedgerEntryKindRefund  LedgerEntryKind = "refund"
+	LedgerEntryKindTopup   LedgerEntryKind = "topup"
+)
+
+// Valid indicates whether the value is a known member of the LedgerEntryKind enum.
+func (e LedgerEntryKind) Valid() bool {
+	switch e {
+	case LedgerEntryKindPayment:
+		return true
+	case LedgerEntryKindRefund:
+		return true
+	case LedgerEntryKindTopup:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MerchantEventType.
+const (
+	PaymentApproved MerchantEventType = "payment.approved"
+	PaymentRefunded MerchantEventType = "payment.refunded"
+	TopupApproved   MerchantEventType = "topup.approved"
+)
+
+// Valid indicates whether the value is a known member of the MerchantEventType enum.
+func (e MerchantEventType) Valid() bool {
+	switch e {
+	case PaymentApproved:
+		return true
+	case PaymentRefunded:
+		return true
+	case TopupApproved:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for StoreSaleKind.
 const (
-	Payment StoreSaleKind = "payment"
-	Refund  StoreSaleKind = "refund"
-	Topup   StoreSaleKind = "topup"
+	StoreSaleKindPayment StoreSaleKind = "payment"
+	StoreSaleKindRefund  StoreSaleKind = "refund"
+	StoreSaleKindTopup   StoreSaleKind = "topup"
 )
 
 // Valid indicates whether the value is a known member of the StoreSaleKind enum.
 func (e StoreSaleKind) Valid() bool {
 	switch e {
-	case Payment:
+	case StoreSaleKindPayment:
 		return true
-	case Refund:
+	case StoreSaleKindRefund:
 		return true
-	case Topup:
+	case StoreSaleKindTopup:
 		return true
 	default:
 		return false
@@ -148,6 +190,63 @@ func (e StoreSaleStatus) Valid() bool {
 	case StoreSaleStatusPartiallyRefunded:
 		return true
 	case StoreSaleStatusRefunded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SupportAccountContactKind.
+const (
+	Email SupportAccountContactKind = "email"
+	Phone SupportAccountContactKind = "phone"
+)
+
+// Valid indicates whether the value is a known member of the SupportAccountContactKind enum.
+func (e SupportAccountContactKind) Valid() bool {
+	switch e {
+	case Email:
+		return true
+	case Phone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SupportAccountDeviceStatus.
+const (
+	SupportAccountDeviceStatusActive  SupportAccountDeviceStatus = "active"
+	SupportAccountDeviceStatusLocked  SupportAccountDeviceStatus = "locked"
+	SupportAccountDeviceStatusRevoked SupportAccountDeviceStatus = "revoked"
+)
+
+// Valid indicates whether the value is a known member of the SupportAccountDeviceStatus enum.
+func (e SupportAccountDeviceStatus) Valid() bool {
+	switch e {
+	case SupportAccountDeviceStatusActive:
+		return true
+	case SupportAccountDeviceStatusLocked:
+		return true
+	case SupportAccountDeviceStatusRevoked:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SupportAccountStatus.
+const (
+	SupportAccountStatusActive SupportAccountStatus = "active"
+	SupportAccountStatusFrozen SupportAccountStatus = "frozen"
+)
+
+// Valid indicates whether the value is a known member of the SupportAccountStatus enum.
+func (e SupportAccountStatus) Valid() bool {
+	switch e {
+	case SupportAccountStatusActive:
+		return true
+	case SupportAccountStatusFrozen:
 		return true
 	default:
 		return false
@@ -258,13 +357,13 @@ func (e GetReadiness200JSONResponseBodyStatus) Valid() bool {
 
 // Defines values for FreezeAccount200JSONResponseBodyStatus.
 const (
-	Frozen FreezeAccount200JSONResponseBodyStatus = "frozen"
+	FreezeAccount200JSONResponseBodyStatusFrozen FreezeAccount200JSONResponseBodyStatus = "frozen"
 )
 
 // Valid indicates whether the value is a known member of the FreezeAccount200JSONResponseBodyStatus enum.
 func (e FreezeAccount200JSONResponseBodyStatus) Valid() bool {
 	switch e {
-	case Frozen:
+	case FreezeAccount200JSONResponseBodyStatusFrozen:
 		return true
 	default:
 		return false
@@ -337,6 +436,39 @@ func (e GetStatus200JSONResponseBodyStore) Valid() bool {
 	case Redis:
 		return true
 	case Sentinel:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeleteStoreWebhook200JSONResponseBodyRemoved.
+const (
+	True DeleteStoreWebhook200JSONResponseBodyRemoved = true
+)
+
+// Valid indicates whether the value is a known member of the DeleteStoreWebhook200JSONResponseBodyRemoved enum.
+func (e DeleteStoreWebhook200JSONResponseBodyRemoved) Valid() bool {
+	switch e {
+	case True:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for LookupAccount200JSONResponseBodyEnrollmentOrigin.
+const (
+	LookupAccount200JSONResponseBodyEnrollmentOriginContact LookupAccount200JSONResponseBodyEnrollmentOrigin = "contact"
+	LookupAccount200JSONResponseBodyEnrollmentOriginPasskey LookupAccount200JSONResponseBodyEnrollmentOrigin = "passkey"
+)
+
+// Valid indicates whether the value is a known member of the LookupAccount200JSONResponseBodyEnrollmentOrigin enum.
+func (e LookupAccount200JSONResponseBodyEnrollmentOrigin) Valid() bool {
+	switch e {
+	case LookupAccount200JSONResponseBodyEnrollmentOriginContact:
+		return true
+	case LookupAccount200JSONResponseBodyEnrollmentOriginPasskey:
 		return true
 	default:
 		return false
@@ -450,6 +582,55 @@ type EnrollmentOrigin string
 // EnrollmentState `ready` is `pending_recovery` whose cool-down is over: the new device may finish.
 type EnrollmentState string
 
+// LedgerEntry defines model for LedgerEntry.
+type LedgerEntry struct {
+	// Amount signed minor units (payments negative)
+	Amount int       `json:"amount"`
+	At     time.Time `json:"at"`
+
+	// Balance the balance after it
+	Balance  int    `json:"balance"`
+	Currency string `json:"currency"`
+
+	// Id the entry's id (a cursor)
+	Id         string          `json:"id"`
+	Kind       LedgerEntryKind `json:"kind"`
+	OrderRef   *string         `json:"order_ref,omitempty"`
+	PaymentId  *string         `json:"payment_id,omitempty"`
+	RefundId   *string         `json:"refund_id,omitempty"`
+	StoreId    *string         `json:"store_id,omitempty"`
+	TerminalId *string         `json:"terminal_id,omitempty"`
+}
+
+// LedgerEntryKind defines model for LedgerEntry.Kind.
+type LedgerEntryKind string
+
+// MerchantEvent defines model for MerchantEvent.
+type MerchantEvent struct {
+	Data struct {
+		// Amount minor units, positive
+		Amount    int       `json:"amount"`
+		CreatedAt time.Time `json:"created_at"`
+		Currency  string    `json:"currency"`
+		OrderRef  *string   `json:"order_ref,omitempty"`
+
+		// PaymentId the payment or top-up (for a refund, the payment refunded)
+		PaymentId *string `json:"payment_id,omitempty"`
+
+		// RefundId payment.refunded only
+		RefundId   *string `json:"refund_id,omitempty"`
+		StoreId    string  `json:"store_id"`
+		TerminalId string  `json:"terminal_id"`
+	} `json:"data"`
+
+	// Timestamp when the movement happened
+	Timestamp time.Time         `json:"timestamp"`
+	Type      MerchantEventType `json:"type"`
+}
+
+// MerchantEventType defines model for MerchantEvent.Type.
+type MerchantEventType string
+
 // OperatorReason defines model for OperatorReason.
 type OperatorReason struct {
 	// Operator who acts (no spaces or colons); audited as `operator:<name>`
@@ -556,6 +737,30 @@ type StoreSaleKind string
 // StoreSaleStatus defines model for StoreSale.Status.
 type StoreSaleStatus string
 
+// SupportAccount defines model for SupportAccount.
+type SupportAccount struct {
+	AccountId   string                    `json:"account_id"`
+	ContactKind SupportAccountContactKind `json:"contact_kind"`
+
+	// ContactMasked Examples: s***@example.com, +81*******78
+	ContactMasked  string                      `json:"contact_masked"`
+	CreatedAt      time.Time                   `json:"created_at"`
+	DeviceId       *string                     `json:"device_id,omitempty"`
+	DeviceStatus   *SupportAccountDeviceStatus `json:"device_status,omitempty"`
+	Language       *string                     `json:"language,omitempty"`
+	ProbationUntil *time.Time                  `json:"probation_until,omitempty"`
+	Status         SupportAccountStatus        `json:"status"`
+}
+
+// SupportAccountContactKind defines model for SupportAccount.ContactKind.
+type SupportAccountContactKind string
+
+// SupportAccountDeviceStatus defines model for SupportAccount.DeviceStatus.
+type SupportAccountDeviceStatus string
+
+// SupportAccountStatus defines model for SupportAccount.Status.
+type SupportAccountStatus string
+
 // Switches defines model for Switches.
 type Switches struct {
 	BlockedCountries *[]string `json:"blocked_countries,omitempty"`
@@ -592,11 +797,68 @@ type Terminal struct {
 // TerminalStatus defines model for Terminal.Status.
 type TerminalStatus string
 
+// WebhookEndpoint defines model for WebhookEndpoint.
+type WebhookEndpoint struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// PreviousSecretValidUntil until when the rotated-out secret still signs
+	PreviousSecretValidUntil *time.Time `json:"previous_secret_valid_until"`
+	RotatedAt                *time.Time `json:"rotated_at"`
+	StoreId                  string     `json:"store_id"`
+	UpdatedAt                time.Time  `json:"updated_at"`
+	Url                      string     `json:"url"`
+}
+
+// WebhookEndpointWithSecret defines model for WebhookEndpointWithSecret.
+type WebhookEndpointWithSecret struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// PreviousSecretValidUntil until when the rotated-out secret still signs
+	PreviousSecretValidUntil *time.Time `json:"previous_secret_valid_until"`
+	RotatedAt                *time.Time `json:"rotated_at"`
+
+	// Secret the signing secret: shown once, never again
+	//
+	// Examples: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+	Secret    string    `json:"secret"`
+	StoreId   string    `json:"store_id"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Url       string    `json:"url"`
+}
+
+// SupportOperator defines model for SupportOperator.
+type SupportOperator = string
+
+// SupportReason defines model for SupportReason.
+type SupportReason = string
+
 // GetHealth200JSONResponseBodyStatus defines parameters for GetHealth.
 type GetHealth200JSONResponseBodyStatus string
 
 // GetReadiness200JSONResponseBodyStatus defines parameters for GetReadiness.
 type GetReadiness200JSONResponseBodyStatus string
+
+// ListSupportLedgerParams defines parameters for ListSupportLedger.
+type ListSupportLedgerParams struct {
+	// Operator who reads (audited as `operator:<name>`)
+	Operator SupportOperator `form:"operator" json:"operator"`
+
+	// Reason why (a ticket); audited
+	Reason SupportReason `form:"reason" json:"reason"`
+
+	// Cursor the previous page's `next`
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+	Limit  *int    `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// GetSupportWalletParams defines parameters for GetSupportWallet.
+type GetSupportWalletParams struct {
+	// Operator who reads (audited as `operator:<name>`)
+	Operator SupportOperator `form:"operator" json:"operator"`
+
+	// Reason why (a ticket); audited
+	Reason SupportReason `form:"reason" json:"reason"`
+}
 
 // FreezeAccount200JSONResponseBodyStatus defines parameters for FreezeAccount.
 type FreezeAccount200JSONResponseBodyStatus string
@@ -663,6 +925,41 @@ type ListStorePaymentsParams struct {
 	Cursor *string    `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// DeleteStoreWebhook200JSONResponseBodyRemoved defines parameters for DeleteStoreWebhook.
+type DeleteStoreWebhook200JSONResponseBodyRemoved bool
+
+// SetStoreWebhookJSONBody defines parameters for SetStoreWebhook.
+type SetStoreWebhookJSONBody struct {
+	Operator string `json:"operator"`
+	Reason   string `json:"reason"`
+
+	// Url Examples: https://pos.example.com/paycode/events
+	Url string `json:"url"`
+}
+
+// ReplayStoreWebhookJSONBody defines parameters for ReplayStoreWebhook.
+type ReplayStoreWebhookJSONBody struct {
+	// From inclusive
+	From     time.Time `json:"from"`
+	Operator string    `json:"operator"`
+	Reason   string    `json:"reason"`
+
+	// To exclusive
+	To time.Time `json:"to"`
+}
+
+// LookupAccountJSONBody defines parameters for LookupAccount.
+type LookupAccountJSONBody struct {
+	// Contact Examples: shopper@example.com
+	Contact      *string `json:"contact,omitempty"`
+	EnrollmentId *string `json:"enrollment_id,omitempty"`
+	Operator     string  `json:"operator"`
+	Reason       string  `json:"reason"`
+}
+
+// LookupAccount200JSONResponseBodyEnrollmentOrigin defines parameters for LookupAccount.
+type LookupAccount200JSONResponseBodyEnrollmentOrigin string
+
 // SetSwitchJSONBody defines parameters for SetSwitch.
 type SetSwitchJSONBody struct {
 	Operator string `json:"operator"`
@@ -701,6 +998,13 @@ type ActivateTerminal200JSONResponseBodyStatus string
 // SuspendTerminal200JSONResponseBodyStatus defines parameters for SuspendTerminal.
 type SuspendTerminal200JSONResponseBodyStatus string
 
+// ReceiveMerchantEventParams defines parameters for ReceiveMerchantEvent.
+type ReceiveMerchantEventParams struct {
+	WebhookId        string `json:"webhook-id"`
+	WebhookTimestamp string `json:"webhook-timestamp"`
+	WebhookSignature string `json:"webhook-signature"`
+}
+
 // FreezeAccountJSONRequestBody defines body for FreezeAccount for application/json ContentType.
 type FreezeAccountJSONRequestBody = OperatorReason
 
@@ -716,6 +1020,21 @@ type RefundPaymentAsOperatorJSONRequestBody RefundPaymentAsOperatorJSONBody
 // SetStoreNamesJSONRequestBody defines body for SetStoreNames for application/json ContentType.
 type SetStoreNamesJSONRequestBody SetStoreNamesJSONBody
 
+// DeleteStoreWebhookJSONRequestBody defines body for DeleteStoreWebhook for application/json ContentType.
+type DeleteStoreWebhookJSONRequestBody = OperatorReason
+
+// SetStoreWebhookJSONRequestBody defines body for SetStoreWebhook for application/json ContentType.
+type SetStoreWebhookJSONRequestBody SetStoreWebhookJSONBody
+
+// ReplayStoreWebhookJSONRequestBody defines body for ReplayStoreWebhook for application/json ContentType.
+type ReplayStoreWebhookJSONRequestBody ReplayStoreWebhookJSONBody
+
+// RotateStoreWebhookSecretJSONRequestBody defines body for RotateStoreWebhookSecret for application/json ContentType.
+type RotateStoreWebhookSecretJSONRequestBody = OperatorReason
+
+// LookupAccountJSONRequestBody defines body for LookupAccount for application/json ContentType.
+type LookupAccountJSONRequestBody LookupAccountJSONBody
+
 // SetSwitchJSONRequestBody defines body for SetSwitch for application/json ContentType.
 type SetSwitchJSONRequestBody SetSwitchJSONBody
 
@@ -730,6 +1049,9 @@ type ActivateTerminalJSONRequestBody = OperatorReason
 
 // SuspendTerminalJSONRequestBody defines body for SuspendTerminal for application/json ContentType.
 type SuspendTerminalJSONRequestBody = OperatorReason
+
+// ReceiveMerchantEventJSONRequestBody defines body for ReceiveMerchantEvent for application/json ContentType.
+type ReceiveMerchantEventJSONRequestBody = MerchantEvent
 
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
@@ -833,6 +1155,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/accounts/{account_id}/enrollments (the `ListAccountEnrollments` operationId).
 	ListAccountEnrollments(ctx context.Context, accountId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSupportLedger One page of an account's ledger, newest first
+	//
+	// Audited as `support.ledger_viewed` (each page) with the operator and reason given as query parameters.
+	//
+	// Corresponds with GET /v1/accounts/{account_id}/ledger (the `ListSupportLedger` operationId).
+	ListSupportLedger(ctx context.Context, accountId string, params *ListSupportLedgerParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSupportWallet An account, its balance and its newest ledger entries
+	//
+	// Audited as `support.wallet_viewed` with the operator and reason given as query parameters.
+	//
+	// Corresponds with GET /v1/accounts/{account_id}/wallet (the `GetSupportWallet` operationId).
+	GetSupportWallet(ctx context.Context, accountId string, params *GetSupportWalletParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// FreezeAccountWithBody Freeze an account
 	//
@@ -959,6 +1295,131 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/stores/{store_id}/payments (the `ListStorePayments` operationId).
 	ListStorePayments(ctx context.Context, storeId string, params *ListStorePaymentsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteStoreWebhookWithBody Remove a store's merchant webhook endpoint
+	//
+	// Events still queued for it are dropped. Audited as `webhook.endpoint_removed`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with DELETE /v1/stores/{store_id}/webhook (the `DeleteStoreWebhook` operationId).
+	DeleteStoreWebhookWithBody(ctx context.Context, storeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteStoreWebhook Remove a store's merchant webhook endpoint
+	//
+	// Events still queued for it are dropped. Audited as `webhook.endpoint_removed`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with DELETE /v1/stores/{store_id}/webhook (the `DeleteStoreWebhook` operationId).
+	DeleteStoreWebhook(ctx context.Context, storeId string, body DeleteStoreWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetStoreWebhook A store's merchant webhook endpoint (never its secret)
+	//
+	// Corresponds with GET /v1/stores/{store_id}/webhook (the `GetStoreWebhook` operationId).
+	GetStoreWebhook(ctx context.Context, storeId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetStoreWebhookWithBody Set a store's merchant webhook endpoint
+	//
+	// Sets the URL where the store's approved payments, refunds and top-ups are posted (see
+	// `webhooks:` below). The first time, the answer is 201 and carries the endpoint's signing
+	// secret (`whsec_...`): it is shown this once, hand it to the store. Later calls change the URL
+	// only (200, no secret). `https` is required in production. Audited as
+	// `webhook.endpoint_set` (the URL's scheme and host only). Replicas use a new endpoint within
+	// about a second; a sale in that second is sent by a replay.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/stores/{store_id}/webhook (the `SetStoreWebhook` operationId).
+	SetStoreWebhookWithBody(ctx context.Context, storeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// SetStoreWebhook Set a store's merchant webhook endpoint
+	//
+	// Sets the URL where the store's approved payments, refunds and top-ups are posted (see
+	// `webhooks:` below). The first time, the answer is 201 and carries the endpoint's signing
+	// secret (`whsec_...`): it is shown this once, hand it to the store. Later calls change the URL
+	// only (200, no secret). `https` is required in production. Audited as
+	// `webhook.endpoint_set` (the URL's scheme and host only). Replicas use a new endpoint within
+	// about a second; a sale in that second is sent by a replay.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/stores/{store_id}/webhook (the `SetStoreWebhook` operationId).
+	SetStoreWebhook(ctx context.Context, storeId string, body SetStoreWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReplayStoreWebhookWithBody Send a store's merchant events of a time range again
+	//
+	// Reads the store's sales in [`from`, `to`) from its sales log (at most 31 days) and queues
+	// their events again, oldest first, each under its own `webhook-id`, so a receiver that has
+	// one already ignores it. Answers 202 with how many were queued; they are delivered as any
+	// other. Audited as `webhook.replayed` (range and count).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/stores/{store_id}/webhook/replay (the `ReplayStoreWebhook` operationId).
+	ReplayStoreWebhookWithBody(ctx context.Context, storeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ReplayStoreWebhook Send a store's merchant events of a time range again
+	//
+	// Reads the store's sales in [`from`, `to`) from its sales log (at most 31 days) and queues
+	// their events again, oldest first, each under its own `webhook-id`, so a receiver that has
+	// one already ignores it. Answers 202 with how many were queued; they are delivered as any
+	// other. Audited as `webhook.replayed` (range and count).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/stores/{store_id}/webhook/replay (the `ReplayStoreWebhook` operationId).
+	ReplayStoreWebhook(ctx context.Context, storeId string, body ReplayStoreWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateStoreWebhookSecretWithBody Give a store's endpoint a new signing secret
+	//
+	// The answer carries the new secret, shown this once. For a day
+	// (`previous_secret_valid_until`) every delivery is signed under the new and the old
+	// secret (two `v1,` entries in `webhook-signature`), so the store can switch at its own pace.
+	// Audited as `webhook.secret_rotated`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/stores/{store_id}/webhook/rotate (the `RotateStoreWebhookSecret` operationId).
+	RotateStoreWebhookSecretWithBody(ctx context.Context, storeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RotateStoreWebhookSecret Give a store's endpoint a new signing secret
+	//
+	// The answer carries the new secret, shown this once. For a day
+	// (`previous_secret_valid_until`) every delivery is signed under the new and the old
+	// secret (two `v1,` entries in `webhook-signature`), so the store can switch at its own pace.
+	// Audited as `webhook.secret_rotated`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/stores/{store_id}/webhook/rotate (the `RotateStoreWebhookSecret` operationId).
+	RotateStoreWebhookSecret(ctx context.Context, storeId string, body RotateStoreWebhookSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LookupAccountWithBody Find an account by its contact or by an enrollment id
+	//
+	// Exactly one of `contact` (an e-mail address or E.164 phone number, looked up through the
+	// same keyed hash as sign-up: the contact index holds no address) or `enrollment_id` (a
+	// new-device request). A POST, so the contact is never in a URL or an access log. The answer
+	// shows the contact masked. Audited as `support.account_lookup` (with `by`, and `found: false`
+	// for a miss; never the contact) and counted in `paycode_support_reads_total`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/support/accounts/lookup (the `LookupAccount` operationId).
+	LookupAccountWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// LookupAccount Find an account by its contact or by an enrollment id
+	//
+	// Exactly one of `contact` (an e-mail address or E.164 phone number, looked up through the
+	// same keyed hash as sign-up: the contact index holds no address) or `enrollment_id` (a
+	// new-device request). A POST, so the contact is never in a URL or an access log. The answer
+	// shows the contact masked. Audited as `support.account_lookup` (with `by`, and `found: false`
+	// for a miss; never the contact) and counted in `paycode_support_reads_total`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/support/accounts/lookup (the `LookupAccount` operationId).
+	LookupAccount(ctx context.Context, body LookupAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListSwitches The operator's kill switches
 	//
@@ -1130,6 +1591,40 @@ func (c *Client) GetReadiness(ctx context.Context, reqEditors ...RequestEditorFn
 // Corresponds with GET /v1/accounts/{account_id}/enrollments (the `ListAccountEnrollments` operationId).
 func (c *Client) ListAccountEnrollments(ctx context.Context, accountId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListAccountEnrollmentsRequest(c.Server, accountId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListSupportLedger One page of an account's ledger, newest first
+//
+// Audited as `support.ledger_viewed` (each page) with the operator and reason given as query parameters.
+//
+// Corresponds with GET /v1/accounts/{account_id}/ledger (the `ListSupportLedger` operationId).
+func (c *Client) ListSupportLedger(ctx context.Context, accountId string, params *ListSupportLedgerParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSupportLedgerRequest(c.Server, accountId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSupportWallet An account, its balance and its newest ledger entries
+//
+// Audited as `support.wallet_viewed` with the operator and reason given as query parameters.
+//
+// Corresponds with GET /v1/accounts/{account_id}/wallet (the `GetSupportWallet` operationId).
+func (c *Client) GetSupportWallet(ctx context.Context, accountId string, params *GetSupportWalletParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSupportWalletRequest(c.Server, accountId, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1396,6 +1891,241 @@ func (c *Client) SetStoreNames(ctx context.Context, storeId string, body SetStor
 // Corresponds with GET /v1/stores/{store_id}/payments (the `ListStorePayments` operationId).
 func (c *Client) ListStorePayments(ctx context.Context, storeId string, params *ListStorePaymentsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListStorePaymentsRequest(c.Server, storeId, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteStoreWebhookWithBody Remove a store's merchant webhook endpoint
+//
+// Events still queued for it are dropped. Audited as `webhook.endpoint_removed`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with DELETE /v1/stores/{store_id}/webhook (the `DeleteStoreWebhook` operationId).
+func (c *Client) DeleteStoreWebhookWithBody(ctx context.Context, storeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteStoreWebhookRequestWithBody(c.Server, storeId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteStoreWebhook Remove a store's merchant webhook endpoint
+//
+// Events still queued for it are dropped. Audited as `webhook.endpoint_removed`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with DELETE /v1/stores/{store_id}/webhook (the `DeleteStoreWebhook` operationId).
+func (c *Client) DeleteStoreWebhook(ctx context.Context, storeId string, body DeleteStoreWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteStoreWebhookRequest(c.Server, storeId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetStoreWebhook A store's merchant webhook endpoint (never its secret)
+//
+// Corresponds with GET /v1/stores/{store_id}/webhook (the `GetStoreWebhook` operationId).
+func (c *Client) GetStoreWebhook(ctx context.Context, storeId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetStoreWebhookRequest(c.Server, storeId)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetStoreWebhookWithBody Set a store's merchant webhook endpoint
+//
+// Sets the URL where the store's approved payments, refunds and top-ups are posted (see
+// `webhooks:` below). The first time, the answer is 201 and carries the endpoint's signing
+// secret (`whsec_...`): it is shown this once, hand it to the store. Later calls change the URL
+// only (200, no secret). `https` is required in production. Audited as
+// `webhook.endpoint_set` (the URL's scheme and host only). Replicas use a new endpoint within
+// about a second; a sale in that second is sent by a replay.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/stores/{store_id}/webhook (the `SetStoreWebhook` operationId).
+func (c *Client) SetStoreWebhookWithBody(ctx context.Context, storeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetStoreWebhookRequestWithBody(c.Server, storeId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// SetStoreWebhook Set a store's merchant webhook endpoint
+//
+// Sets the URL where the store's approved payments, refunds and top-ups are posted (see
+// `webhooks:` below). The first time, the answer is 201 and carries the endpoint's signing
+// secret (`whsec_...`): it is shown this once, hand it to the store. Later calls change the URL
+// only (200, no secret). `https` is required in production. Audited as
+// `webhook.endpoint_set` (the URL's scheme and host only). Replicas use a new endpoint within
+// about a second; a sale in that second is sent by a replay.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/stores/{store_id}/webhook (the `SetStoreWebhook` operationId).
+func (c *Client) SetStoreWebhook(ctx context.Context, storeId string, body SetStoreWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewSetStoreWebhookRequest(c.Server, storeId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReplayStoreWebhookWithBody Send a store's merchant events of a time range again
+//
+// Reads the store's sales in [`from`, `to`) from its sales log (at most 31 days) and queues
+// their events again, oldest first, each under its own `webhook-id`, so a receiver that has
+// one already ignores it. Answers 202 with how many were queued; they are delivered as any
+// other. Audited as `webhook.replayed` (range and count).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/stores/{store_id}/webhook/replay (the `ReplayStoreWebhook` operationId).
+func (c *Client) ReplayStoreWebhookWithBody(ctx context.Context, storeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReplayStoreWebhookRequestWithBody(c.Server, storeId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ReplayStoreWebhook Send a store's merchant events of a time range again
+//
+// Reads the store's sales in [`from`, `to`) from its sales log (at most 31 days) and queues
+// their events again, oldest first, each under its own `webhook-id`, so a receiver that has
+// one already ignores it. Answers 202 with how many were queued; they are delivered as any
+// other. Audited as `webhook.replayed` (range and count).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/stores/{store_id}/webhook/replay (the `ReplayStoreWebhook` operationId).
+func (c *Client) ReplayStoreWebhook(ctx context.Context, storeId string, body ReplayStoreWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReplayStoreWebhookRequest(c.Server, storeId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateStoreWebhookSecretWithBody Give a store's endpoint a new signing secret
+//
+// The answer carries the new secret, shown this once. For a day
+// (`previous_secret_valid_until`) every delivery is signed under the new and the old
+// secret (two `v1,` entries in `webhook-signature`), so the store can switch at its own pace.
+// Audited as `webhook.secret_rotated`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/stores/{store_id}/webhook/rotate (the `RotateStoreWebhookSecret` operationId).
+func (c *Client) RotateStoreWebhookSecretWithBody(ctx context.Context, storeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateStoreWebhookSecretRequestWithBody(c.Server, storeId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RotateStoreWebhookSecret Give a store's endpoint a new signing secret
+//
+// The answer carries the new secret, shown this once. For a day
+// (`previous_secret_valid_until`) every delivery is signed under the new and the old
+// secret (two `v1,` entries in `webhook-signature`), so the store can switch at its own pace.
+// Audited as `webhook.secret_rotated`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/stores/{store_id}/webhook/rotate (the `RotateStoreWebhookSecret` operationId).
+func (c *Client) RotateStoreWebhookSecret(ctx context.Context, storeId string, body RotateStoreWebhookSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRotateStoreWebhookSecretRequest(c.Server, storeId, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LookupAccountWithBody Find an account by its contact or by an enrollment id
+//
+// Exactly one of `contact` (an e-mail address or E.164 phone number, looked up through the
+// same keyed hash as sign-up: the contact index holds no address) or `enrollment_id` (a
+// new-device request). A POST, so the contact is never in a URL or an access log. The answer
+// shows the contact masked. Audited as `support.account_lookup` (with `by`, and `found: false`
+// for a miss; never the contact) and counted in `paycode_support_reads_total`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/support/accounts/lookup (the `LookupAccount` operationId).
+func (c *Client) LookupAccountWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLookupAccountRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// LookupAccount Find an account by its contact or by an enrollment id
+//
+// Exactly one of `contact` (an e-mail address or E.164 phone number, looked up through the
+// same keyed hash as sign-up: the contact index holds no address) or `enrollment_id` (a
+// new-device request). A POST, so the contact is never in a URL or an access log. The answer
+// shows the contact masked. Audited as `support.account_lookup` (with `by`, and `found: false`
+// for a miss; never the contact) and counted in `paycode_support_reads_total`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/support/accounts/lookup (the `LookupAccount` operationId).
+func (c *Client) LookupAccount(ctx context.Context, body LookupAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewLookupAccountRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -1758,6 +2488,160 @@ func NewListAccountEnrollmentsRequest(server string, accountId string) (*http.Re
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListSupportLedgerRequest constructs an http.Request for the ListSupportLedger method
+func NewListSupportLedgerRequest(server string, accountId string, params *ListSupportLedgerParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "account_id", accountId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/accounts/%s/ledger", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "operator", params.Operator, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "reason", params.Reason, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetSupportWalletRequest constructs an http.Request for the GetSupportWallet method
+func NewGetSupportWalletRequest(server string, accountId string, params *GetSupportWalletParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "account_id", accountId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/accounts/%s/wallet", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "operator", params.Operator, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "reason", params.Reason, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -2240,6 +3124,268 @@ func NewListStorePaymentsRequest(server string, storeId string, params *ListStor
 	return req, nil
 }
 
+// NewDeleteStoreWebhookRequest calls the generic DeleteStoreWebhook builder with application/json body
+func NewDeleteStoreWebhookRequest(server string, storeId string, body DeleteStoreWebhookJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDeleteStoreWebhookRequestWithBody(server, storeId, "application/json", bodyReader)
+}
+
+// NewDeleteStoreWebhookRequestWithBody constructs an http.Request for the DeleteStoreWebhook method, with any body, and a specified content type
+func NewDeleteStoreWebhookRequestWithBody(server string, storeId string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "store_id", storeId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/stores/%s/webhook", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetStoreWebhookRequest constructs an http.Request for the GetStoreWebhook method
+func NewGetStoreWebhookRequest(server string, storeId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "store_id", storeId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/stores/%s/webhook", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewSetStoreWebhookRequest calls the generic SetStoreWebhook builder with application/json body
+func NewSetStoreWebhookRequest(server string, storeId string, body SetStoreWebhookJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewSetStoreWebhookRequestWithBody(server, storeId, "application/json", bodyReader)
+}
+
+// NewSetStoreWebhookRequestWithBody constructs an http.Request for the SetStoreWebhook method, with any body, and a specified content type
+func NewSetStoreWebhookRequestWithBody(server string, storeId string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "store_id", storeId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/stores/%s/webhook", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewReplayStoreWebhookRequest calls the generic ReplayStoreWebhook builder with application/json body
+func NewReplayStoreWebhookRequest(server string, storeId string, body ReplayStoreWebhookJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewReplayStoreWebhookRequestWithBody(server, storeId, "application/json", bodyReader)
+}
+
+// NewReplayStoreWebhookRequestWithBody constructs an http.Request for the ReplayStoreWebhook method, with any body, and a specified content type
+func NewReplayStoreWebhookRequestWithBody(server string, storeId string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "store_id", storeId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/stores/%s/webhook/replay", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRotateStoreWebhookSecretRequest calls the generic RotateStoreWebhookSecret builder with application/json body
+func NewRotateStoreWebhookSecretRequest(server string, storeId string, body RotateStoreWebhookSecretJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewRotateStoreWebhookSecretRequestWithBody(server, storeId, "application/json", bodyReader)
+}
+
+// NewRotateStoreWebhookSecretRequestWithBody constructs an http.Request for the RotateStoreWebhookSecret method, with any body, and a specified content type
+func NewRotateStoreWebhookSecretRequestWithBody(server string, storeId string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "store_id", storeId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/stores/%s/webhook/rotate", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewLookupAccountRequest calls the generic LookupAccount builder with application/json body
+func NewLookupAccountRequest(server string, body LookupAccountJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewLookupAccountRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewLookupAccountRequestWithBody constructs an http.Request for the LookupAccount method, with any body, and a specified content type
+func NewLookupAccountRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/support/accounts/lookup")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewListSwitchesRequest constructs an http.Request for the ListSwitches method
 func NewListSwitchesRequest(server string) (*http.Request, error) {
 	var err error
@@ -2605,6 +3751,24 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/accounts/{account_id}/enrollments (the `ListAccountEnrollments` operationId).
 	ListAccountEnrollmentsWithResponse(ctx context.Context, accountId string, reqEditors ...RequestEditorFn) (*ListAccountEnrollmentsResponse, error)
 
+	// ListSupportLedgerWithResponse One page of an account's ledger, newest first
+	//
+	// Audited as `support.ledger_viewed` (each page) with the operator and reason given as query parameters.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/accounts/{account_id}/ledger (the `ListSupportLedger` operationId).
+	ListSupportLedgerWithResponse(ctx context.Context, accountId string, params *ListSupportLedgerParams, reqEditors ...RequestEditorFn) (*ListSupportLedgerResponse, error)
+
+	// GetSupportWalletWithResponse An account, its balance and its newest ledger entries
+	//
+	// Audited as `support.wallet_viewed` with the operator and reason given as query parameters.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/accounts/{account_id}/wallet (the `GetSupportWallet` operationId).
+	GetSupportWalletWithResponse(ctx context.Context, accountId string, params *GetSupportWalletParams, reqEditors ...RequestEditorFn) (*GetSupportWalletResponse, error)
+
 	// FreezeAccountWithBodyWithResponse Freeze an account
 	//
 	// No codes are issued and every payment is declined `account_frozen` until unfrozen. Audited.
@@ -2738,6 +3902,133 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/stores/{store_id}/payments (the `ListStorePayments` operationId).
 	ListStorePaymentsWithResponse(ctx context.Context, storeId string, params *ListStorePaymentsParams, reqEditors ...RequestEditorFn) (*ListStorePaymentsResponse, error)
+
+	// DeleteStoreWebhookWithBodyWithResponse Remove a store's merchant webhook endpoint
+	//
+	// Events still queued for it are dropped. Audited as `webhook.endpoint_removed`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/stores/{store_id}/webhook (the `DeleteStoreWebhook` operationId).
+	DeleteStoreWebhookWithBodyWithResponse(ctx context.Context, storeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteStoreWebhookResponse, error)
+
+	// DeleteStoreWebhookWithResponse Remove a store's merchant webhook endpoint
+	//
+	// Events still queued for it are dropped. Audited as `webhook.endpoint_removed`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/stores/{store_id}/webhook (the `DeleteStoreWebhook` operationId).
+	DeleteStoreWebhookWithResponse(ctx context.Context, storeId string, body DeleteStoreWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteStoreWebhookResponse, error)
+
+	// GetStoreWebhookWithResponse A store's merchant webhook endpoint (never its secret)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/stores/{store_id}/webhook (the `GetStoreWebhook` operationId).
+	GetStoreWebhookWithResponse(ctx context.Context, storeId string, reqEditors ...RequestEditorFn) (*GetStoreWebhookResponse, error)
+
+	// SetStoreWebhookWithBodyWithResponse Set a store's merchant webhook endpoint
+	//
+	// Sets the URL where the store's approved payments, refunds and top-ups are posted (see
+	// `webhooks:` below). The first time, the answer is 201 and carries the endpoint's signing
+	// secret (`whsec_...`): it is shown this once, hand it to the store. Later calls change the URL
+	// only (200, no secret). `https` is required in production. Audited as
+	// `webhook.endpoint_set` (the URL's scheme and host only). Replicas use a new endpoint within
+	// about a second; a sale in that second is sent by a replay.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/stores/{store_id}/webhook (the `SetStoreWebhook` operationId).
+	SetStoreWebhookWithBodyWithResponse(ctx context.Context, storeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetStoreWebhookResponse, error)
+
+	// SetStoreWebhookWithResponse Set a store's merchant webhook endpoint
+	//
+	// Sets the URL where the store's approved payments, refunds and top-ups are posted (see
+	// `webhooks:` below). The first time, the answer is 201 and carries the endpoint's signing
+	// secret (`whsec_...`): it is shown this once, hand it to the store. Later calls change the URL
+	// only (200, no secret). `https` is required in production. Audited as
+	// `webhook.endpoint_set` (the URL's scheme and host only). Replicas use a new endpoint within
+	// about a second; a sale in that second is sent by a replay.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/stores/{store_id}/webhook (the `SetStoreWebhook` operationId).
+	SetStoreWebhookWithResponse(ctx context.Context, storeId string, body SetStoreWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*SetStoreWebhookResponse, error)
+
+	// ReplayStoreWebhookWithBodyWithResponse Send a store's merchant events of a time range again
+	//
+	// Reads the store's sales in [`from`, `to`) from its sales log (at most 31 days) and queues
+	// their events again, oldest first, each under its own `webhook-id`, so a receiver that has
+	// one already ignores it. Answers 202 with how many were queued; they are delivered as any
+	// other. Audited as `webhook.replayed` (range and count).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/stores/{store_id}/webhook/replay (the `ReplayStoreWebhook` operationId).
+	ReplayStoreWebhookWithBodyWithResponse(ctx context.Context, storeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReplayStoreWebhookResponse, error)
+
+	// ReplayStoreWebhookWithResponse Send a store's merchant events of a time range again
+	//
+	// Reads the store's sales in [`from`, `to`) from its sales log (at most 31 days) and queues
+	// their events again, oldest first, each under its own `webhook-id`, so a receiver that has
+	// one already ignores it. Answers 202 with how many were queued; they are delivered as any
+	// other. Audited as `webhook.replayed` (range and count).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/stores/{store_id}/webhook/replay (the `ReplayStoreWebhook` operationId).
+	ReplayStoreWebhookWithResponse(ctx context.Context, storeId string, body ReplayStoreWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*ReplayStoreWebhookResponse, error)
+
+	// RotateStoreWebhookSecretWithBodyWithResponse Give a store's endpoint a new signing secret
+	//
+	// The answer carries the new secret, shown this once. For a day
+	// (`previous_secret_valid_until`) every delivery is signed under the new and the old
+	// secret (two `v1,` entries in `webhook-signature`), so the store can switch at its own pace.
+	// Audited as `webhook.secret_rotated`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/stores/{store_id}/webhook/rotate (the `RotateStoreWebhookSecret` operationId).
+	RotateStoreWebhookSecretWithBodyWithResponse(ctx context.Context, storeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RotateStoreWebhookSecretResponse, error)
+
+	// RotateStoreWebhookSecretWithResponse Give a store's endpoint a new signing secret
+	//
+	// The answer carries the new secret, shown this once. For a day
+	// (`previous_secret_valid_until`) every delivery is signed under the new and the old
+	// secret (two `v1,` entries in `webhook-signature`), so the store can switch at its own pace.
+	// Audited as `webhook.secret_rotated`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/stores/{store_id}/webhook/rotate (the `RotateStoreWebhookSecret` operationId).
+	RotateStoreWebhookSecretWithResponse(ctx context.Context, storeId string, body RotateStoreWebhookSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*RotateStoreWebhookSecretResponse, error)
+
+	// LookupAccountWithBodyWithResponse Find an account by its contact or by an enrollment id
+	//
+	// Exactly one of `contact` (an e-mail address or E.164 phone number, looked up through the
+	// same keyed hash as sign-up: the contact index holds no address) or `enrollment_id` (a
+	// new-device request). A POST, so the contact is never in a URL or an access log. The answer
+	// shows the contact masked. Audited as `support.account_lookup` (with `by`, and `found: false`
+	// for a miss; never the contact) and counted in `paycode_support_reads_total`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/support/accounts/lookup (the `LookupAccount` operationId).
+	LookupAccountWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LookupAccountResponse, error)
+
+	// LookupAccountWithResponse Find an account by its contact or by an enrollment id
+	//
+	// Exactly one of `contact` (an e-mail address or E.164 phone number, looked up through the
+	// same keyed hash as sign-up: the contact index holds no address) or `enrollment_id` (a
+	// new-device request). A POST, so the contact is never in a URL or an access log. The answer
+	// shows the contact masked. Audited as `support.account_lookup` (with `by`, and `found: false`
+	// for a miss; never the contact) and counted in `paycode_support_reads_total`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/support/accounts/lookup (the `LookupAccount` operationId).
+	LookupAccountWithResponse(ctx context.Context, body LookupAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*LookupAccountResponse, error)
 
 	// ListSwitchesWithResponse The operator's kill switches
 	//
@@ -3164,6 +4455,200 @@ func (r ListAccountEnrollmentsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListAccountEnrollmentsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListSupportLedgerResponse400Headers the declared response headers of an HTTP 400 response for ListSupportLedger
+type ListSupportLedgerResponse400Headers struct {
+	XRequestId *string
+}
+
+// ListSupportLedgerResponse401Headers the declared response headers of an HTTP 401 response for ListSupportLedger
+type ListSupportLedgerResponse401Headers struct {
+	XRequestId *string
+}
+
+// ListSupportLedgerResponse404Headers the declared response headers of an HTTP 404 response for ListSupportLedger
+type ListSupportLedgerResponse404Headers struct {
+	XRequestId *string
+}
+
+type ListSupportLedgerResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		AccountId string        `json:"account_id"`
+		Entries   []LedgerEntry `json:"entries"`
+
+		// Next the cursor of the next page; null after the oldest entry
+		Next *string `json:"next"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ListSupportLedgerResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListSupportLedgerResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ListSupportLedgerResponse404Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSupportLedgerResponse) GetJSON200() *struct {
+	AccountId string        `json:"account_id"`
+	Entries   []LedgerEntry `json:"entries"`
+
+	// Next the cursor of the next page; null after the oldest entry
+	Next *string `json:"next"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListSupportLedgerResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListSupportLedgerResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListSupportLedgerResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSupportLedgerResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSupportLedgerResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSupportLedgerResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSupportLedgerResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetSupportWalletResponse400Headers the declared response headers of an HTTP 400 response for GetSupportWallet
+type GetSupportWalletResponse400Headers struct {
+	XRequestId *string
+}
+
+// GetSupportWalletResponse401Headers the declared response headers of an HTTP 401 response for GetSupportWallet
+type GetSupportWalletResponse401Headers struct {
+	XRequestId *string
+}
+
+// GetSupportWalletResponse404Headers the declared response headers of an HTTP 404 response for GetSupportWallet
+type GetSupportWalletResponse404Headers struct {
+	XRequestId *string
+}
+
+type GetSupportWalletResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Account SupportAccount `json:"account"`
+		Recent  []LedgerEntry  `json:"recent"`
+		Wallet  struct {
+			// Balance minor units
+			Balance  *int    `json:"balance,omitempty"`
+			Currency *string `json:"currency,omitempty"`
+		} `json:"wallet"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetSupportWalletResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetSupportWalletResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetSupportWalletResponse404Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSupportWalletResponse) GetJSON200() *struct {
+	Account SupportAccount `json:"account"`
+	Recent  []LedgerEntry  `json:"recent"`
+	Wallet  struct {
+		// Balance minor units
+		Balance  *int    `json:"balance,omitempty"`
+		Currency *string `json:"currency,omitempty"`
+	} `json:"wallet"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetSupportWalletResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetSupportWalletResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetSupportWalletResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSupportWalletResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSupportWalletResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSupportWalletResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSupportWalletResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -4055,6 +5540,547 @@ func (r ListStorePaymentsResponse) ContentType() string {
 	return ""
 }
 
+// DeleteStoreWebhookResponse400Headers the declared response headers of an HTTP 400 response for DeleteStoreWebhook
+type DeleteStoreWebhookResponse400Headers struct {
+	XRequestId *string
+}
+
+// DeleteStoreWebhookResponse401Headers the declared response headers of an HTTP 401 response for DeleteStoreWebhook
+type DeleteStoreWebhookResponse401Headers struct {
+	XRequestId *string
+}
+
+// DeleteStoreWebhookResponse404Headers the declared response headers of an HTTP 404 response for DeleteStoreWebhook
+type DeleteStoreWebhookResponse404Headers struct {
+	XRequestId *string
+}
+
+type DeleteStoreWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Removed DeleteStoreWebhook200JSONResponseBodyRemoved `json:"removed"`
+		StoreId string                                       `json:"store_id"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *DeleteStoreWebhookResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteStoreWebhookResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *DeleteStoreWebhookResponse404Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteStoreWebhookResponse) GetJSON200() *struct {
+	Removed DeleteStoreWebhook200JSONResponseBodyRemoved `json:"removed"`
+	StoreId string                                       `json:"store_id"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteStoreWebhookResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteStoreWebhookResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteStoreWebhookResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteStoreWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteStoreWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteStoreWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteStoreWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetStoreWebhookResponse400Headers the declared response headers of an HTTP 400 response for GetStoreWebhook
+type GetStoreWebhookResponse400Headers struct {
+	XRequestId *string
+}
+
+// GetStoreWebhookResponse401Headers the declared response headers of an HTTP 401 response for GetStoreWebhook
+type GetStoreWebhookResponse401Headers struct {
+	XRequestId *string
+}
+
+// GetStoreWebhookResponse404Headers the declared response headers of an HTTP 404 response for GetStoreWebhook
+type GetStoreWebhookResponse404Headers struct {
+	XRequestId *string
+}
+
+type GetStoreWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpoint
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetStoreWebhookResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetStoreWebhookResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetStoreWebhookResponse404Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetStoreWebhookResponse) GetJSON200() *WebhookEndpoint {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetStoreWebhookResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetStoreWebhookResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetStoreWebhookResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r GetStoreWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetStoreWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetStoreWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetStoreWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// SetStoreWebhookResponse400Headers the declared response headers of an HTTP 400 response for SetStoreWebhook
+type SetStoreWebhookResponse400Headers struct {
+	XRequestId *string
+}
+
+// SetStoreWebhookResponse401Headers the declared response headers of an HTTP 401 response for SetStoreWebhook
+type SetStoreWebhookResponse401Headers struct {
+	XRequestId *string
+}
+
+// SetStoreWebhookResponse403Headers the declared response headers of an HTTP 403 response for SetStoreWebhook
+type SetStoreWebhookResponse403Headers struct {
+	XRequestId *string
+}
+
+type SetStoreWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpoint
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *WebhookEndpointWithSecret
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Problem
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *SetStoreWebhookResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *SetStoreWebhookResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *SetStoreWebhookResponse403Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r SetStoreWebhookResponse) GetJSON200() *WebhookEndpoint {
+	return r.JSON200
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r SetStoreWebhookResponse) GetJSON201() *WebhookEndpointWithSecret {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r SetStoreWebhookResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r SetStoreWebhookResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r SetStoreWebhookResponse) GetApplicationproblemJSON403() *Problem {
+	return r.ApplicationproblemJSON403
+}
+
+// GetBody returns the raw response body bytes
+func (r SetStoreWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r SetStoreWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r SetStoreWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r SetStoreWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ReplayStoreWebhookResponse400Headers the declared response headers of an HTTP 400 response for ReplayStoreWebhook
+type ReplayStoreWebhookResponse400Headers struct {
+	XRequestId *string
+}
+
+// ReplayStoreWebhookResponse401Headers the declared response headers of an HTTP 401 response for ReplayStoreWebhook
+type ReplayStoreWebhookResponse401Headers struct {
+	XRequestId *string
+}
+
+// ReplayStoreWebhookResponse404Headers the declared response headers of an HTTP 404 response for ReplayStoreWebhook
+type ReplayStoreWebhookResponse404Headers struct {
+	XRequestId *string
+}
+
+type ReplayStoreWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *struct {
+		From    time.Time `json:"from"`
+		Queued  int       `json:"queued"`
+		StoreId string    `json:"store_id"`
+		To      time.Time `json:"to"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *ReplayStoreWebhookResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ReplayStoreWebhookResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *ReplayStoreWebhookResponse404Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r ReplayStoreWebhookResponse) GetJSON202() *struct {
+	From    time.Time `json:"from"`
+	Queued  int       `json:"queued"`
+	StoreId string    `json:"store_id"`
+	To      time.Time `json:"to"`
+} {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ReplayStoreWebhookResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ReplayStoreWebhookResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ReplayStoreWebhookResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r ReplayStoreWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ReplayStoreWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ReplayStoreWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ReplayStoreWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RotateStoreWebhookSecretResponse400Headers the declared response headers of an HTTP 400 response for RotateStoreWebhookSecret
+type RotateStoreWebhookSecretResponse400Headers struct {
+	XRequestId *string
+}
+
+// RotateStoreWebhookSecretResponse401Headers the declared response headers of an HTTP 401 response for RotateStoreWebhookSecret
+type RotateStoreWebhookSecretResponse401Headers struct {
+	XRequestId *string
+}
+
+// RotateStoreWebhookSecretResponse404Headers the declared response headers of an HTTP 404 response for RotateStoreWebhookSecret
+type RotateStoreWebhookSecretResponse404Headers struct {
+	XRequestId *string
+}
+
+type RotateStoreWebhookSecretResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookEndpointWithSecret
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *RotateStoreWebhookSecretResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RotateStoreWebhookSecretResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *RotateStoreWebhookSecretResponse404Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RotateStoreWebhookSecretResponse) GetJSON200() *WebhookEndpointWithSecret {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RotateStoreWebhookSecretResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RotateStoreWebhookSecretResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RotateStoreWebhookSecretResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r RotateStoreWebhookSecretResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RotateStoreWebhookSecretResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RotateStoreWebhookSecretResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RotateStoreWebhookSecretResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// LookupAccountResponse400Headers the declared response headers of an HTTP 400 response for LookupAccount
+type LookupAccountResponse400Headers struct {
+	XRequestId *string
+}
+
+// LookupAccountResponse401Headers the declared response headers of an HTTP 401 response for LookupAccount
+type LookupAccountResponse401Headers struct {
+	XRequestId *string
+}
+
+// LookupAccountResponse404Headers the declared response headers of an HTTP 404 response for LookupAccount
+type LookupAccountResponse404Headers struct {
+	XRequestId *string
+}
+
+type LookupAccountResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Account    SupportAccount `json:"account"`
+		Enrollment *struct {
+			CreatedAt    *time.Time                                        `json:"created_at,omitempty"`
+			EnrollmentId *string                                           `json:"enrollment_id,omitempty"`
+			ExpiresAt    *time.Time                                        `json:"expires_at,omitempty"`
+			Label        *string                                           `json:"label,omitempty"`
+			Origin       *LookupAccount200JSONResponseBodyEnrollmentOrigin `json:"origin,omitempty"`
+			State        *string                                           `json:"state,omitempty"`
+		} `json:"enrollment,omitempty"`
+	}
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Problem
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Problem
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *Problem
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *LookupAccountResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *LookupAccountResponse401Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *LookupAccountResponse404Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r LookupAccountResponse) GetJSON200() *struct {
+	Account    SupportAccount `json:"account"`
+	Enrollment *struct {
+		CreatedAt    *time.Time                                        `json:"created_at,omitempty"`
+		EnrollmentId *string                                           `json:"enrollment_id,omitempty"`
+		ExpiresAt    *time.Time                                        `json:"expires_at,omitempty"`
+		Label        *string                                           `json:"label,omitempty"`
+		Origin       *LookupAccount200JSONResponseBodyEnrollmentOrigin `json:"origin,omitempty"`
+		State        *string                                           `json:"state,omitempty"`
+	} `json:"enrollment,omitempty"`
+} {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r LookupAccountResponse) GetApplicationproblemJSON400() *Problem {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r LookupAccountResponse) GetApplicationproblemJSON401() *Problem {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r LookupAccountResponse) GetApplicationproblemJSON404() *Problem {
+	return r.ApplicationproblemJSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r LookupAccountResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r LookupAccountResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r LookupAccountResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r LookupAccountResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListSwitchesResponse401Headers the declared response headers of an HTTP 401 response for ListSwitches
 type ListSwitchesResponse401Headers struct {
 	XRequestId *string
@@ -4731,6 +6757,36 @@ func (c *ClientWithResponses) ListAccountEnrollmentsWithResponse(ctx context.Con
 	return ParseListAccountEnrollmentsResponse(rsp)
 }
 
+// ListSupportLedgerWithResponse One page of an account's ledger, newest first
+//
+// Audited as `support.ledger_viewed` (each page) with the operator and reason given as query parameters.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/accounts/{account_id}/ledger (the `ListSupportLedger` operationId).
+func (c *ClientWithResponses) ListSupportLedgerWithResponse(ctx context.Context, accountId string, params *ListSupportLedgerParams, reqEditors ...RequestEditorFn) (*ListSupportLedgerResponse, error) {
+	rsp, err := c.ListSupportLedger(ctx, accountId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSupportLedgerResponse(rsp)
+}
+
+// GetSupportWalletWithResponse An account, its balance and its newest ledger entries
+//
+// Audited as `support.wallet_viewed` with the operator and reason given as query parameters.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/accounts/{account_id}/wallet (the `GetSupportWallet` operationId).
+func (c *ClientWithResponses) GetSupportWalletWithResponse(ctx context.Context, accountId string, params *GetSupportWalletParams, reqEditors ...RequestEditorFn) (*GetSupportWalletResponse, error) {
+	rsp, err := c.GetSupportWallet(ctx, accountId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSupportWalletResponse(rsp)
+}
+
 // FreezeAccountWithBodyWithResponse Freeze an account
 //
 // No codes are issued and every payment is declined `account_frozen` until unfrozen. Audited.
@@ -4947,6 +7003,199 @@ func (c *ClientWithResponses) ListStorePaymentsWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParseListStorePaymentsResponse(rsp)
+}
+
+// DeleteStoreWebhookWithBodyWithResponse Remove a store's merchant webhook endpoint
+//
+// Events still queued for it are dropped. Audited as `webhook.endpoint_removed`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/stores/{store_id}/webhook (the `DeleteStoreWebhook` operationId).
+func (c *ClientWithResponses) DeleteStoreWebhookWithBodyWithResponse(ctx context.Context, storeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DeleteStoreWebhookResponse, error) {
+	rsp, err := c.DeleteStoreWebhookWithBody(ctx, storeId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteStoreWebhookResponse(rsp)
+}
+
+// DeleteStoreWebhookWithResponse Remove a store's merchant webhook endpoint
+//
+// Events still queued for it are dropped. Audited as `webhook.endpoint_removed`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/stores/{store_id}/webhook (the `DeleteStoreWebhook` operationId).
+func (c *ClientWithResponses) DeleteStoreWebhookWithResponse(ctx context.Context, storeId string, body DeleteStoreWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*DeleteStoreWebhookResponse, error) {
+	rsp, err := c.DeleteStoreWebhook(ctx, storeId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteStoreWebhookResponse(rsp)
+}
+
+// GetStoreWebhookWithResponse A store's merchant webhook endpoint (never its secret)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/stores/{store_id}/webhook (the `GetStoreWebhook` operationId).
+func (c *ClientWithResponses) GetStoreWebhookWithResponse(ctx context.Context, storeId string, reqEditors ...RequestEditorFn) (*GetStoreWebhookResponse, error) {
+	rsp, err := c.GetStoreWebhook(ctx, storeId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetStoreWebhookResponse(rsp)
+}
+
+// SetStoreWebhookWithBodyWithResponse Set a store's merchant webhook endpoint
+//
+// Sets the URL where the store's approved payments, refunds and top-ups are posted (see
+// `webhooks:` below). The first time, the answer is 201 and carries the endpoint's signing
+// secret (`whsec_...`): it is shown this once, hand it to the store. Later calls change the URL
+// only (200, no secret). `https` is required in production. Audited as
+// `webhook.endpoint_set` (the URL's scheme and host only). Replicas use a new endpoint within
+// about a second; a sale in that second is sent by a replay.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/stores/{store_id}/webhook (the `SetStoreWebhook` operationId).
+func (c *ClientWithResponses) SetStoreWebhookWithBodyWithResponse(ctx context.Context, storeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*SetStoreWebhookResponse, error) {
+	rsp, err := c.SetStoreWebhookWithBody(ctx, storeId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetStoreWebhookResponse(rsp)
+}
+
+// SetStoreWebhookWithResponse Set a store's merchant webhook endpoint
+//
+// Sets the URL where the store's approved payments, refunds and top-ups are posted (see
+// `webhooks:` below). The first time, the answer is 201 and carries the endpoint's signing
+// secret (`whsec_...`): it is shown this once, hand it to the store. Later calls change the URL
+// only (200, no secret). `https` is required in production. Audited as
+// `webhook.endpoint_set` (the URL's scheme and host only). Replicas use a new endpoint within
+// about a second; a sale in that second is sent by a replay.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/stores/{store_id}/webhook (the `SetStoreWebhook` operationId).
+func (c *ClientWithResponses) SetStoreWebhookWithResponse(ctx context.Context, storeId string, body SetStoreWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*SetStoreWebhookResponse, error) {
+	rsp, err := c.SetStoreWebhook(ctx, storeId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseSetStoreWebhookResponse(rsp)
+}
+
+// ReplayStoreWebhookWithBodyWithResponse Send a store's merchant events of a time range again
+//
+// Reads the store's sales in [`from`, `to`) from its sales log (at most 31 days) and queues
+// their events again, oldest first, each under its own `webhook-id`, so a receiver that has
+// one already ignores it. Answers 202 with how many were queued; they are delivered as any
+// other. Audited as `webhook.replayed` (range and count).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/stores/{store_id}/webhook/replay (the `ReplayStoreWebhook` operationId).
+func (c *ClientWithResponses) ReplayStoreWebhookWithBodyWithResponse(ctx context.Context, storeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ReplayStoreWebhookResponse, error) {
+	rsp, err := c.ReplayStoreWebhookWithBody(ctx, storeId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReplayStoreWebhookResponse(rsp)
+}
+
+// ReplayStoreWebhookWithResponse Send a store's merchant events of a time range again
+//
+// Reads the store's sales in [`from`, `to`) from its sales log (at most 31 days) and queues
+// their events again, oldest first, each under its own `webhook-id`, so a receiver that has
+// one already ignores it. Answers 202 with how many were queued; they are delivered as any
+// other. Audited as `webhook.replayed` (range and count).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/stores/{store_id}/webhook/replay (the `ReplayStoreWebhook` operationId).
+func (c *ClientWithResponses) ReplayStoreWebhookWithResponse(ctx context.Context, storeId string, body ReplayStoreWebhookJSONRequestBody, reqEditors ...RequestEditorFn) (*ReplayStoreWebhookResponse, error) {
+	rsp, err := c.ReplayStoreWebhook(ctx, storeId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseReplayStoreWebhookResponse(rsp)
+}
+
+// RotateStoreWebhookSecretWithBodyWithResponse Give a store's endpoint a new signing secret
+//
+// The answer carries the new secret, shown this once. For a day
+// (`previous_secret_valid_until`) every delivery is signed under the new and the old
+// secret (two `v1,` entries in `webhook-signature`), so the store can switch at its own pace.
+// Audited as `webhook.secret_rotated`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/stores/{store_id}/webhook/rotate (the `RotateStoreWebhookSecret` operationId).
+func (c *ClientWithResponses) RotateStoreWebhookSecretWithBodyWithResponse(ctx context.Context, storeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*RotateStoreWebhookSecretResponse, error) {
+	rsp, err := c.RotateStoreWebhookSecretWithBody(ctx, storeId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateStoreWebhookSecretResponse(rsp)
+}
+
+// RotateStoreWebhookSecretWithResponse Give a store's endpoint a new signing secret
+//
+// The answer carries the new secret, shown this once. For a day
+// (`previous_secret_valid_until`) every delivery is signed under the new and the old
+// secret (two `v1,` entries in `webhook-signature`), so the store can switch at its own pace.
+// Audited as `webhook.secret_rotated`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/stores/{store_id}/webhook/rotate (the `RotateStoreWebhookSecret` operationId).
+func (c *ClientWithResponses) RotateStoreWebhookSecretWithResponse(ctx context.Context, storeId string, body RotateStoreWebhookSecretJSONRequestBody, reqEditors ...RequestEditorFn) (*RotateStoreWebhookSecretResponse, error) {
+	rsp, err := c.RotateStoreWebhookSecret(ctx, storeId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRotateStoreWebhookSecretResponse(rsp)
+}
+
+// LookupAccountWithBodyWithResponse Find an account by its contact or by an enrollment id
+//
+// Exactly one of `contact` (an e-mail address or E.164 phone number, looked up through the
+// same keyed hash as sign-up: the contact index holds no address) or `enrollment_id` (a
+// new-device request). A POST, so the contact is never in a URL or an access log. The answer
+// shows the contact masked. Audited as `support.account_lookup` (with `by`, and `found: false`
+// for a miss; never the contact) and counted in `paycode_support_reads_total`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/support/accounts/lookup (the `LookupAccount` operationId).
+func (c *ClientWithResponses) LookupAccountWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*LookupAccountResponse, error) {
+	rsp, err := c.LookupAccountWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLookupAccountResponse(rsp)
+}
+
+// LookupAccountWithResponse Find an account by its contact or by an enrollment id
+//
+// Exactly one of `contact` (an e-mail address or E.164 phone number, looked up through the
+// same keyed hash as sign-up: the contact index holds no address) or `enrollment_id` (a
+// new-device request). A POST, so the contact is never in a URL or an access log. The answer
+// shows the contact masked. Audited as `support.account_lookup` (with `by`, and `found: false`
+// for a miss; never the contact) and counted in `paycode_support_reads_total`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/support/accounts/lookup (the `LookupAccount` operationId).
+func (c *ClientWithResponses) LookupAccountWithResponse(ctx context.Context, body LookupAccountJSONRequestBody, reqEditors ...RequestEditorFn) (*LookupAccountResponse, error) {
+	rsp, err := c.LookupAccount(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseLookupAccountResponse(rsp)
 }
 
 // ListSwitchesWithResponse The operator's kill switches
@@ -5394,6 +7643,180 @@ func ParseListAccountEnrollmentsResponse(rsp *http.Response) (*ListAccountEnroll
 		response.Headers403 = &headers
 	case rsp.StatusCode == 404:
 		var headers ListAccountEnrollmentsResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListSupportLedgerResponse parses an HTTP response from a ListSupportLedgerWithResponse call
+func ParseListSupportLedgerResponse(rsp *http.Response) (*ListSupportLedgerResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSupportLedgerResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			AccountId string        `json:"account_id"`
+			Entries   []LedgerEntry `json:"entries"`
+
+			// Next the cursor of the next page; null after the oldest entry
+			Next *string `json:"next"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers ListSupportLedgerResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ListSupportLedgerResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers ListSupportLedgerResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetSupportWalletResponse parses an HTTP response from a GetSupportWalletWithResponse call
+func ParseGetSupportWalletResponse(rsp *http.Response) (*GetSupportWalletResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSupportWalletResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Account SupportAccount `json:"account"`
+			Recent  []LedgerEntry  `json:"recent"`
+			Wallet  struct {
+				// Balance minor units
+				Balance  *int    `json:"balance,omitempty"`
+				Currency *string `json:"currency,omitempty"`
+			} `json:"wallet"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers GetSupportWalletResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetSupportWalletResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetSupportWalletResponse404Headers
 		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -6246,6 +8669,511 @@ func ParseListStorePaymentsResponse(rsp *http.Response) (*ListStorePaymentsRespo
 	return response, nil
 }
 
+// ParseDeleteStoreWebhookResponse parses an HTTP response from a DeleteStoreWebhookWithResponse call
+func ParseDeleteStoreWebhookResponse(rsp *http.Response) (*DeleteStoreWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteStoreWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Removed DeleteStoreWebhook200JSONResponseBodyRemoved `json:"removed"`
+			StoreId string                                       `json:"store_id"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers DeleteStoreWebhookResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers DeleteStoreWebhookResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers DeleteStoreWebhookResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetStoreWebhookResponse parses an HTTP response from a GetStoreWebhookWithResponse call
+func ParseGetStoreWebhookResponse(rsp *http.Response) (*GetStoreWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetStoreWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpoint
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers GetStoreWebhookResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetStoreWebhookResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetStoreWebhookResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseSetStoreWebhookResponse parses an HTTP response from a SetStoreWebhookWithResponse call
+func ParseSetStoreWebhookResponse(rsp *http.Response) (*SetStoreWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &SetStoreWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpoint
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest WebhookEndpointWithSecret
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers SetStoreWebhookResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers SetStoreWebhookResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers SetStoreWebhookResponse403Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers403 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseReplayStoreWebhookResponse parses an HTTP response from a ReplayStoreWebhookWithResponse call
+func ParseReplayStoreWebhookResponse(rsp *http.Response) (*ReplayStoreWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ReplayStoreWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest struct {
+			From    time.Time `json:"from"`
+			Queued  int       `json:"queued"`
+			StoreId string    `json:"store_id"`
+			To      time.Time `json:"to"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers ReplayStoreWebhookResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers ReplayStoreWebhookResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers ReplayStoreWebhookResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRotateStoreWebhookSecretResponse parses an HTTP response from a RotateStoreWebhookSecretWithResponse call
+func ParseRotateStoreWebhookSecretResponse(rsp *http.Response) (*RotateStoreWebhookSecretResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RotateStoreWebhookSecretResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookEndpointWithSecret
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers RotateStoreWebhookSecretResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers RotateStoreWebhookSecretResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers RotateStoreWebhookSecretResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseLookupAccountResponse parses an HTTP response from a LookupAccountWithResponse call
+func ParseLookupAccountResponse(rsp *http.Response) (*LookupAccountResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &LookupAccountResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Account    SupportAccount `json:"account"`
+			Enrollment *struct {
+				CreatedAt    *time.Time                                        `json:"created_at,omitempty"`
+				EnrollmentId *string                                           `json:"enrollment_id,omitempty"`
+				ExpiresAt    *time.Time                                        `json:"expires_at,omitempty"`
+				Label        *string                                           `json:"label,omitempty"`
+				Origin       *LookupAccount200JSONResponseBodyEnrollmentOrigin `json:"origin,omitempty"`
+				State        *string                                           `json:"state,omitempty"`
+			} `json:"enrollment,omitempty"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Problem
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 400:
+		var headers LookupAccountResponse400Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers LookupAccountResponse401Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 404:
+		var headers LookupAccountResponse404Headers
+		if values := rsp.Header.Values("X-Request-Id"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-Id", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestId = &value
+		}
+		response.Headers404 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListSwitchesResponse parses an HTTP response from a ListSwitchesWithResponse call
 func ParseListSwitchesResponse(rsp *http.Response) (*ListSwitchesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -6807,4 +9735,161 @@ func ParseSuspendTerminalResponse(rsp *http.Response) (*SuspendTerminalResponse,
 	}
 
 	return response, nil
+}
+
+// WebhookInitiator sends OpenAPI 3.1 webhook requests to target URLs.
+// Modeled on the generated Client, but with no stored Server -- the full
+// target URL is provided per-call by the caller (typically discovered
+// from a subscription registration).
+type WebhookInitiator struct {
+	// Doer for performing requests, typically a *http.Client with any
+	// customized settings, such as certificate chains.
+	Client HttpRequestDoer
+
+	// A list of callbacks for modifying requests which are generated before sending over
+	// the network.
+	RequestEditors []RequestEditorFn
+}
+
+// WebhookInitiatorOption allows setting custom parameters during construction.
+type WebhookInitiatorOption func(*WebhookInitiator) error
+
+// NewWebhookInitiator creates a new WebhookInitiator with reasonable defaults.
+func NewWebhookInitiator(opts ...WebhookInitiatorOption) (*WebhookInitiator, error) {
+	initiator := WebhookInitiator{}
+	for _, o := range opts {
+		if err := o(&initiator); err != nil {
+			return nil, err
+		}
+	}
+	if initiator.Client == nil {
+		initiator.Client = &http.Client{}
+	}
+	return &initiator, nil
+}
+
+// WithWebhookHTTPClient allows overriding the default Doer, which is
+// automatically created using http.Client. This is useful for tests.
+func WithWebhookHTTPClient(doer HttpRequestDoer) WebhookInitiatorOption {
+	return func(p *WebhookInitiator) error {
+		p.Client = doer
+		return nil
+	}
+}
+
+// WithWebhookRequestEditorFn allows setting up a callback function, which
+// will be called right before sending the webhook request. This can be
+// used to mutate the request, e.g. to add signature headers.
+func WithWebhookRequestEditorFn(fn RequestEditorFn) WebhookInitiatorOption {
+	return func(p *WebhookInitiator) error {
+		p.RequestEditors = append(p.RequestEditors, fn)
+		return nil
+	}
+}
+
+func (p *WebhookInitiator) applyWebhookEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
+	for _, r := range p.RequestEditors {
+		if err := r(ctx, req); err != nil {
+			return err
+		}
+	}
+	for _, r := range additionalEditors {
+		if err := r(ctx, req); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WebhookInitiatorInterface is the interface specification for the webhook initiator.
+type WebhookInitiatorInterface interface {
+	// ReceiveMerchantEventWithBody fires the merchantEvent webhook with any body
+	ReceiveMerchantEventWithBody(ctx context.Context, targetURL string, params *ReceiveMerchantEventParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	ReceiveMerchantEvent(ctx context.Context, targetURL string, params *ReceiveMerchantEventParams, body ReceiveMerchantEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+func (p *WebhookInitiator) ReceiveMerchantEventWithBody(ctx context.Context, targetURL string, params *ReceiveMerchantEventParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReceiveMerchantEventWebhookRequestWithBody(targetURL, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyWebhookEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+func (p *WebhookInitiator) ReceiveMerchantEvent(ctx context.Context, targetURL string, params *ReceiveMerchantEventParams, body ReceiveMerchantEventJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewReceiveMerchantEventWebhookRequest(targetURL, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := p.applyWebhookEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return p.Client.Do(req)
+}
+
+// NewReceiveMerchantEventWebhookRequest builds a application/json POST request for the merchantEvent webhook
+func NewReceiveMerchantEventWebhookRequest(targetURL string, params *ReceiveMerchantEventParams, body ReceiveMerchantEventJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewReceiveMerchantEventWebhookRequestWithBody(targetURL, params, "application/json", bodyReader)
+}
+
+// NewReceiveMerchantEventWebhookRequestWithBody builds a POST request for the merchantEvent webhook with any body
+func NewReceiveMerchantEventWebhookRequestWithBody(targetURL string, params *ReceiveMerchantEventParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+	_ = err
+
+	reqURL, err := url.Parse(targetURL)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, reqURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "webhook-id", params.WebhookId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("webhook-id", headerParam0)
+
+		var headerParam1 string
+
+		headerParam1, err = runtime.StyleParamWithOptions("simple", false, "webhook-timestamp", params.WebhookTimestamp, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("webhook-timestamp", headerParam1)
+
+		var headerParam2 string
+
+		headerParam2, err = runtime.StyleParamWithOptions("simple", false, "webhook-signature", params.WebhookSignature, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("webhook-signature", headerParam2)
+
+	}
+	return req, nil
 }
