@@ -15,6 +15,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Errors callers compare with errors.Is.
@@ -130,6 +131,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		}
 		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = to.dial, to.read, to.write, to.pool
 		o.MaxRetries, o.MinRetryBackoff, o.MaxRetryBackoff = to.retries, to.minBackoff, to.maxBackoff
+		o.MaintNotificationsConfig = noMaintNotifications()
 		s.rdb = redis.NewClient(o)
 	case len(opts.Addrs) > 0 && opts.SentinelMaster != "":
 		s.rdb = redis.NewFailoverClient(&redis.FailoverOptions{
@@ -151,7 +153,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			MaxRetries: to.retries, MinRetryBackoff: to.minBackoff, MaxRetryBackoff: to.maxBackoff,
 			// A failover moves slots: follow MOVED/ASK a few times within
 			// the same bounded budget.
-			MaxRedirects: 3,
+			MaxRedirects:             3,
+			MaintNotificationsConfig: noMaintNotifications(),
 		})
 		cc.AddHook(followFailover{cc})
 		s.rdb = cc
@@ -162,7 +165,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		}
 		s.embedded = mr
 		s.rdb = redis.NewClient(&redis.Options{Addr: mr.Addr(), DialTimeout: to.dial, ReadTimeout: to.read,
-			WriteTimeout: to.write, PoolTimeout: to.pool, MaxRetries: to.retries})
+			WriteTimeout: to.write, PoolTimeout: to.pool, MaxRetries: to.retries,
+			MaintNotificationsConfig: noMaintNotifications()})
 		s.stop = make(chan struct{})
 		s.stopped.Add(1)
 		go s.runEmbeddedClock()
@@ -363,4 +367,15 @@ func Background(ctx context.Context, task string) context.Context {
 func IsBackground(ctx context.Context) bool {
 	_, ok := ctx.Value(backgroundKey{}).(string)
 	return ok
+}
+
+// noMaintNotifications turns off go-redis's maintenance notifications
+// (a Redis 8 / managed-service feature paycode does not use). In its
+// default "auto" mode a failed handshake (every Redis 7 and miniredis)
+// makes the client rewrite its shared options while another connection
+// reads them: a data race go test -race caught in go-redis v9.23.0 during
+// a Cluster failover with pinned connections (store/durable.go). The
+// Sentinel client has them off already.
+func noMaintNotifications() *maintnotifications.Config {
+	return &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 }
