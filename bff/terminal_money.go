@@ -163,7 +163,6 @@ func (s *Server) terminalTopup(c *fiber.Ctx) error {
 // codeMoved answers a payment or a top-up.
 func (s *Server) codeMoved(c *fiber.Ctx, out *pay.Outcome, err error) error {
 	if out != nil {
-		setLogID(c, logAccount, out.AccountID)
 		setLogID(c, logPayment, out.PaymentID)
 	}
 	if err := s.refused(out, err); err != nil {

@@ -102,7 +102,6 @@ type Outcome struct {
 	Approved  bool
 	Decline   Decline // the reason when not approved
 	PaymentID string  // payment id (payments, top-ups) or refund id
-	AccountID string
 	Amount    int64
 	Currency  string
 	Balance   int64 // after the movement (approved only)
