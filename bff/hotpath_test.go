@@ -75,7 +75,7 @@ func (h *roundTrips) concurrently(f func()) bool {
 
 func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if h.on.Load() && !store.IsBackground(ctx) {
+		if h.on.Load() && !store.IsBackground(ctx) && !connSetup(cmds) {
 			h.n.Add(1)
 		}
 		return next(ctx, cmds)
@@ -354,4 +354,16 @@ func TestLoginRoundTrips(t *testing.T) {
 	}
 	mustStatus(t, "login", r, 200)
 	mustStatus(t, "the new session works", d.do("GET", "/v1/me", nil, true), 200)
+}
+
+// connSetup reports whether a pipeline is only a new connection's set-up
+// (go-redis sends HELLO and CLIENT SETINFO as one pipeline when the pool
+// dials): not a round trip of the path, as in ProcessHook.
+func connSetup(cmds []redis.Cmder) bool {
+	for _, c := range cmds {
+		if c.Name() != "hello" && c.Name() != "client" {
+			return false
+		}
+	}
+	return len(cmds) > 0
 }
